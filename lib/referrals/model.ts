@@ -1,0 +1,112 @@
+// The domain model shared by the store, the program logic and the nodes (see shared/design.md).
+// Timestamps are ISO-8601 strings in UTC (`Date#toISOString()`), identical on both store backends.
+
+export const CAMPAIGN_STATUSES = ['active', 'paused', 'archived'] as const;
+export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
+
+export const PARTICIPANT_SOURCES = ['direct', 'referred', 'synced', 'manual', 'api'] as const;
+export type ParticipantSource = (typeof PARTICIPANT_SOURCES)[number];
+
+export const REFERRAL_STATUSES = ['none', 'pending', 'qualified', 'unqualified'] as const;
+export type ReferralStatus = (typeof REFERRAL_STATUSES)[number];
+
+export interface CodeSettings {
+	/** Random characters after the prefix. */
+	length: number;
+	/** Upper-case prefix put before the random part, e.g. `ACME-`; empty for none. */
+	prefix: string;
+}
+
+export interface FraudSettings {
+	/** Referred emails at these domains are refused (lower-case, without `@`). */
+	blockedEmailDomains: string[];
+	/** Referrals one referrer may register in any rolling 24 hours; 0 means no limit. */
+	maxReferralsPerReferrerPerDay: number;
+}
+
+export interface Campaign {
+	id: number;
+	slug: string;
+	name: string;
+	status: CampaignStatus;
+	/** Absolute URL with a `{{code}}` placeholder. */
+	linkTemplate: string;
+	codeSettings: CodeSettings;
+	fraudSettings: FraudSettings;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export interface Participant {
+	id: number;
+	campaignId: number;
+	/** Normalised (trimmed, lower-case); null once the participant is erased. */
+	email: string | null;
+	firstName: string | null;
+	lastName: string | null;
+	source: ParticipantSource;
+	/** Unique across the whole store. */
+	code: string;
+	link: string;
+	/** The referrer's participant id, or null for people who were not referred. */
+	referredBy: number | null;
+	referralStatus: ReferralStatus;
+	qualifiedAt: string | null;
+	saleValue: number | null;
+	saleCurrency: string | null;
+	pipedrivePersonId: number | null;
+	pipedriveLeadId: string | null;
+	pipedriveDealId: number | null;
+	metadata: Record<string, unknown>;
+	createdAt: string;
+	updatedAt: string;
+	erasedAt: string | null;
+}
+
+export const EVENT_TYPES = [
+	'participant.enrolled',
+	'participant.erased',
+	'referral.registered',
+	'referral.qualified',
+	'referral.unqualified',
+	'reward.due',
+	'reward.issued',
+	'reward.failed',
+	'reward.cancelled',
+	'reward.reversal_needed',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
+ * An entry of the append-only event log. Payloads carry ids, codes and amounts, never personal
+ * data, so erasing a participant never has to rewrite the log.
+ */
+export interface ReferralEvent {
+	id: number;
+	type: EventType;
+	campaignId: number;
+	participantId: number | null;
+	referrerId: number | null;
+	payload: Record<string, unknown>;
+	createdAt: string;
+}
+
+export interface TopReferrer {
+	participantId: number;
+	email: string | null;
+	firstName: string | null;
+	lastName: string | null;
+	code: string;
+	referrals: number;
+	qualified: number;
+}
+
+export interface CampaignStats {
+	campaignId: number;
+	participants: number;
+	participantsBySource: Record<ParticipantSource, number>;
+	referrals: { total: number; pending: number; qualified: number; unqualified: number };
+	/** Qualified referrals / all referrals, 0 when there are none. */
+	conversionRate: number;
+	topReferrers: TopReferrer[];
+}

@@ -1,0 +1,174 @@
+import type {
+	Campaign,
+	CampaignStats,
+	CampaignStatus,
+	CodeSettings,
+	EventType,
+	FraudSettings,
+	Participant,
+	ParticipantSource,
+	ReferralEvent,
+	ReferralStatus,
+} from '../referrals/model';
+
+// The store is row-level and rule-free: what may be written is decided in lib/referrals, which
+// calls these methods inside one transaction per unit of work. Both backends implement the same
+// interface and pass the same contract suite (test/store/contract.ts).
+
+export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig;
+
+export interface SqliteStoreConfig {
+	backend: 'sqlite';
+	/** Absolute path of the database file (created with its folder when missing). */
+	path: string;
+}
+
+export interface PostgresStoreConfig {
+	backend: 'postgres';
+	host: string;
+	port: number;
+	database: string;
+	user: string;
+	password: string;
+	/** `disable`: plain TCP; `require`: TLS without certificate checks; `verify`: TLS, verified. */
+	ssl: 'disable' | 'require' | 'verify';
+	/** Schema holding every table; created when missing. Must match /^[a-z_][a-z0-9_]{0,62}$/. */
+	schema: string;
+}
+
+export interface CampaignInsert {
+	slug: string;
+	name: string;
+	status: CampaignStatus;
+	linkTemplate: string;
+	codeSettings: CodeSettings;
+	fraudSettings: FraudSettings;
+}
+
+export type CampaignPatch = Partial<
+	Pick<Campaign, 'name' | 'status' | 'linkTemplate' | 'codeSettings' | 'fraudSettings'>
+>;
+
+export interface ParticipantInsert {
+	campaignId: number;
+	email: string;
+	firstName: string | null;
+	lastName: string | null;
+	source: ParticipantSource;
+	code: string;
+	link: string;
+	referredBy: number | null;
+	referralStatus: ReferralStatus;
+	metadata: Record<string, unknown>;
+}
+
+export type ParticipantPatch = Partial<
+	Pick<
+		Participant,
+		| 'firstName'
+		| 'lastName'
+		| 'link'
+		| 'metadata'
+		| 'referralStatus'
+		| 'qualifiedAt'
+		| 'saleValue'
+		| 'saleCurrency'
+		| 'pipedrivePersonId'
+		| 'pipedriveLeadId'
+		| 'pipedriveDealId'
+	>
+>;
+
+export interface ParticipantFilter {
+	referralStatus?: ReferralStatus[];
+	source?: ParticipantSource[];
+	referredBy?: number;
+	/** Only participants whose updatedAt is >= this ISO timestamp. */
+	updatedSince?: string;
+	/** Erased participants are left out unless this is true. */
+	includeErased?: boolean;
+}
+
+/** Keyset pagination in ascending id order. */
+export interface Page {
+	limit: number;
+	/** Only rows with an id greater than this. */
+	afterId?: number;
+}
+
+export interface EventInsert {
+	type: EventType;
+	campaignId: number;
+	participantId: number | null;
+	referrerId: number | null;
+	payload: Record<string, unknown>;
+}
+
+export interface EventFilter {
+	/** Only events with an id greater than this. */
+	afterId?: number;
+	types?: EventType[];
+	campaignId?: number;
+}
+
+/** The operations available inside a transaction. `now` is the ISO time to stamp rows with. */
+export interface StoreTransaction {
+	/** Null when the slug is taken. */
+	insertCampaign(row: CampaignInsert, now: string): Promise<Campaign | null>;
+	getCampaign(ref: { id: number } | { slug: string }): Promise<Campaign | null>;
+	/** Ascending id order; `search` matches name or slug, case-insensitively. */
+	listCampaigns(
+		filter: { status?: CampaignStatus[]; search?: string },
+		page: Page,
+	): Promise<Campaign[]>;
+	/** Null when there is no such campaign. */
+	updateCampaign(id: number, patch: CampaignPatch, now: string): Promise<Campaign | null>;
+
+	/**
+	 * Inserts the rows in as few statements as the backend allows. A row that would break the
+	 * (campaign, email) or the code uniqueness constraint is skipped, not an error: only the rows
+	 * actually inserted are returned (any order). Used with up to 1,000 rows at a time.
+	 */
+	insertParticipants(rows: ParticipantInsert[], now: string): Promise<Participant[]>;
+	getParticipant(id: number): Promise<Participant | null>;
+	findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]>;
+	/** Codes are unique across the store, so this is not scoped to a campaign. */
+	findParticipantsByCode(codes: string[]): Promise<Participant[]>;
+	listParticipants(campaignId: number, filter: ParticipantFilter, page: Page): Promise<Participant[]>;
+	/** Writes only the given fields and bumps updatedAt. Null when there is no such participant. */
+	updateParticipant(id: number, patch: ParticipantPatch, now: string): Promise<Participant | null>;
+	/**
+	 * Serialises concurrent transactions that change these participants' counters (PostgreSQL:
+	 * row locks held until commit, taken in id order; SQLite: nothing to do, writes are serial).
+	 */
+	lockParticipants(ids: number[]): Promise<void>;
+	/** Referrals registered since `since` per referrer id (referrers with none are absent). */
+	countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>>;
+	/**
+	 * Removes personal data (email, names, metadata) and stamps erasedAt; code, source, statuses,
+	 * Pipedrive ids and the referral links to other participants stay so counts stay right.
+	 * Returns the erased participant, or null when there is no such participant.
+	 */
+	eraseParticipant(id: number, now: string): Promise<Participant | null>;
+	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
+	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
+
+	/**
+	 * Appends to the event log. Ids increase in commit order: a reader polling with `afterId`
+	 * never skips an event committed later with a smaller id.
+	 */
+	appendEvents(events: EventInsert[], now: string): Promise<void>;
+	listEvents(filter: EventFilter, limit: number, order: 'asc' | 'desc'): Promise<ReferralEvent[]>;
+}
+
+export interface ReferralStore {
+	readonly backend: StoreConfig['backend'];
+	/**
+	 * Runs `fn` in one transaction: committed when it resolves, rolled back when it throws (the
+	 * error is rethrown). Write transactions are serialised where they touch the same rows.
+	 */
+	transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+	/** Runs `fn` for reads only; it must not write. */
+	read<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+	close(): Promise<void>;
+}
