@@ -4,7 +4,7 @@ module.exports = {
 	roots: ['<rootDir>/test'],
 	testMatch: ['**/*.test.ts'],
 	transform: {
-		'^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+		'^.+\\.ts$': ["ts-jest", { diagnostics: false }],
 	},
 	testTimeout: 60000,
 	// Store suites create their own databases; a few workers keep the 2-core machines responsive.

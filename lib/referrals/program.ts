@@ -1,0 +1,717 @@
+import type {
+	CampaignPatch,
+	EventInsert,
+	ParticipantFilter,
+	ParticipantInsert,
+	ParticipantPatch,
+	Page,
+	ReferralStore,
+	StoreTransaction,
+} from '../store/types';
+import { generateCode, normalizeCode, parseCodeSettings } from './codes';
+import { emailDomain, emailIdentity, normalizeEmail } from './email';
+import { ItemFailedError, ReferralError } from './errors';
+import { parseLinkTemplate, renderLink } from './links';
+import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource } from './model';
+import {
+	DEFAULT_FRAUD_SETTINGS,
+	parseCampaignName,
+	parseCampaignStatus,
+	parseFraudSettings,
+	parseMetadata,
+	parseName,
+	parseSlug,
+	parseSource,
+	slugify,
+} from './validation';
+
+/** Each batch item ends as a value or as the error that stopped it. */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
+
+export interface BatchOptions {
+	/**
+	 * True: the first failing item aborts the whole batch with an ItemFailedError and nothing is
+	 * written. False: failing items get an error outcome and the others are written.
+	 */
+	stopOnError: boolean;
+}
+
+export interface EnrolInput {
+	email: unknown;
+	firstName?: unknown;
+	lastName?: unknown;
+	source?: unknown;
+	metadata?: unknown;
+}
+
+export interface EnrolResult {
+	participant: Participant;
+	created: boolean;
+}
+
+export interface RegisterInput {
+	code: unknown;
+	email: unknown;
+	firstName?: unknown;
+	lastName?: unknown;
+	metadata?: unknown;
+}
+
+export interface RegisterResult {
+	participant: Participant;
+	/** Who referred the person: for an already registered person, whoever referred them first. */
+	referrer: Participant | null;
+	/** False when the person was already in the campaign: nothing changed. */
+	created: boolean;
+}
+
+export interface CampaignInput {
+	name: unknown;
+	slug?: unknown;
+	status?: unknown;
+	linkTemplate?: unknown;
+	codeLength?: unknown;
+	codePrefix?: unknown;
+	blockedEmailDomains?: unknown;
+	maxReferralsPerReferrerPerDay?: unknown;
+}
+
+export type CampaignUpdate = Partial<CampaignInput>;
+
+export interface ParticipantUpdate {
+	firstName?: unknown;
+	lastName?: unknown;
+	metadata?: unknown;
+	/** Merge (default) adds and overwrites keys; replace sets the metadata to exactly what is given. */
+	metadataMode?: 'merge' | 'replace';
+}
+
+export type ParticipantRef = { id: number } | { email: unknown } | { code: unknown };
+
+interface Pending<T> {
+	index: number;
+	input: T;
+}
+
+interface ValidEnrol {
+	email: string;
+	firstName: string | null;
+	lastName: string | null;
+	source: ParticipantSource;
+	metadata: Record<string, unknown>;
+}
+
+interface ValidRegister {
+	code: string;
+	email: string;
+	firstName: string | null;
+	lastName: string | null;
+	metadata: Record<string, unknown>;
+}
+
+// Store calls take at most this many rows or keys at once.
+const CHUNK = 500;
+// A fresh code colliding with a live one has odds of about n / 2^44; five misses in a row mean
+// something else is wrong.
+const CODE_ATTEMPTS = 5;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The referral program's rules over a store: campaigns, enrolment and attribution. Every unit of
+ * work is one store transaction, so a failed item leaves nothing behind.
+ */
+export class ReferralProgram {
+	constructor(
+		private readonly store: ReferralStore,
+		private readonly clock: () => Date = () => new Date(),
+	) {}
+
+	// ---- campaigns ----
+
+	async createCampaign(input: CampaignInput, defaultLinkTemplate: string): Promise<Campaign> {
+		const name = parseCampaignName(input.name);
+		const slug = isBlank(input.slug) ? slugify(name) : parseSlug(input.slug);
+		const row = {
+			slug,
+			name,
+			status: input.status === undefined ? 'active' : parseCampaignStatus(input.status),
+			linkTemplate: parseLinkTemplate(isBlank(input.linkTemplate) ? defaultLinkTemplate : input.linkTemplate),
+			codeSettings: parseCodeSettings({ length: input.codeLength, prefix: input.codePrefix }),
+			fraudSettings: parseFraudSettings({
+				blockedEmailDomains: input.blockedEmailDomains ?? DEFAULT_FRAUD_SETTINGS.blockedEmailDomains,
+				maxReferralsPerReferrerPerDay: input.maxReferralsPerReferrerPerDay,
+			}),
+		};
+		const campaign = await this.store.transaction((tx) => tx.insertCampaign(row, this.now()));
+		if (!campaign) {
+			throw new ReferralError(
+				'conflict',
+				`A campaign with the slug "${slug}" already exists`,
+				'slug',
+				'Choose another slug, or use Update to change the existing campaign',
+			);
+		}
+		return campaign;
+	}
+
+	async findCampaign(ref: { id: number } | { slug: string }): Promise<Campaign | null> {
+		return await this.store.read((tx) => tx.getCampaign(ref));
+	}
+
+	async getCampaign(ref: { id: number } | { slug: string }): Promise<Campaign> {
+		return requireCampaign(await this.findCampaign(ref), ref);
+	}
+
+	async listCampaigns(
+		filter: { status?: CampaignStatus[]; search?: string },
+		page: Page,
+	): Promise<Campaign[]> {
+		return await this.store.read((tx) => tx.listCampaigns(filter, page));
+	}
+
+	/** A new link template re-renders every participant's link in the same transaction. */
+	async updateCampaign(id: number, update: CampaignUpdate): Promise<Campaign> {
+		return await this.store.transaction(async (tx) => {
+			const current = requireCampaign(await tx.getCampaign({ id }), { id });
+			const patch: CampaignPatch = {};
+			if (update.name !== undefined) patch.name = parseCampaignName(update.name);
+			if (update.status !== undefined) patch.status = parseCampaignStatus(update.status);
+			if (update.linkTemplate !== undefined) patch.linkTemplate = parseLinkTemplate(update.linkTemplate);
+			if (update.codeLength !== undefined || update.codePrefix !== undefined) {
+				patch.codeSettings = parseCodeSettings({
+					length: update.codeLength ?? current.codeSettings.length,
+					prefix: update.codePrefix ?? current.codeSettings.prefix,
+				});
+			}
+			if (update.blockedEmailDomains !== undefined || update.maxReferralsPerReferrerPerDay !== undefined) {
+				patch.fraudSettings = parseFraudSettings({
+					blockedEmailDomains: update.blockedEmailDomains ?? current.fraudSettings.blockedEmailDomains,
+					maxReferralsPerReferrerPerDay:
+						update.maxReferralsPerReferrerPerDay ?? current.fraudSettings.maxReferralsPerReferrerPerDay,
+				});
+			}
+			const now = this.now();
+			const updated = requireCampaign(await tx.updateCampaign(id, patch, now), { id });
+			if (patch.linkTemplate !== undefined && patch.linkTemplate !== current.linkTemplate) {
+				await this.rerenderLinks(tx, updated, now);
+			}
+			return updated;
+		});
+	}
+
+	async getCampaignStats(id: number, topReferrers = 10): Promise<CampaignStats> {
+		return await this.store.read(async (tx) => {
+			requireCampaign(await tx.getCampaign({ id }), { id });
+			return await tx.campaignStats(id, topReferrers);
+		});
+	}
+
+	// ---- participants ----
+
+	/**
+	 * Enrols people as participants (referrers). Enrolling someone again returns the same code and
+	 * link; given names and metadata update the existing participant.
+	 */
+	async enrol(
+		campaignId: number,
+		inputs: EnrolInput[],
+		options: BatchOptions,
+	): Promise<Array<Outcome<EnrolResult>>> {
+		return await this.runBatch(inputs, options, validateEnrol, (tx, items, now) =>
+			this.enrolInTransaction(tx, campaignId, items, now, options),
+		);
+	}
+
+	/**
+	 * Registers referred people under the referrer owning each code. First referral wins: a person
+	 * already in the campaign is returned as is, never re-attributed.
+	 */
+	async registerReferred(
+		campaignId: number,
+		inputs: RegisterInput[],
+		options: BatchOptions,
+	): Promise<Array<Outcome<RegisterResult>>> {
+		return await this.runBatch(inputs, options, validateRegister, (tx, items, now) =>
+			this.registerInTransaction(tx, campaignId, items, now, options),
+		);
+	}
+
+	async findParticipant(campaignId: number, ref: ParticipantRef): Promise<Participant | null> {
+		return await this.store.read((tx) => findParticipantIn(tx, campaignId, ref));
+	}
+
+	async getParticipant(campaignId: number, ref: ParticipantRef): Promise<Participant> {
+		return requireParticipant(await this.findParticipant(campaignId, ref), ref);
+	}
+
+	async listParticipants(
+		campaignId: number,
+		filter: ParticipantFilter,
+		page: Page,
+	): Promise<Participant[]> {
+		return await this.store.read((tx) => tx.listParticipants(campaignId, filter, page));
+	}
+
+	async updateParticipant(
+		campaignId: number,
+		ref: ParticipantRef,
+		update: ParticipantUpdate,
+	): Promise<Participant> {
+		const patch: ParticipantPatch = {};
+		if (update.firstName !== undefined) patch.firstName = parseName(update.firstName, 'firstName');
+		if (update.lastName !== undefined) patch.lastName = parseName(update.lastName, 'lastName');
+		const metadata = update.metadata === undefined ? undefined : parseMetadata(update.metadata);
+		return await this.store.transaction(async (tx) => {
+			const current = requireParticipant(await findParticipantIn(tx, campaignId, ref), ref);
+			if (current.erasedAt) {
+				throw new ReferralError('conflict', `Participant ${current.id} was erased and cannot be updated`, 'participant');
+			}
+			if (metadata !== undefined) {
+				patch.metadata = update.metadataMode === 'replace' ? metadata : { ...current.metadata, ...metadata };
+			}
+			if (!differs(current, patch)) return current;
+			return requireParticipant(await tx.updateParticipant(current.id, patch, this.now()), ref);
+		});
+	}
+
+	/**
+	 * Erasure: removes the person's data and keeps an anonymous row, so the referrer's counts,
+	 * statuses and the event log stay right.
+	 */
+	async eraseParticipant(campaignId: number, ref: ParticipantRef): Promise<Participant> {
+		return await this.store.transaction(async (tx) => {
+			const current = requireParticipant(await findParticipantIn(tx, campaignId, ref), ref);
+			if (current.erasedAt) return current;
+			const now = this.now();
+			const erased = requireParticipant(await tx.eraseParticipant(current.id, now), ref);
+			await tx.appendEvents(
+				[
+					{
+						type: 'participant.erased',
+						campaignId,
+						participantId: current.id,
+						referrerId: current.referredBy,
+						payload: {},
+					},
+				],
+				now,
+			);
+			return erased;
+		});
+	}
+
+	// ---- internals ----
+
+	private now(): string {
+		return this.clock().toISOString();
+	}
+
+	/**
+	 * Validates every input, then writes all valid ones in one transaction. If that transaction
+	 * fails for a reason that is not an item's fault (and the caller wants the others written),
+	 * items are retried one per transaction so that only the culprit fails.
+	 */
+	private async runBatch<I, V, R>(
+		inputs: I[],
+		options: BatchOptions,
+		validate: (input: I) => V,
+		write: (tx: StoreTransaction, items: Array<Pending<V>>, now: string) => Promise<Map<number, Outcome<R>>>,
+	): Promise<Array<Outcome<R>>> {
+		const outcomes: Array<Outcome<R>> = new Array(inputs.length);
+		const valid: Array<Pending<V>> = [];
+		inputs.forEach((input, index) => {
+			try {
+				valid.push({ index, input: validate(input) });
+			} catch (error) {
+				if (!(error instanceof ReferralError)) throw error;
+				if (options.stopOnError) throw new ItemFailedError(index, error);
+				outcomes[index] = { ok: false, error };
+			}
+		});
+		if (valid.length === 0) return outcomes;
+		const runOnce = async (items: Array<Pending<V>>) => {
+			const now = this.now();
+			const written = await this.store.transaction((tx) => write(tx, items, now));
+			for (const [index, outcome] of written) outcomes[index] = outcome;
+		};
+		try {
+			await runOnce(valid);
+		} catch (error) {
+			if (options.stopOnError || error instanceof ItemFailedError || valid.length === 1) throw error;
+			for (const item of valid) {
+				try {
+					await runOnce([item]);
+				} catch (itemError) {
+					outcomes[item.index] = { ok: false, error: itemError as Error };
+				}
+			}
+		}
+		return outcomes;
+	}
+
+	private async enrolInTransaction(
+		tx: StoreTransaction,
+		campaignId: number,
+		items: Array<Pending<ValidEnrol>>,
+		now: string,
+		options: BatchOptions,
+	): Promise<Map<number, Outcome<EnrolResult>>> {
+		const outcomes = new Map<number, Outcome<EnrolResult>>();
+		const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
+		const byEmail = await findByEmails(tx, campaignId, items.map((item) => item.input.email));
+
+		const toCreate = new Map<string, Pending<ValidEnrol>>();
+		for (const item of items) {
+			if (byEmail.has(item.input.email) || toCreate.has(item.input.email)) continue;
+			if (campaign.status === 'archived') {
+				fail(outcomes, item.index, campaignInactive(campaign, 'accepts no new participants'), options);
+				continue;
+			}
+			toCreate.set(item.input.email, item);
+		}
+		const rows = [...toCreate.values()].map(({ input }) => ({
+			campaignId,
+			email: input.email,
+			firstName: input.firstName,
+			lastName: input.lastName,
+			source: input.source,
+			referredBy: null,
+			referralStatus: 'none' as const,
+			metadata: input.metadata,
+		}));
+		const created = await insertWithFreshCodes(tx, campaign, rows, now);
+		for (const [email, participant] of created.inserted) byEmail.set(email, participant);
+		for (const [email, participant] of created.existing) {
+			byEmail.set(email, participant);
+			toCreate.delete(email);
+		}
+
+		for (const item of items) {
+			if (outcomes.has(item.index)) continue;
+			const { email } = item.input;
+			const isCreator = toCreate.get(email) === item;
+			let participant = byEmail.get(email)!;
+			if (!isCreator) {
+				const patch = enrolPatch(participant, item.input);
+				if (patch) {
+					participant = (await tx.updateParticipant(participant.id, patch, now)) ?? participant;
+					byEmail.set(email, participant);
+				}
+			}
+			outcomes.set(item.index, { ok: true, value: { participant, created: isCreator } });
+		}
+
+		await appendInChunks(
+			tx,
+			[...created.inserted.values()].map((participant) => ({
+				type: 'participant.enrolled' as const,
+				campaignId,
+				participantId: participant.id,
+				referrerId: null,
+				payload: { source: participant.source, code: participant.code },
+			})),
+			now,
+		);
+		return outcomes;
+	}
+
+	private async registerInTransaction(
+		tx: StoreTransaction,
+		campaignId: number,
+		items: Array<Pending<ValidRegister>>,
+		now: string,
+		options: BatchOptions,
+	): Promise<Map<number, Outcome<RegisterResult>>> {
+		const outcomes = new Map<number, Outcome<RegisterResult>>();
+		const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
+		const byEmail = await findByEmails(tx, campaignId, items.map((item) => item.input.email));
+		const referrersByCode = new Map<string, Participant>();
+		for (const codes of chunks(unique(items.map((item) => item.input.code)))) {
+			for (const participant of await tx.findParticipantsByCode(codes)) {
+				if (participant.campaignId === campaignId && !participant.erasedAt) {
+					referrersByCode.set(participant.code, participant);
+				}
+			}
+		}
+
+		const dailyLimit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
+		const referralsToday = new Map<number, number>();
+		if (dailyLimit > 0 && referrersByCode.size > 0) {
+			// Row locks make concurrent registrations for one referrer count one after the other.
+			const ids = [...referrersByCode.values()].map((referrer) => referrer.id).sort((a, b) => a - b);
+			await tx.lockParticipants(ids);
+			const since = new Date(Date.parse(now) - DAY_MS).toISOString();
+			for (const [id, count] of await tx.countReferralsSince(ids, since)) referralsToday.set(id, count);
+		}
+
+		const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant }>();
+		for (const item of items) {
+			const { email, code } = item.input;
+			const referrer = referrersByCode.get(code);
+			// Checked before "already registered": using one's own code is refused as what it is.
+			if (referrer?.email && emailIdentity(referrer.email) === emailIdentity(email)) {
+				fail(outcomes, item.index, selfReferral(item.input, referrer), options);
+				continue;
+			}
+			if (byEmail.has(email) || toCreate.has(email)) continue;
+			const error = this.refusal(campaign, item.input, referrer, referralsToday);
+			if (error) {
+				fail(outcomes, item.index, error, options);
+				continue;
+			}
+			referralsToday.set(referrer!.id, (referralsToday.get(referrer!.id) ?? 0) + 1);
+			toCreate.set(email, { item, referrer: referrer! });
+		}
+
+		const rows = [...toCreate.values()].map(({ item: { input }, referrer }) => ({
+			campaignId,
+			email: input.email,
+			firstName: input.firstName,
+			lastName: input.lastName,
+			source: 'referred' as const,
+			referredBy: referrer.id,
+			referralStatus: 'pending' as const,
+			metadata: input.metadata,
+		}));
+		const created = await insertWithFreshCodes(tx, campaign, rows, now);
+		for (const [email, participant] of created.inserted) byEmail.set(email, participant);
+		for (const [email, participant] of created.existing) {
+			byEmail.set(email, participant);
+			toCreate.delete(email);
+		}
+
+		const referrersById = new Map<number, Participant>();
+		for (const referrer of referrersByCode.values()) referrersById.set(referrer.id, referrer);
+		for (const item of items) {
+			if (outcomes.has(item.index)) continue;
+			const participant = byEmail.get(item.input.email)!;
+			let referrer: Participant | null = null;
+			if (participant.referredBy !== null) {
+				referrer = referrersById.get(participant.referredBy) ?? (await tx.getParticipant(participant.referredBy));
+				if (referrer) referrersById.set(referrer.id, referrer);
+			}
+			const created = toCreate.get(item.input.email)?.item === item;
+			outcomes.set(item.index, { ok: true, value: { participant, referrer, created } });
+		}
+
+		await appendInChunks(
+			tx,
+			[...toCreate.values()].map(({ item, referrer }) => {
+				const participant = byEmail.get(item.input.email)!;
+				return {
+					type: 'referral.registered' as const,
+					campaignId,
+					participantId: participant.id,
+					referrerId: referrer.id,
+					payload: { code: participant.code, referrerCode: referrer.code },
+				};
+			}),
+			now,
+		);
+		return outcomes;
+	}
+
+	/** Why a new referral may not be registered, or null when it may. */
+	private refusal(
+		campaign: Campaign,
+		input: ValidRegister,
+		referrer: Participant | undefined,
+		referralsToday: Map<number, number>,
+	): ReferralError | null {
+		if (campaign.status !== 'active') return campaignInactive(campaign, 'accepts no new referrals');
+		if (!referrer) {
+			return new ReferralError(
+				'not_found',
+				`No participant of campaign "${campaign.name}" has the referral code "${input.code}"`,
+				'code',
+				'Check the code in the referral link; codes are not case-sensitive',
+			);
+		}
+		if (campaign.fraudSettings.blockedEmailDomains.includes(emailDomain(input.email))) {
+			return new ReferralError(
+				'fraud_blocked',
+				`Referrals from email addresses at ${emailDomain(input.email)} are blocked in campaign "${campaign.name}"`,
+				'email',
+			);
+		}
+		const limit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
+		if (limit > 0 && (referralsToday.get(referrer.id) ?? 0) >= limit) {
+			return new ReferralError(
+				'fraud_blocked',
+				`The referrer with code "${referrer.code}" reached the limit of ${limit} referrals in 24 hours`,
+				'code',
+			);
+		}
+		return null;
+	}
+
+	private async rerenderLinks(tx: StoreTransaction, campaign: Campaign, now: string): Promise<void> {
+		let afterId = 0;
+		for (;;) {
+			const page = await tx.listParticipants(campaign.id, { includeErased: true }, { limit: CHUNK, afterId });
+			for (const participant of page) {
+				const link = renderLink(campaign.linkTemplate, participant.code);
+				if (link !== participant.link) await tx.updateParticipant(participant.id, { link }, now);
+			}
+			if (page.length < CHUNK) return;
+			afterId = page[page.length - 1].id;
+		}
+	}
+}
+
+function validateEnrol(input: EnrolInput): ValidEnrol {
+	return {
+		email: normalizeEmail(input.email),
+		firstName: parseName(input.firstName, 'firstName'),
+		lastName: parseName(input.lastName, 'lastName'),
+		source: input.source === undefined ? 'direct' : parseSource(input.source),
+		metadata: parseMetadata(input.metadata),
+	};
+}
+
+function validateRegister(input: RegisterInput): ValidRegister {
+	return {
+		code: normalizeCode(input.code),
+		email: normalizeEmail(input.email),
+		firstName: parseName(input.firstName, 'firstName'),
+		lastName: parseName(input.lastName, 'lastName'),
+		metadata: parseMetadata(input.metadata),
+	};
+}
+
+/** What enrolling an existing participant again changes: given names and added metadata. */
+function enrolPatch(current: Participant, input: ValidEnrol): ParticipantPatch | null {
+	const patch: ParticipantPatch = {};
+	if (input.firstName !== null) patch.firstName = input.firstName;
+	if (input.lastName !== null) patch.lastName = input.lastName;
+	if (Object.keys(input.metadata).length > 0) patch.metadata = { ...current.metadata, ...input.metadata };
+	return differs(current, patch) ? patch : null;
+}
+
+function differs(current: Participant, patch: ParticipantPatch): boolean {
+	return Object.entries(patch).some(
+		([key, value]) => JSON.stringify(current[key as keyof Participant]) !== JSON.stringify(value),
+	);
+}
+
+/**
+ * Inserts new participants with fresh codes. A row the database skipped either lost a race for
+ * its email (then it is returned under `existing`) or drew a code already in use (then it is
+ * retried with another code).
+ */
+async function insertWithFreshCodes(
+	tx: StoreTransaction,
+	campaign: Campaign,
+	rows: Array<Omit<ParticipantInsert, 'code' | 'link'>>,
+	now: string,
+): Promise<{ inserted: Map<string, Participant>; existing: Map<string, Participant> }> {
+	const inserted = new Map<string, Participant>();
+	const existing = new Map<string, Participant>();
+	let remaining = rows;
+	for (let attempt = 1; remaining.length > 0; attempt++) {
+		if (attempt > CODE_ATTEMPTS) {
+			throw new Error(`Could not draw an unused referral code in ${CODE_ATTEMPTS} attempts`);
+		}
+		for (const batch of chunks(remaining)) {
+			const withCodes = batch.map((row) => {
+				const code = generateCode(campaign.codeSettings);
+				return { ...row, code, link: renderLink(campaign.linkTemplate, code) };
+			});
+			for (const participant of await tx.insertParticipants(withCodes, now)) {
+				inserted.set(participant.email!, participant);
+			}
+		}
+		const skipped = remaining.filter((row) => !inserted.has(row.email));
+		if (skipped.length === 0) break;
+		const raced = await findByEmails(tx, campaign.id, skipped.map((row) => row.email));
+		for (const [email, participant] of raced) existing.set(email, participant);
+		remaining = skipped.filter((row) => !raced.has(row.email));
+	}
+	return { inserted, existing };
+}
+
+async function findByEmails(
+	tx: StoreTransaction,
+	campaignId: number,
+	emails: string[],
+): Promise<Map<string, Participant>> {
+	const found = new Map<string, Participant>();
+	for (const batch of chunks(unique(emails))) {
+		for (const participant of await tx.findParticipantsByEmail(campaignId, batch)) {
+			found.set(participant.email!, participant);
+		}
+	}
+	return found;
+}
+
+async function findParticipantIn(
+	tx: StoreTransaction,
+	campaignId: number,
+	ref: ParticipantRef,
+): Promise<Participant | null> {
+	let participant: Participant | null | undefined;
+	if ('id' in ref) {
+		participant = await tx.getParticipant(ref.id);
+	} else if ('email' in ref) {
+		[participant] = await tx.findParticipantsByEmail(campaignId, [normalizeEmail(ref.email)]);
+	} else {
+		[participant] = await tx.findParticipantsByCode([normalizeCode(ref.code)]);
+	}
+	return participant && participant.campaignId === campaignId ? participant : null;
+}
+
+async function appendInChunks(tx: StoreTransaction, events: EventInsert[], now: string): Promise<void> {
+	for (const batch of chunks(events)) await tx.appendEvents(batch, now);
+}
+
+function fail<T>(
+	outcomes: Map<number, Outcome<T>>,
+	index: number,
+	error: ReferralError,
+	options: BatchOptions,
+): void {
+	if (options.stopOnError) throw new ItemFailedError(index, error);
+	outcomes.set(index, { ok: false, error });
+}
+
+function selfReferral(input: ValidRegister, referrer: Participant): ReferralError {
+	return new ReferralError('self_referral', `${input.email} cannot be referred with their own code "${referrer.code}"`, 'email');
+}
+
+function campaignInactive(campaign: Campaign, what: string): ReferralError {
+	return new ReferralError(
+		'campaign_inactive',
+		`Campaign "${campaign.name}" is ${campaign.status}: it ${what}`,
+		'campaign',
+		campaign.status === 'paused' ? 'Set the campaign status back to active to accept them again' : undefined,
+	);
+}
+
+function requireCampaign(
+	campaign: Campaign | null,
+	ref: { id: number } | { slug: string },
+): Campaign {
+	if (campaign) return campaign;
+	const label = 'id' in ref ? `id ${ref.id}` : `slug "${ref.slug}"`;
+	throw new ReferralError('not_found', `There is no campaign with ${label}`, 'campaign');
+}
+
+function requireParticipant(participant: Participant | null, ref: ParticipantRef): Participant {
+	if (participant) return participant;
+	const [field, value] = Object.entries(ref)[0] as [string, unknown];
+	throw new ReferralError('not_found', `This campaign has no participant with ${field} "${String(value)}"`, field);
+}
+
+function isBlank(value: unknown): boolean {
+	return value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+}
+
+function unique<T>(values: T[]): T[] {
+	return [...new Set(values)];
+}
+
+function chunks<T>(values: T[]): T[][] {
+	const out: T[][] = [];
+	for (let i = 0; i < values.length; i += CHUNK) out.push(values.slice(i, i + CHUNK));
+	return out;
+}

@@ -1,0 +1,49 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { searchCampaigns } from '../shared/campaign';
+import { referralStoreConnectionTest } from '../shared/store';
+import * as campaign from './actions/campaign';
+import * as participant from './actions/participant';
+import { router } from './actions/router';
+
+export class ReferralCampaign implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Referral Campaign',
+		name: 'referralCampaign',
+		icon: { light: 'file:../../icons/referralCampaign.svg', dark: 'file:../../icons/referralCampaign.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Run referral campaigns: enrol referrers with unique codes and links, register referred people',
+		defaults: { name: 'Referral Campaign' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }],
+		properties: [
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Campaign', value: 'campaign' },
+					{ name: 'Participant', value: 'participant' },
+				],
+				default: 'participant',
+			},
+			...campaign.description,
+			...participant.description,
+		],
+	};
+
+	methods = {
+		credentialTest: { referralStoreConnectionTest },
+		listSearch: { searchCampaigns },
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}

@@ -1,0 +1,52 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import { defaultLinkTemplate } from '../../../../lib/referrals/links';
+import type { ReferralProgram } from '../../../../lib/referrals/program';
+import { forEachItem } from '../../../shared/items';
+import { campaignJson, campaignSettingFields } from '../common';
+
+const properties: INodeProperties[] = [
+	{
+		displayName: 'Name',
+		name: 'name',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'Spring referral program',
+	},
+	{
+		displayName: 'Additional Fields',
+		name: 'additionalFields',
+		type: 'collection',
+		placeholder: 'Add Field',
+		default: {},
+		options: ([
+			...campaignSettingFields,
+			{
+				displayName: 'Slug',
+				name: 'slug',
+				type: 'string',
+				default: '',
+				placeholder: 'spring-2026',
+				description: 'A short unique name to pick the campaign by; made from the name when empty',
+			},
+		] satisfies INodeProperties[]).sort((a, b) => a.displayName.localeCompare(b.displayName)),
+	},
+];
+
+export const description = updateDisplayOptions(
+	{ show: { resource: ['campaign'], operation: ['create'] } },
+	properties,
+);
+
+export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
+	// Without a template, links point at the referred-signup form of the bundled workflows here.
+	const fallbackTemplate = defaultLinkTemplate(this.getInstanceBaseUrl());
+	return await forEachItem(this, async (itemIndex) => {
+		const name = this.getNodeParameter('name', itemIndex);
+		const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+		const campaign = await program.createCampaign({ name, ...fields }, fallbackTemplate);
+		return campaignJson(campaign);
+	});
+}

@@ -1,0 +1,132 @@
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+
+import { invalidInput } from '../../../lib/referrals/errors';
+import type { Campaign, Participant } from '../../../lib/referrals/model';
+import type { ParticipantRef } from '../../../lib/referrals/program';
+
+/** Settings a campaign is created with and that Update can change. */
+export const campaignSettingFields: INodeProperties[] = [
+	{
+		displayName: 'Blocked Email Domains',
+		name: 'blockedEmailDomains',
+		type: 'string',
+		default: '',
+		placeholder: 'mailinator.com, tempmail.io',
+		description: 'Referred people with an email at one of these domains are refused (comma-separated)',
+	},
+	{
+		displayName: 'Code Length',
+		name: 'codeLength',
+		type: 'number',
+		typeOptions: { minValue: 9, maxValue: 32 },
+		default: 9,
+		description:
+			'Random characters in each referral code, after the prefix. 9 is the least that keeps codes unguessable (44 bits).',
+	},
+	{
+		displayName: 'Code Prefix',
+		name: 'codePrefix',
+		type: 'string',
+		default: '',
+		placeholder: 'SPRING-',
+		description: 'Put before every new code of this campaign (letters, digits, - and _)',
+	},
+	{
+		displayName: 'Link Template',
+		name: 'linkTemplate',
+		type: 'string',
+		default: '',
+		placeholder: 'https://example.com/join?ref={{code}}',
+		description:
+			'The referral link, with {{code}} where the code goes. Empty on create: the referred-signup form of this n8n instance (/form/refer?ref={{code}}).',
+	},
+	{
+		displayName: 'Max Referrals per Referrer per Day',
+		name: 'maxReferralsPerReferrerPerDay',
+		type: 'number',
+		typeOptions: { minValue: 0 },
+		default: 0,
+		description: 'Referrals one referrer may register in any 24 hours; 0 means no limit',
+	},
+	{
+		displayName: 'Status',
+		name: 'status',
+		type: 'options',
+		options: [
+			{ name: 'Active', value: 'active', description: 'Accepts participants and referrals' },
+			{ name: 'Paused', value: 'paused', description: 'Refuses new referrals for now' },
+			{ name: 'Archived', value: 'archived', description: 'Refuses new participants and referrals' },
+		],
+		default: 'active',
+	},
+];
+
+export const participantLookupFields: INodeProperties[] = [
+	{
+		displayName: 'Find Participant By',
+		name: 'lookupBy',
+		type: 'options',
+		options: [
+			{ name: 'Email', value: 'email' },
+			{ name: 'ID', value: 'id' },
+			{ name: 'Referral Code', value: 'code' },
+		],
+		default: 'email',
+	},
+	{
+		displayName: 'Value',
+		name: 'lookupValue',
+		type: 'string',
+		default: '',
+		required: true,
+		placeholder: 'ann@example.com',
+		description: 'The email, participant ID or referral code to look for',
+	},
+];
+
+export function participantRefOf(context: IExecuteFunctions, itemIndex: number): ParticipantRef {
+	const by = context.getNodeParameter('lookupBy', itemIndex) as 'email' | 'id' | 'code';
+	const value = context.getNodeParameter('lookupValue', itemIndex) as unknown;
+	if (by !== 'id') return by === 'email' ? { email: value } : { code: value };
+	const id = Number(value);
+	if (!Number.isInteger(id) || id <= 0) {
+		throw invalidInput('lookupValue', `"${String(value)}" is not a participant ID`);
+	}
+	return { id };
+}
+
+export function returnAllFields(): INodeProperties[] {
+	return [
+		{
+			displayName: 'Return All',
+			name: 'returnAll',
+			type: 'boolean',
+			default: false,
+			description: 'Whether to return all results or only up to a given limit',
+		},
+		{
+			displayName: 'Limit',
+			name: 'limit',
+			type: 'number',
+			typeOptions: { minValue: 1 },
+			default: 50,
+			description: 'Max number of results to return',
+			displayOptions: { show: { returnAll: [false] } },
+		},
+	];
+}
+
+export function campaignJson(campaign: Campaign): IDataObject {
+	return { ...campaign } as unknown as IDataObject;
+}
+
+export function participantJson(participant: Participant): IDataObject {
+	return { ...participant } as unknown as IDataObject;
+}
+
+/** What downstream nodes need of a referrer: who to thank and where to find them. */
+export function referrerJson(referrer: Participant | null): IDataObject | null {
+	if (!referrer) return null;
+	const { id, email, firstName, lastName, code, link, pipedrivePersonId } = referrer;
+	return { id, email, firstName, lastName, code, link, pipedrivePersonId };
+}

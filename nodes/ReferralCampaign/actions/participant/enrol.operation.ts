@@ -1,0 +1,63 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import { updateDisplayOptions } from 'n8n-workflow';
+
+import type { EnrolInput, EnrolResult, ReferralProgram } from '../../../../lib/referrals/program';
+import { campaignLocator } from '../../../shared/campaign';
+import { runCampaignBatch } from '../batch';
+import { participantJson } from '../common';
+import { metadataField, nameFields } from './fields';
+
+const properties: INodeProperties[] = [
+	campaignLocator(),
+	{
+		displayName: 'Email',
+		name: 'email',
+		type: 'string',
+		placeholder: 'name@email.com',
+		default: '',
+		required: true,
+		description: 'The referrer’s email; enrolling the same email again returns the same code and link',
+	},
+	{
+		displayName: 'Additional Fields',
+		name: 'additionalFields',
+		type: 'collection',
+		placeholder: 'Add Field',
+		default: {},
+		options: [
+			...nameFields,
+			metadataField,
+			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'options',
+				options: [
+					{ name: 'API', value: 'api', description: 'Added by another system' },
+					{ name: 'Direct', value: 'direct', description: 'Signed up as a referrer' },
+					{ name: 'Manual', value: 'manual', description: 'Added by the team' },
+					{ name: 'Synced', value: 'synced', description: 'Synced from Pipedrive contacts' },
+				],
+				default: 'direct',
+				description: 'How the person joined; kept from the first enrolment',
+			},
+		],
+	},
+];
+
+export const description = updateDisplayOptions(
+	{ show: { resource: ['participant'], operation: ['enrol'] } },
+	properties,
+);
+
+export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
+	return await runCampaignBatch<EnrolInput, EnrolResult>(
+		this,
+		program,
+		(itemIndex) => {
+			const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
+			return { email: this.getNodeParameter('email', itemIndex), ...fields };
+		},
+		(campaignId, inputs, options) => program.enrol(campaignId, inputs, options),
+		({ participant, created }) => ({ ...participantJson(participant), created }),
+	);
+}
