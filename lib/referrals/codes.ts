@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { invalidInput } from './errors';
 import type { CodeSettings } from './model';
@@ -22,9 +22,26 @@ export function codeEntropyBits(length: number): number {
 	return length * Math.log2(CODE_ALPHABET.length);
 }
 
+// Bytes at or above this are skipped so that `byte % 31` is exactly uniform (248 = 8 × 31).
+const UNBIASED_LIMIT = 256 - (256 % CODE_ALPHABET.length);
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/** A cryptographically random byte below UNBIASED_LIMIT, from a pooled buffer (one syscall per 4 KB). */
+function randomSymbolIndex(): number {
+	for (;;) {
+		if (poolOffset >= pool.length) {
+			pool = randomBytes(4096);
+			poolOffset = 0;
+		}
+		const byte = pool[poolOffset++];
+		if (byte < UNBIASED_LIMIT) return byte % CODE_ALPHABET.length;
+	}
+}
+
 export function generateCode(settings: CodeSettings): string {
 	let code = settings.prefix;
-	for (let i = 0; i < settings.length; i++) code += CODE_ALPHABET[randomInt(CODE_ALPHABET.length)];
+	for (let i = 0; i < settings.length; i++) code += CODE_ALPHABET[randomSymbolIndex()];
 	return code;
 }
 
@@ -57,6 +74,7 @@ export function parseCodeSettings(input: { length?: unknown; prefix?: unknown })
 
 /** Codes are matched case-insensitively and without surrounding spaces, as people type them. */
 export function normalizeCode(value: unknown, field = 'code'): string {
+	if (value === undefined || value === null) throw invalidInput(field, `The referral ${field} is missing`);
 	if (typeof value !== 'string' && typeof value !== 'number') {
 		throw invalidInput(field, `The referral ${field} must be text`);
 	}

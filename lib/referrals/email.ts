@@ -13,6 +13,7 @@ const GMAIL_DOMAINS = new Set(['gmail.com', 'googlemail.com']);
  * Addresses are compared in this form everywhere, so one person is one participant per campaign.
  */
 export function normalizeEmail(value: unknown, field = 'email'): string {
+	if (value === undefined || value === null) throw invalidInput(field, `The ${field} is missing`);
 	if (typeof value !== 'string') {
 		throw invalidInput(field, `The ${field} must be text, not ${describeType(value)}`);
 	}
@@ -59,6 +60,7 @@ export function emailDomain(normalizedEmail: string): string {
 
 export function describeType(value: unknown): string {
 	if (value === null) return 'null';
+	if (value === undefined) return 'nothing';
 	if (Array.isArray(value)) return 'a list';
 	return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }

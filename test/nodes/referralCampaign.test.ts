@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { IDataObject, ICredentialTestFunctions } from 'n8n-workflow';
+import type { ICredentialDataDecryptedObject, ICredentialTestFunctions, IDataObject } from 'n8n-workflow';
 
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
@@ -19,7 +19,7 @@ function fixture(name: string): WorkflowJson {
 
 describe('Referral Campaign node (n8n-core execution)', () => {
 	let folder: string;
-	let storeCredential: IDataObject;
+	let storeCredential: ICredentialDataDecryptedObject;
 
 	beforeEach(() => {
 		folder = mkdtempSync(join(tmpdir(), 'campaign-node-'));
@@ -246,8 +246,38 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 		});
 	});
 
+	describe('input mode "Map Automatically"', () => {
+		beforeEach(async () => {
+			await createCampaign();
+		});
+
+		it('reads the fields from each item’s JSON and ignores other keys', async () => {
+			const enrolled = (
+				await ok('enrol-participants-automap', [
+					{ campaign: 'spring-2026', email: 'ann@example.com', firstName: 'Ann', metadata: { plan: 'pro' }, source: 'api', unrelated: 1 },
+					{ campaign: 'spring-2026', firstName: 'No Email' },
+					{ campaign: 'spring-2026', email: 'bo@example.com', lastName: 42 },
+				])
+			).json(NODE);
+			expect(enrolled[0]).toMatchObject({ email: 'ann@example.com', firstName: 'Ann', source: 'api', metadata: { plan: 'pro' }, created: true });
+			expect(enrolled[0]).not.toHaveProperty('unrelated');
+			expect(enrolled[1]).toEqual({ error: 'The email is missing', kind: 'invalid_input', field: 'email' });
+			expect(enrolled[2]).toEqual({ error: 'The lastName must be text, not a number', kind: 'invalid_input', field: 'lastName' });
+
+			const registered = (
+				await ok('register-referred-automap', [
+					{ campaign: 'spring-2026', code: enrolled[0].code, email: 'cy@example.com', firstName: 'Cy' },
+					{ campaign: 'spring-2026', email: 'dee@example.com' },
+				])
+			).json(NODE);
+			expect(registered[0]).toMatchObject({ email: 'cy@example.com', firstName: 'Cy', referrer: { email: 'ann@example.com' } });
+			expect(registered[1]).toEqual({ error: 'The referral code is missing', kind: 'invalid_input', field: 'code' });
+			expect(await participantCount()).toBe(2);
+		});
+	});
+
 	describe('store credential test', () => {
-		const test = (data: IDataObject) =>
+		const test = (data: ICredentialDataDecryptedObject) =>
 			referralStoreConnectionTest.call({} as ICredentialTestFunctions, {
 				id: '1',
 				name: 'store',

@@ -48,7 +48,8 @@ describe('referral codes', () => {
 	it('refuse malformed codes', () => {
 		expect(() => normalizeCode("AB' OR 1=1")).toThrow('is not a referral code');
 		expect(() => normalizeCode('')).toThrow('The referral code is empty');
-		expect(() => normalizeCode(undefined)).toThrow('The referral code must be text');
+		expect(() => normalizeCode(undefined)).toThrow('The referral code is missing');
+		expect(() => normalizeCode({})).toThrow('The referral code must be text');
 		expect(() => normalizeCode('A'.repeat(65))).toThrow('is not a referral code');
 	});
 });

@@ -42,7 +42,8 @@ describe('normalizeEmail', () => {
 
 	it('refuses values that are not text, saying what they are', () => {
 		expect(() => normalizeEmail(42)).toThrow('The email must be text, not a number');
-		expect(() => normalizeEmail(null)).toThrow('The email must be text, not null');
+		expect(() => normalizeEmail(null)).toThrow('The email is missing');
+		expect(() => normalizeEmail(undefined)).toThrow('The email is missing');
 		expect(() => normalizeEmail({})).toThrow('The email must be text, not an object');
 	});
 

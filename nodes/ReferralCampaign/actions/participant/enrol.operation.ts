@@ -5,12 +5,15 @@ import type { EnrolInput, EnrolResult, ReferralProgram } from '../../../../lib/r
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
 import { participantJson } from '../common';
-import { metadataField, nameFields } from './fields';
+import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
+
+const MAPPED_KEYS = ['email', 'firstName', 'lastName', 'source', 'metadata'] as const;
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
 	{
 		displayName: 'Email',
+		displayOptions: DEFINE_BELOW,
 		name: 'email',
 		type: 'string',
 		placeholder: 'name@email.com',
@@ -21,6 +24,7 @@ const properties: INodeProperties[] = [
 	{
 		displayName: 'Additional Fields',
 		name: 'additionalFields',
+		displayOptions: DEFINE_BELOW,
 		type: 'collection',
 		placeholder: 'Add Field',
 		default: {},
@@ -44,16 +48,18 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-export const description = updateDisplayOptions(
-	{ show: { resource: ['participant'], operation: ['enrol'] } },
-	properties,
-);
+export const description = [
+	inputModeField('enrol', 'email, firstName, lastName, source and metadata'),
+	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['enrol'] } }, properties),
+];
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
+	const autoMap = this.getNodeParameter('inputMode', 0) === 'autoMap';
 	return await runCampaignBatch<EnrolInput, EnrolResult>(
 		this,
 		program,
 		(itemIndex) => {
+			if (autoMap) return mappedInput(this, itemIndex, MAPPED_KEYS);
 			const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
 			return { email: this.getNodeParameter('email', itemIndex), ...fields };
 		},

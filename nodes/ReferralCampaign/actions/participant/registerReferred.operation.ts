@@ -5,13 +5,16 @@ import type { ReferralProgram, RegisterInput, RegisterResult } from '../../../..
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
 import { participantJson, referrerJson } from '../common';
-import { metadataField, nameFields } from './fields';
+import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
+
+const MAPPED_KEYS = ['code', 'email', 'firstName', 'lastName', 'metadata'] as const;
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
 	{
 		displayName: 'Referral Code',
 		name: 'code',
+		displayOptions: DEFINE_BELOW,
 		type: 'string',
 		default: '',
 		required: true,
@@ -21,6 +24,7 @@ const properties: INodeProperties[] = [
 	{
 		displayName: 'Email',
 		name: 'email',
+		displayOptions: DEFINE_BELOW,
 		type: 'string',
 		placeholder: 'name@email.com',
 		default: '',
@@ -30,6 +34,7 @@ const properties: INodeProperties[] = [
 	{
 		displayName: 'Additional Fields',
 		name: 'additionalFields',
+		displayOptions: DEFINE_BELOW,
 		type: 'collection',
 		placeholder: 'Add Field',
 		default: {},
@@ -37,16 +42,18 @@ const properties: INodeProperties[] = [
 	},
 ];
 
-export const description = updateDisplayOptions(
-	{ show: { resource: ['participant'], operation: ['registerReferred'] } },
-	properties,
-);
+export const description = [
+	inputModeField('registerReferred', 'code, email, firstName, lastName and metadata'),
+	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['registerReferred'] } }, properties),
+];
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
+	const autoMap = this.getNodeParameter('inputMode', 0) === 'autoMap';
 	return await runCampaignBatch<RegisterInput, RegisterResult>(
 		this,
 		program,
 		(itemIndex) => {
+			if (autoMap) return mappedInput(this, itemIndex, MAPPED_KEYS);
 			const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
 			return {
 				code: this.getNodeParameter('code', itemIndex),
