@@ -1,0 +1,730 @@
+// The PostgreSQL backend, over a `pg.Pool`, for n8n queue mode and many workers.
+//
+// Every table lives in the configured schema: each pooled connection starts with
+// `-c search_path=<schema>`, so the SQL text below is static and fully parameterised. Writers on
+// the same rows are serialised by row locks (`lockParticipants`, unique indexes); writers of the
+// event log are serialised by a transaction-level advisory lock so ids become visible in order.
+
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import pg from 'pg';
+
+import {
+	PARTICIPANT_SOURCES,
+	type Campaign,
+	type CampaignStats,
+	type CampaignStatus,
+	type Participant,
+	type ParticipantSource,
+	type ReferralEvent,
+	type TopReferrer,
+} from '../../referrals/model';
+import { redact, StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
+import type {
+	CampaignInsert,
+	CampaignPatch,
+	EventFilter,
+	EventInsert,
+	Page,
+	ParticipantFilter,
+	ParticipantInsert,
+	ParticipantPatch,
+	PostgresStoreConfig,
+	ReferralStore,
+	StoreTransaction,
+} from '../types';
+import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
+
+export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** First half of the two-part advisory lock keys; the second half is hashtext(schema). */
+const MIGRATION_LOCK_CLASS = 0x52465231; // 'RFR1'
+const EVENTS_LOCK_CLASS = 0x52465232; // 'RFR2'
+
+const POOL_MAX = 10;
+
+// Result types: ids and counts (int8) as numbers, numeric as numbers, timestamptz as
+// `Date#toISOString()` text, like the SQLite backend. jsonb keeps pg's JSON.parse.
+const OID_INT8 = 20;
+const OID_NUMERIC = 1700;
+const OID_TIMESTAMPTZ = 1184;
+const parseTimestamptz = pg.types.getTypeParser(OID_TIMESTAMPTZ, 'text') as (value: string) => Date;
+const parseInt8 = (value: string): number => Number(value);
+const parseIso = (value: string): string => parseTimestamptz(value).toISOString();
+const TYPES = {
+	getTypeParser(oid: number, format?: 'text' | 'binary') {
+		if (format === undefined || format === 'text') {
+			if (oid === OID_INT8) return parseInt8;
+			if (oid === OID_NUMERIC) return parseFloat;
+			if (oid === OID_TIMESTAMPTZ) return parseIso;
+		}
+		return pg.types.getTypeParser(oid, format as 'text');
+	},
+} as pg.CustomTypesConfig;
+
+export interface PostgresStoreHooks {
+	/** Called once when the store is closed (the openStore cache forgets it). */
+	onClose?: () => void;
+	/** Migrations to apply; defaults to POSTGRES_MIGRATIONS (tests may pass a longer list). */
+	migrations?: PostgresMigration[];
+}
+
+function describeTarget(config: PostgresStoreConfig): string {
+	return `PostgreSQL ${config.user}@${config.host}:${config.port}/${config.database} (schema ${config.schema})`;
+}
+
+function validate(config: PostgresStoreConfig): void {
+	if (typeof config.schema !== 'string' || !SCHEMA_NAME_PATTERN.test(config.schema)) {
+		throw new StoreOpenError(
+			`invalid PostgreSQL schema name ${JSON.stringify(config.schema)}: use lower-case letters, digits and _ (at most 63, not starting with a digit)`,
+		);
+	}
+	if (typeof config.host !== 'string' || config.host.trim() === '') {
+		throw new StoreOpenError('the PostgreSQL host is empty');
+	}
+	if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) {
+		throw new StoreOpenError(`invalid PostgreSQL port ${JSON.stringify(config.port)}`);
+	}
+	if (!['disable', 'require', 'verify'].includes(config.ssl)) {
+		throw new StoreOpenError(`invalid PostgreSQL SSL mode ${JSON.stringify(config.ssl)}`);
+	}
+}
+
+/** Connects, creates the schema when missing and applies the missing migrations. */
+export async function openPostgresStore(
+	config: PostgresStoreConfig,
+	hooks: PostgresStoreHooks = {},
+): Promise<PostgresStore> {
+	validate(config);
+	const pool = new pg.Pool({
+		host: config.host,
+		port: config.port,
+		database: config.database,
+		user: config.user,
+		password: config.password,
+		ssl:
+			config.ssl === 'disable'
+				? false
+				: config.ssl === 'require'
+					? { rejectUnauthorized: false }
+					: { rejectUnauthorized: true },
+		// The schema name matched SCHEMA_NAME_PATTERN above, so it is safe in this option string.
+		options: `-c search_path=${config.schema}`,
+		application_name: 'n8n-nodes-pipedrive-referrals',
+		max: POOL_MAX,
+		idleTimeoutMillis: 30_000,
+		connectionTimeoutMillis: 15_000,
+		types: TYPES,
+	});
+	// An idle client losing its connection emits 'error' on the pool; without a listener that
+	// would crash the process. The next query on a fresh client reports real problems.
+	pool.on('error', () => undefined);
+	try {
+		await migrate(pool, config.schema, hooks.migrations ?? POSTGRES_MIGRATIONS);
+	} catch (err) {
+		await pool.end().catch(() => undefined);
+		const message = redact((err as Error).message ?? String(err), config.password);
+		throw new StoreOpenError(`${describeTarget(config)}: ${message}`, { cause: err });
+	}
+	return new PostgresStore(pool, config.schema, hooks.onClose);
+}
+
+async function migrate(pool: pg.Pool, schema: string, migrations: PostgresMigration[]): Promise<void> {
+	const sorted = [...migrations].sort((a, b) => a.version - b.version);
+	const client = await pool.connect();
+	let broken: Error | undefined;
+	try {
+		// A session lock, held across the per-migration transactions; concurrent openers of the
+		// same schema wait here, then find everything applied.
+		await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, schema]);
+		try {
+			const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+			if (exists.rowCount === 0) {
+				// The only statement with an identifier in its text; the name matched the pattern.
+				await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+			}
+			const table = await client.query("SELECT to_regclass('schema_migrations') AS t");
+			if (table.rows[0].t === null) {
+				await client.query(
+					'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL)',
+				);
+			}
+			const applied = new Set(
+				(await client.query('SELECT version FROM schema_migrations')).rows.map((r) => r.version as number),
+			);
+			for (const migration of sorted) {
+				if (applied.has(migration.version)) continue;
+				await client.query('BEGIN');
+				try {
+					for (const statement of migration.statements) await client.query(statement);
+					await client.query('INSERT INTO schema_migrations (version, applied_at) VALUES ($1, now())', [
+						migration.version,
+					]);
+					await client.query('COMMIT');
+				} catch (err) {
+					await client.query('ROLLBACK').catch(() => undefined);
+					throw new StoreError(`migration ${migration.version} (${migration.name}) failed: ${(err as Error).message}`, {
+						cause: err,
+					});
+				}
+			}
+		} finally {
+			await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [MIGRATION_LOCK_CLASS, schema]).catch((err) => {
+				broken = err; // dropping the connection releases the lock
+			});
+		}
+	} catch (err) {
+		broken ??= err as Error;
+		throw err;
+	} finally {
+		client.release(broken);
+	}
+}
+
+type Row = Record<string, unknown>;
+type Param = string | number | null | string[] | number[] | Array<string | null> | Array<number | null>;
+
+function toIso(value: string): string {
+	const date = new Date(value);
+	if (Number.isNaN(date.getTime())) throw new TypeError(`not a valid timestamp: ${String(value)}`);
+	return date.toISOString();
+}
+
+function toLimit(limit: number): number {
+	if (typeof limit !== 'number' || Number.isNaN(limit)) throw new TypeError('limit must be a number');
+	return Math.max(0, Math.floor(Math.min(limit, Number.MAX_SAFE_INTEGER)));
+}
+
+function rowToCampaign(r: Row): Campaign {
+	return {
+		id: r.id as number,
+		slug: r.slug as string,
+		name: r.name as string,
+		status: r.status as CampaignStatus,
+		linkTemplate: r.link_template as string,
+		codeSettings: r.code_settings as Campaign['codeSettings'],
+		fraudSettings: r.fraud_settings as Campaign['fraudSettings'],
+		createdAt: r.created_at as string,
+		updatedAt: r.updated_at as string,
+	};
+}
+
+function rowToParticipant(r: Row): Participant {
+	return {
+		id: r.id as number,
+		campaignId: r.campaign_id as number,
+		email: r.email as string | null,
+		firstName: r.first_name as string | null,
+		lastName: r.last_name as string | null,
+		source: r.source as Participant['source'],
+		code: r.code as string,
+		link: r.link as string,
+		referredBy: r.referred_by as number | null,
+		referralStatus: r.referral_status as Participant['referralStatus'],
+		qualifiedAt: r.qualified_at as string | null,
+		saleValue: r.sale_value as number | null,
+		saleCurrency: r.sale_currency as string | null,
+		pipedrivePersonId: r.pipedrive_person_id as number | null,
+		pipedriveLeadId: r.pipedrive_lead_id as string | null,
+		pipedriveDealId: r.pipedrive_deal_id as number | null,
+		metadata: r.metadata as Record<string, unknown>,
+		createdAt: r.created_at as string,
+		updatedAt: r.updated_at as string,
+		erasedAt: r.erased_at as string | null,
+	};
+}
+
+function rowToEvent(r: Row): ReferralEvent {
+	return {
+		id: r.id as number,
+		type: r.type as ReferralEvent['type'],
+		campaignId: r.campaign_id as number,
+		participantId: r.participant_id as number | null,
+		referrerId: r.referrer_id as number | null,
+		payload: r.payload as Record<string, unknown>,
+		createdAt: r.created_at as string,
+	};
+}
+
+const CAMPAIGN_COLUMNS =
+	'id, slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at';
+
+const PARTICIPANT_COLUMNS =
+	'id, campaign_id, email, first_name, last_name, source, code, link, referred_by, referral_status, ' +
+	'qualified_at, sale_value, sale_currency, pipedrive_person_id, pipedrive_lead_id, pipedrive_deal_id, ' +
+	'metadata, created_at, updated_at, erased_at';
+
+const EVENT_COLUMNS = 'id, type, campaign_id, participant_id, referrer_id, payload, created_at';
+
+// One statement whatever the batch size. Rows go in sorted by (campaign, email) so concurrent
+// batches with overlapping emails take their unique-index locks in the same order (no deadlock);
+// the ordinal keeps the first of two equal emails in one batch the one that wins.
+const INSERT_PARTICIPANTS_SQL = `INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link,
+	referred_by, referral_status, metadata, created_at, updated_at)
+SELECT t.campaign_id, t.email, t.first_name, t.last_name, t.source, t.code, t.link,
+	t.referred_by, t.referral_status, t.metadata, $11::timestamptz, $11::timestamptz
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	$8::bigint[], $9::text[], $10::jsonb[])
+	WITH ORDINALITY AS t(campaign_id, email, first_name, last_name, source, code, link,
+		referred_by, referral_status, metadata, ord)
+ORDER BY t.campaign_id, t.email, t.ord
+ON CONFLICT DO NOTHING
+RETURNING ${PARTICIPANT_COLUMNS}`;
+
+const INSERT_EVENTS_SQL = `INSERT INTO events (type, campaign_id, participant_id, referrer_id, payload, created_at)
+SELECT t.type, t.campaign_id, t.participant_id, t.referrer_id, t.payload, $6::timestamptz
+FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[])
+	WITH ORDINALITY AS t(type, campaign_id, participant_id, referrer_id, payload, ord)
+ORDER BY t.ord`;
+
+/** Binds a patched value: JSON columns as JSON text, timestamps normalised like `now`. */
+function patchValue(cast: string, value: unknown): Param {
+	if (value === null) return null; // a NOT NULL column (metadata, settings) refuses it
+	if (cast === '::jsonb') return JSON.stringify(value);
+	if (cast === '::timestamptz') return toIso(value as string);
+	return value as string | number;
+}
+
+/** Patchable campaign fields: [property, column, cast]; the only names that reach SQL text. */
+const CAMPAIGN_PATCH_COLUMNS: ReadonlyArray<readonly [keyof CampaignPatch, string, string]> = [
+	['name', 'name', ''],
+	['status', 'status', ''],
+	['linkTemplate', 'link_template', ''],
+	['codeSettings', 'code_settings', '::jsonb'],
+	['fraudSettings', 'fraud_settings', '::jsonb'],
+];
+
+/** Patchable participant fields: [property, column, cast]. */
+const PARTICIPANT_PATCH_COLUMNS: ReadonlyArray<readonly [keyof ParticipantPatch, string, string]> = [
+	['firstName', 'first_name', ''],
+	['lastName', 'last_name', ''],
+	['link', 'link', ''],
+	['metadata', 'metadata', '::jsonb'],
+	['referralStatus', 'referral_status', ''],
+	['qualifiedAt', 'qualified_at', '::timestamptz'],
+	['saleValue', 'sale_value', '::numeric'],
+	['saleCurrency', 'sale_currency', ''],
+	['pipedrivePersonId', 'pipedrive_person_id', '::bigint'],
+	['pipedriveLeadId', 'pipedrive_lead_id', ''],
+	['pipedriveDealId', 'pipedrive_deal_id', '::bigint'],
+];
+
+interface TxContext {
+	active: boolean;
+}
+
+export class PostgresStore implements ReferralStore {
+	readonly backend = 'postgres' as const;
+
+	private readonly context = new AsyncLocalStorage<TxContext>();
+	private closing: Promise<void> | null = null;
+
+	constructor(
+		private readonly pool: pg.Pool,
+		private readonly schema: string,
+		private readonly onClose?: () => void,
+	) {}
+
+	transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+		return this.run(fn, true);
+	}
+
+	read<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+		return this.run(fn, false);
+	}
+
+	close(): Promise<void> {
+		if (this.context.getStore()?.active) {
+			// The pool would wait for this transaction's client, which waits for close().
+			return Promise.reject(new TransactionStateError('close() cannot be called inside a transaction'));
+		}
+		if (!this.closing) {
+			this.onClose?.(); // forgotten by the openStore cache at once
+			this.closing = this.pool.end();
+		}
+		return this.closing;
+	}
+
+	private async run<T>(fn: (tx: StoreTransaction) => Promise<T>, write: boolean): Promise<T> {
+		if (this.closing) throw new StoreClosedError();
+		if (this.context.getStore()?.active) {
+			// A nested transaction would wait on the outer one's row locks, or on a pool slot.
+			throw new TransactionStateError(
+				'transactions cannot be nested: use the transaction object you were given',
+			);
+		}
+		const client = await this.pool.connect();
+		let broken: Error | undefined;
+		try {
+			await client.query(write ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+			const ctx: TxContext = { active: true };
+			const tx = new PostgresTransaction(client, ctx, this.schema);
+			let result: T;
+			try {
+				result = await this.context.run(ctx, () => fn(tx));
+			} catch (err) {
+				ctx.active = false;
+				await client.query('ROLLBACK').catch((rollbackErr) => {
+					broken = rollbackErr;
+				});
+				throw err;
+			}
+			ctx.active = false;
+			const commit = await client.query('COMMIT');
+			// COMMIT of a transaction in which a statement failed (the error was caught inside
+			// `fn`) quietly rolls back; say so instead of reporting success.
+			if (commit.command === 'ROLLBACK') {
+				throw new StoreError('the transaction was rolled back because one of its statements failed');
+			}
+			return result;
+		} catch (err) {
+			if (!broken && isConnectionError(err)) broken = err as Error;
+			throw err;
+		} finally {
+			client.release(broken);
+		}
+	}
+}
+
+function isConnectionError(err: unknown): boolean {
+	const e = err as { code?: string; message?: string };
+	if (typeof e?.code === 'string' && /^(08|57P)/.test(e.code)) return true;
+	return /Connection terminated|ECONNRESET|EPIPE|not queryable/i.test(e?.message ?? '');
+}
+
+class PostgresTransaction implements StoreTransaction {
+	private eventsLocked = false;
+
+	constructor(
+		private readonly client: pg.PoolClient,
+		private readonly ctx: TxContext,
+		private readonly schema: string,
+	) {}
+
+	private async q(sql: string, params: Param[]): Promise<Row[]> {
+		if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+		return (await this.client.query(sql, params)).rows;
+	}
+
+	async insertCampaign(row: CampaignInsert, now: string): Promise<Campaign | null> {
+		const ts = toIso(now);
+		const rows = await this.q(
+			'INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at) ' +
+				'VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $7) ON CONFLICT (slug) DO NOTHING ' +
+				`RETURNING ${CAMPAIGN_COLUMNS}`,
+			[
+				row.slug,
+				row.name,
+				row.status,
+				row.linkTemplate,
+				JSON.stringify(row.codeSettings),
+				JSON.stringify(row.fraudSettings),
+				ts,
+			],
+		);
+		return rows.length === 0 ? null : rowToCampaign(rows[0]);
+	}
+
+	async getCampaign(ref: { id: number } | { slug: string }): Promise<Campaign | null> {
+		const rows =
+			'id' in ref
+				? await this.q(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1`, [ref.id])
+				: await this.q(`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns WHERE slug = $1`, [ref.slug]);
+		return rows.length === 0 ? null : rowToCampaign(rows[0]);
+	}
+
+	async listCampaigns(
+		filter: { status?: CampaignStatus[]; search?: string },
+		page: Page,
+	): Promise<Campaign[]> {
+		const where: string[] = [];
+		const params: Param[] = [];
+		if (filter.status?.length) {
+			params.push(filter.status);
+			where.push(`status = ANY($${params.length}::text[])`);
+		}
+		if (filter.search) {
+			params.push(filter.search.toLowerCase());
+			where.push(`(strpos(lower(name), $${params.length}) > 0 OR strpos(lower(slug), $${params.length}) > 0)`);
+		}
+		if (page.afterId !== undefined) {
+			params.push(page.afterId);
+			where.push(`id > $${params.length}`);
+		}
+		params.push(toLimit(page.limit));
+		const rows = await this.q(
+			`SELECT ${CAMPAIGN_COLUMNS} FROM campaigns${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+				`ORDER BY id LIMIT $${params.length}`,
+			params,
+		);
+		return rows.map(rowToCampaign);
+	}
+
+	async updateCampaign(id: number, patch: CampaignPatch, now: string): Promise<Campaign | null> {
+		const sets: string[] = [];
+		const params: Param[] = [id, toIso(now)];
+		for (const [key, column, cast] of CAMPAIGN_PATCH_COLUMNS) {
+			const value = patch[key];
+			if (value === undefined) continue;
+			params.push(patchValue(cast, value));
+			sets.push(`${column} = $${params.length}${cast}`);
+		}
+		sets.push('updated_at = $2');
+		const rows = await this.q(
+			`UPDATE campaigns SET ${sets.join(', ')} WHERE id = $1 RETURNING ${CAMPAIGN_COLUMNS}`,
+			params,
+		);
+		return rows.length === 0 ? null : rowToCampaign(rows[0]);
+	}
+
+	async insertParticipants(rows: ParticipantInsert[], now: string): Promise<Participant[]> {
+		const ts = toIso(now);
+		if (rows.length === 0) return [];
+		const n = rows.length;
+		const campaignIds = new Array<number>(n);
+		const emails = new Array<string>(n);
+		const firstNames = new Array<string | null>(n);
+		const lastNames = new Array<string | null>(n);
+		const sources = new Array<string>(n);
+		const codes = new Array<string>(n);
+		const links = new Array<string>(n);
+		const referredBy = new Array<number | null>(n);
+		const statuses = new Array<string>(n);
+		const metadata = new Array<string>(n);
+		for (let i = 0; i < n; i++) {
+			const r = rows[i];
+			campaignIds[i] = r.campaignId;
+			emails[i] = r.email;
+			firstNames[i] = r.firstName ?? null;
+			lastNames[i] = r.lastName ?? null;
+			sources[i] = r.source;
+			codes[i] = r.code;
+			links[i] = r.link;
+			referredBy[i] = r.referredBy ?? null;
+			statuses[i] = r.referralStatus;
+			metadata[i] = JSON.stringify(r.metadata ?? {});
+		}
+		const inserted = await this.q(INSERT_PARTICIPANTS_SQL, [
+			campaignIds,
+			emails,
+			firstNames,
+			lastNames,
+			sources,
+			codes,
+			links,
+			referredBy,
+			statuses,
+			metadata,
+			ts,
+		]);
+		return inserted.map(rowToParticipant);
+	}
+
+	async getParticipant(id: number): Promise<Participant | null> {
+		const rows = await this.q(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = $1`, [id]);
+		return rows.length === 0 ? null : rowToParticipant(rows[0]);
+	}
+
+	async findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]> {
+		if (emails.length === 0) return [];
+		const rows = await this.q(
+			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE campaign_id = $1 AND email = ANY($2::text[]) ORDER BY id`,
+			[campaignId, emails],
+		);
+		return rows.map(rowToParticipant);
+	}
+
+	async findParticipantsByCode(codes: string[]): Promise<Participant[]> {
+		if (codes.length === 0) return [];
+		const rows = await this.q(
+			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE code = ANY($1::text[]) ORDER BY id`,
+			[codes],
+		);
+		return rows.map(rowToParticipant);
+	}
+
+	async listParticipants(
+		campaignId: number,
+		filter: ParticipantFilter,
+		page: Page,
+	): Promise<Participant[]> {
+		const where = ['campaign_id = $1'];
+		const params: Param[] = [campaignId];
+		if (filter.referralStatus?.length) {
+			params.push(filter.referralStatus);
+			where.push(`referral_status = ANY($${params.length}::text[])`);
+		}
+		if (filter.source?.length) {
+			params.push(filter.source);
+			where.push(`source = ANY($${params.length}::text[])`);
+		}
+		if (filter.referredBy !== undefined) {
+			params.push(filter.referredBy);
+			where.push(`referred_by = $${params.length}`);
+		}
+		if (filter.updatedSince !== undefined) {
+			params.push(toIso(filter.updatedSince));
+			where.push(`updated_at >= $${params.length}::timestamptz`);
+		}
+		if (!filter.includeErased) where.push('erased_at IS NULL');
+		if (page.afterId !== undefined) {
+			params.push(page.afterId);
+			where.push(`id > $${params.length}`);
+		}
+		params.push(toLimit(page.limit));
+		const rows = await this.q(
+			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE ${where.join(' AND ')} ORDER BY id LIMIT $${params.length}`,
+			params,
+		);
+		return rows.map(rowToParticipant);
+	}
+
+	async updateParticipant(id: number, patch: ParticipantPatch, now: string): Promise<Participant | null> {
+		const sets: string[] = [];
+		const params: Param[] = [id, toIso(now)];
+		for (const [key, column, cast] of PARTICIPANT_PATCH_COLUMNS) {
+			const value = patch[key];
+			if (value === undefined) continue;
+			params.push(patchValue(cast, value));
+			sets.push(`${column} = $${params.length}${cast}`);
+		}
+		sets.push('updated_at = $2');
+		const rows = await this.q(
+			`UPDATE participants SET ${sets.join(', ')} WHERE id = $1 RETURNING ${PARTICIPANT_COLUMNS}`,
+			params,
+		);
+		return rows.length === 0 ? null : rowToParticipant(rows[0]);
+	}
+
+	async lockParticipants(ids: number[]): Promise<void> {
+		if (ids.length === 0) {
+			if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+			return;
+		}
+		await this.q('SELECT id FROM participants WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [ids]);
+	}
+
+	async countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>> {
+		const counts = new Map<number, number>();
+		if (referrerIds.length === 0) return counts;
+		const rows = await this.q(
+			'SELECT referred_by AS referrer, count(*) AS n FROM participants ' +
+				'WHERE referred_by = ANY($1::bigint[]) AND created_at >= $2::timestamptz GROUP BY referred_by',
+			[referrerIds, toIso(since)],
+		);
+		for (const r of rows) counts.set(r.referrer as number, r.n as number);
+		return counts;
+	}
+
+	async eraseParticipant(id: number, now: string): Promise<Participant | null> {
+		const rows = await this.q(
+			"UPDATE participants SET email = NULL, first_name = NULL, last_name = NULL, metadata = '{}'::jsonb, " +
+				'erased_at = coalesce(erased_at, $2::timestamptz), updated_at = $2::timestamptz ' +
+				`WHERE id = $1 RETURNING ${PARTICIPANT_COLUMNS}`,
+			[id, toIso(now)],
+		);
+		return rows.length === 0 ? null : rowToParticipant(rows[0]);
+	}
+
+	async campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats> {
+		const bySource = Object.fromEntries(PARTICIPANT_SOURCES.map((s) => [s, 0])) as Record<
+			ParticipantSource,
+			number
+		>;
+		let participants = 0;
+		for (const r of await this.q(
+			'SELECT source, count(*) AS n FROM participants WHERE campaign_id = $1 GROUP BY source',
+			[campaignId],
+		)) {
+			bySource[r.source as ParticipantSource] = r.n as number;
+			participants += r.n as number;
+		}
+		const referrals = { total: 0, pending: 0, qualified: 0, unqualified: 0 };
+		for (const r of await this.q(
+			'SELECT referral_status AS status, count(*) AS n FROM participants ' +
+				'WHERE campaign_id = $1 AND referred_by IS NOT NULL GROUP BY referral_status',
+			[campaignId],
+		)) {
+			referrals.total += r.n as number;
+			if (r.status === 'pending' || r.status === 'qualified' || r.status === 'unqualified') {
+				referrals[r.status] = r.n as number;
+			}
+		}
+		const limit = toLimit(topReferrers);
+		const top: TopReferrer[] =
+			limit > 0
+				? (
+						await this.q(
+							'SELECT p.id, p.email, p.first_name, p.last_name, p.code, c.referrals, c.qualified ' +
+								'FROM (SELECT referred_by, count(*) AS referrals, ' +
+								"count(*) FILTER (WHERE referral_status = 'qualified') AS qualified " +
+								'FROM participants WHERE campaign_id = $1 AND referred_by IS NOT NULL GROUP BY referred_by) AS c ' +
+								'JOIN participants AS p ON p.id = c.referred_by ' +
+								'ORDER BY c.qualified DESC, c.referrals DESC, p.id ASC LIMIT $2',
+							[campaignId, limit],
+						)
+					).map((r) => ({
+						participantId: r.id as number,
+						email: r.email as string | null,
+						firstName: r.first_name as string | null,
+						lastName: r.last_name as string | null,
+						code: r.code as string,
+						referrals: r.referrals as number,
+						qualified: r.qualified as number,
+					}))
+				: [];
+		return {
+			campaignId,
+			participants,
+			participantsBySource: bySource,
+			referrals,
+			conversionRate: referrals.total === 0 ? 0 : referrals.qualified / referrals.total,
+			topReferrers: top,
+		};
+	}
+
+	async appendEvents(events: EventInsert[], now: string): Promise<void> {
+		const ts = toIso(now);
+		if (events.length === 0) return;
+		if (!this.eventsLocked) {
+			// Event writers commit one after the other: this lock is held until COMMIT, and ids are
+			// drawn only after taking it, so a smaller id is always visible before a larger one and a
+			// reader polling with `afterId` never skips an event. Append events late in a
+			// transaction: the lock serialises every event-writing transaction from here on.
+			await this.q('SELECT pg_advisory_xact_lock($1, hashtext($2))', [EVENTS_LOCK_CLASS, this.schema]);
+			this.eventsLocked = true;
+		}
+		await this.q(INSERT_EVENTS_SQL, [
+			events.map((e) => e.type),
+			events.map((e) => e.campaignId),
+			events.map((e) => e.participantId ?? null),
+			events.map((e) => e.referrerId ?? null),
+			events.map((e) => JSON.stringify(e.payload ?? {})),
+			ts,
+		]);
+	}
+
+	async listEvents(filter: EventFilter, limit: number, order: 'asc' | 'desc'): Promise<ReferralEvent[]> {
+		const where: string[] = [];
+		const params: Param[] = [];
+		if (filter.afterId !== undefined) {
+			params.push(filter.afterId);
+			where.push(`id > $${params.length}`);
+		}
+		if (filter.types?.length) {
+			params.push(filter.types);
+			where.push(`type = ANY($${params.length}::text[])`);
+		}
+		if (filter.campaignId !== undefined) {
+			params.push(filter.campaignId);
+			where.push(`campaign_id = $${params.length}`);
+		}
+		params.push(toLimit(limit));
+		const rows = await this.q(
+			`SELECT ${EVENT_COLUMNS} FROM events${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+				`ORDER BY id ${order === 'desc' ? 'DESC' : 'ASC'} LIMIT $${params.length}`,
+			params,
+		);
+		return rows.map(rowToEvent);
+	}
+}
