@@ -60,6 +60,8 @@ export interface ParticipantInsert {
 	referredBy: number | null;
 	referralStatus: ReferralStatus;
 	metadata: Record<string, unknown>;
+	/** Set when the participant comes from a Pipedrive person (contact sync). */
+	pipedrivePersonId?: number | null;
 }
 
 export type ParticipantPatch = Partial<
@@ -94,6 +96,19 @@ export interface Page {
 	limit: number;
 	/** Only rows with an id greater than this. */
 	afterId?: number;
+}
+
+/** Pipedrive ids to look participants up by; any of the lists may be given. */
+export interface PipedriveIds {
+	personIds?: number[];
+	dealIds?: number[];
+	leadIds?: string[];
+}
+
+export interface ReferralCounts {
+	/** Everyone the referrer referred, whatever their status. */
+	referrals: number;
+	qualified: number;
 }
 
 export interface EventInsert {
@@ -152,6 +167,11 @@ export interface StoreTransaction {
 	eraseParticipant(id: number, now: string): Promise<Participant | null>;
 	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
 	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
+
+	/** A campaign's saved sync progress under `key` (e.g. a contact sync's cursor), or null. */
+	getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null>;
+	/** Saves (replaces) a campaign's sync progress under `key`. */
+	setSyncState(campaignId: number, key: string, state: Record<string, unknown>, now: string): Promise<void>;
 
 	/**
 	 * Appends to the event log. Ids increase in commit order: a reader polling with `afterId`

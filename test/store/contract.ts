@@ -461,6 +461,59 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 		});
 	});
 
+	describe('Pipedrive links and sync state', () => {
+		it('stores a Pipedrive person id given on insert and finds participants by Pipedrive ids', async () => {
+			const c = await newCampaign();
+			const other = await newCampaign();
+			const [ann] = await tx((t) => t.insertParticipants([personRow(c.id, 'ann@example.com', { pipedrivePersonId: 101 })], NOW));
+			expect(ann.pipedrivePersonId).toBe(101);
+			const [bo] = await tx((t) => t.insertParticipants([personRow(c.id, 'bo@example.com')], NOW));
+			await tx((t) => t.updateParticipant(bo.id, { pipedriveDealId: 7, pipedriveLeadId: 'a1b2c3d4-0000-4000-8000-000000000001' }, NOW));
+			const [elsewhere] = await tx((t) => t.insertParticipants([personRow(other.id, 'ann@example.com', { pipedrivePersonId: 101 })], NOW));
+
+			const byPerson = await read((t) => t.findParticipantsByPipedrive({ personIds: [101] }));
+			expect(byPerson.map((p) => p.id)).toEqual([ann.id, elsewhere.id]);
+			expect((await read((t) => t.findParticipantsByPipedrive({ personIds: [101] }, c.id))).map((p) => p.id)).toEqual([ann.id]);
+			expect((await read((t) => t.findParticipantsByPipedrive({ dealIds: [7] }))).map((p) => p.id)).toEqual([bo.id]);
+			expect(
+				(await read((t) => t.findParticipantsByPipedrive({ leadIds: ['a1b2c3d4-0000-4000-8000-000000000001'], personIds: [101] }, c.id))).map((p) => p.id),
+			).toEqual([ann.id, bo.id]);
+			expect(await read((t) => t.findParticipantsByPipedrive({ dealIds: [], personIds: [] }))).toEqual([]);
+			expect(await read((t) => t.findParticipantsByPipedrive({ dealIds: [999] }))).toEqual([]);
+		});
+
+		it('counts referrals and qualified referrals per referrer', async () => {
+			const c = await newCampaign();
+			const [ann, bo] = await tx((t) => t.insertParticipants([personRow(c.id, 'ann@example.com'), personRow(c.id, 'bo@example.com')], NOW));
+			await tx((t) =>
+				t.insertParticipants(
+					[
+						personRow(c.id, 'r1@example.com', { referredBy: ann.id, referralStatus: 'qualified', source: 'referred' }),
+						personRow(c.id, 'r2@example.com', { referredBy: ann.id, referralStatus: 'pending', source: 'referred' }),
+						personRow(c.id, 'r3@example.com', { referredBy: ann.id, referralStatus: 'unqualified', source: 'referred' }),
+					],
+					NOW,
+				),
+			);
+			const counts = await read((t) => t.referralCounts([ann.id, bo.id]));
+			expect(counts.get(ann.id)).toEqual({ referrals: 3, qualified: 1 });
+			expect(counts.has(bo.id)).toBe(false);
+			expect((await read((t) => t.referralCounts([]))).size).toBe(0);
+		});
+
+		it('keeps sync state per campaign and key, replaced on save', async () => {
+			const c = await newCampaign();
+			const other = await newCampaign();
+			expect(await read((t) => t.getSyncState(c.id, 'contacts:all'))).toBeNull();
+			await tx((t) => t.setSyncState(c.id, 'contacts:all', { cursor: 'abc', since: NOW }, NOW));
+			await tx((t) => t.setSyncState(other.id, 'contacts:all', { cursor: 'zzz' }, NOW));
+			await tx((t) => t.setSyncState(c.id, 'contacts:all', { cursor: 'def' }, LATER));
+			expect(await read((t) => t.getSyncState(c.id, 'contacts:all'))).toEqual({ cursor: 'def' });
+			expect(await read((t) => t.getSyncState(other.id, 'contacts:all'))).toEqual({ cursor: 'zzz' });
+			expect(await read((t) => t.getSyncState(c.id, 'contacts:filter:4'))).toBeNull();
+		});
+	});
+
 	describe('campaignStats', () => {
 		it('computes every figure on a hand-built campaign', async () => {
 			const c = await newCampaign();
@@ -689,11 +742,12 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect(await second.read((t) => t.getCampaign({ id: c.id }))).toEqual(c);
 			await second.close();
 
-			const v2 = [{ version: 2, name: 'test table', statements: ['CREATE TABLE contract_v2_probe (id integer PRIMARY KEY)'] }];
-			const withV2 = await factory.openWithMigrations(config, v2);
-			await withV2.close();
-			// re-running version 2 would fail with "table already exists"
-			const again = await factory.openWithMigrations(config, v2);
+			// A version far above the shipped ones, so the probe keeps working as migrations are added.
+			const probe = [{ version: 1000, name: 'test table', statements: ['CREATE TABLE contract_v2_probe (id integer PRIMARY KEY)'] }];
+			const withProbe = await factory.openWithMigrations(config, probe);
+			await withProbe.close();
+			// re-running the probe version would fail with "table already exists"
+			const again = await factory.openWithMigrations(config, probe);
 			expect(await again.read((t) => t.getCampaign({ id: c.id }))).toEqual(c);
 			await again.close();
 			expect(await factory.tableNames(config)).toEqual(

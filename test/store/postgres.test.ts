@@ -84,13 +84,13 @@ describePostgres('PostgreSQL store', () => {
 				"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema = $1 ORDER BY table_name",
 				[schema],
 			);
-			expect(tables.map((t) => t.table_name)).toEqual(['campaigns', 'events', 'participants', 'schema_migrations']);
+			expect(tables.map((t) => t.table_name)).toEqual(['campaigns', 'events', 'participants', 'schema_migrations', 'sync_state']);
 			const elsewhere = await db.query(
 				"SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'participants', 'events', 'schema_migrations')",
 			);
 			expect(elsewhere).toEqual([]);
 			const versions = await db.query<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations`);
-			expect(versions.map((v) => v.version)).toEqual([1]);
+			expect(versions.map((v) => v.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
 		});
 
 		it('returns bigint ids, counts and numeric values as JavaScript numbers', async () => {
@@ -270,7 +270,7 @@ describePostgres('PostgreSQL store', () => {
 				const [{ d }] = await race.query<{ d: string }>('SELECT count(DISTINCT email) AS d FROM referrals.participants');
 				expect(Number(d)).toBe(500);
 				const versions = await race.query<{ version: number }>('SELECT version FROM referrals.schema_migrations');
-				expect(versions.map((v) => v.version)).toEqual([1]);
+				expect(versions.map((v) => v.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
 			} finally {
 				await race.drop();
 			}

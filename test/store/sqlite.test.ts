@@ -77,7 +77,7 @@ describe('SQLite store: specifics', () => {
 		expect(tableNames(config.path)).toEqual(
 			expect.arrayContaining(['campaigns', 'participants', 'events', 'schema_migrations']),
 		);
-		expect(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version)).toEqual([1]);
+		expect(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version)).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
 		await store.close();
 	});
 
@@ -191,7 +191,7 @@ describe('SQLite store: specifics', () => {
 		expect(rows).toHaveLength(500);
 		expect(new Set(rows.map((p) => p.email)).size).toBe(500);
 		const db = new DatabaseSync(config.path, { readOnly: true });
-		expect(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version)).toEqual([1]);
+		expect(db.prepare('SELECT version FROM schema_migrations').all().map((r) => r.version)).toEqual(SQLITE_MIGRATIONS.map((m) => m.version));
 		db.close();
 		await store.close();
 	});

@@ -29,7 +29,9 @@ import type {
 	ParticipantFilter,
 	ParticipantInsert,
 	ParticipantPatch,
+	PipedriveIds,
 	PostgresStoreConfig,
+	ReferralCounts,
 	ReferralStore,
 	StoreTransaction,
 } from '../types';
@@ -260,13 +262,13 @@ const EVENT_COLUMNS = 'id, type, campaign_id, participant_id, referrer_id, paylo
 // batches with overlapping emails take their unique-index locks in the same order (no deadlock);
 // the ordinal keeps the first of two equal emails in one batch the one that wins.
 const INSERT_PARTICIPANTS_SQL = `INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link,
-	referred_by, referral_status, metadata, created_at, updated_at)
+	referred_by, referral_status, metadata, pipedrive_person_id, created_at, updated_at)
 SELECT t.campaign_id, t.email, t.first_name, t.last_name, t.source, t.code, t.link,
-	t.referred_by, t.referral_status, t.metadata, $11::timestamptz, $11::timestamptz
+	t.referred_by, t.referral_status, t.metadata, t.pipedrive_person_id, $11::timestamptz, $11::timestamptz
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::bigint[], $9::text[], $10::jsonb[])
+	$8::bigint[], $9::text[], $10::jsonb[], $12::bigint[])
 	WITH ORDINALITY AS t(campaign_id, email, first_name, last_name, source, code, link,
-		referred_by, referral_status, metadata, ord)
+		referred_by, referral_status, metadata, pipedrive_person_id, ord)
 ORDER BY t.campaign_id, t.email, t.ord
 ON CONFLICT DO NOTHING
 RETURNING ${PARTICIPANT_COLUMNS}`;
@@ -491,6 +493,7 @@ class PostgresTransaction implements StoreTransaction {
 		const referredBy = new Array<number | null>(n);
 		const statuses = new Array<string>(n);
 		const metadata = new Array<string>(n);
+		const personIds = new Array<number | null>(n);
 		for (let i = 0; i < n; i++) {
 			const r = rows[i];
 			campaignIds[i] = r.campaignId;
@@ -503,6 +506,7 @@ class PostgresTransaction implements StoreTransaction {
 			referredBy[i] = r.referredBy ?? null;
 			statuses[i] = r.referralStatus;
 			metadata[i] = JSON.stringify(r.metadata ?? {});
+			personIds[i] = r.pipedrivePersonId ?? null;
 		}
 		const inserted = await this.q(INSERT_PARTICIPANTS_SQL, [
 			campaignIds,
@@ -516,6 +520,7 @@ class PostgresTransaction implements StoreTransaction {
 			statuses,
 			metadata,
 			ts,
+			personIds,
 		]);
 		return inserted.map(rowToParticipant);
 	}
@@ -594,6 +599,54 @@ class PostgresTransaction implements StoreTransaction {
 			params,
 		);
 		return rows.length === 0 ? null : rowToParticipant(rows[0]);
+	}
+
+	async findParticipantsByPipedrive(ids: PipedriveIds, campaignId?: number): Promise<Participant[]> {
+		const any: string[] = [];
+		const params: Param[] = [];
+		for (const [column, values, cast] of [
+			['pipedrive_person_id', ids.personIds, '::bigint[]'],
+			['pipedrive_deal_id', ids.dealIds, '::bigint[]'],
+			['pipedrive_lead_id', ids.leadIds, '::text[]'],
+		] as const) {
+			if (!values?.length) continue;
+			params.push(values as Param);
+			any.push(`${column} = ANY($${params.length}${cast})`);
+		}
+		if (any.length === 0) return [];
+		let sql = `SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE (${any.join(' OR ')})`;
+		if (campaignId !== undefined) {
+			params.push(campaignId);
+			sql += ` AND campaign_id = $${params.length}`;
+		}
+		return (await this.q(`${sql} ORDER BY id`, params)).map(rowToParticipant);
+	}
+
+	async referralCounts(referrerIds: number[]): Promise<Map<number, ReferralCounts>> {
+		const counts = new Map<number, ReferralCounts>();
+		if (referrerIds.length === 0) return counts;
+		const rows = await this.q(
+			"SELECT referred_by AS referrer, count(*) AS referrals, count(*) FILTER (WHERE referral_status = 'qualified') AS qualified " +
+				'FROM participants WHERE referred_by = ANY($1::bigint[]) GROUP BY referred_by',
+			[referrerIds],
+		);
+		for (const r of rows) {
+			counts.set(Number(r.referrer), { referrals: Number(r.referrals), qualified: Number(r.qualified) });
+		}
+		return counts;
+	}
+
+	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {
+		const rows = await this.q('SELECT state FROM sync_state WHERE campaign_id = $1 AND key = $2', [campaignId, key]);
+		return rows.length === 0 ? null : (rows[0].state as Record<string, unknown>);
+	}
+
+	async setSyncState(campaignId: number, key: string, state: Record<string, unknown>, now: string): Promise<void> {
+		await this.q(
+			'INSERT INTO sync_state (campaign_id, key, state, updated_at) VALUES ($1, $2, $3::jsonb, $4::timestamptz) ' +
+				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
+			[campaignId, key, JSON.stringify(state), toIso(now)],
+		);
 	}
 
 	async lockParticipants(ids: number[]): Promise<void> {

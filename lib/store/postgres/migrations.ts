@@ -76,4 +76,17 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			`CREATE INDEX events_type ON events (type, id)`,
 		],
 	},
+	{
+		version: 2,
+		name: 'sync state per campaign (contact sync cursors)',
+		statements: [
+			`CREATE TABLE sync_state (
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				key text NOT NULL,
+				state jsonb NOT NULL,
+				updated_at timestamptz NOT NULL,
+				PRIMARY KEY (campaign_id, key)
+			)`,
+		],
+	},
 ];

@@ -30,6 +30,8 @@ import type {
 	ParticipantFilter,
 	ParticipantInsert,
 	ParticipantPatch,
+	PipedriveIds,
+	ReferralCounts,
 	ReferralStore,
 	SqliteStoreConfig,
 	StoreTransaction,
@@ -204,7 +206,7 @@ const PARTICIPANT_COLUMNS =
 
 const INSERT_PARTICIPANT_SQL =
 	'INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link, referred_by, ' +
-	'referral_status, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+	'referral_status, metadata, pipedrive_person_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
 	'ON CONFLICT DO NOTHING RETURNING id';
 
 /** How a patched value is bound: as is, as JSON text, or as a normalised ISO timestamp. */
@@ -473,6 +475,7 @@ class SqliteTransaction implements StoreTransaction {
 				r.referredBy ?? null,
 				r.referralStatus,
 				JSON.stringify(r.metadata ?? {}),
+				r.pipedrivePersonId ?? null,
 				ts,
 				ts,
 			) as unknown as [number] | undefined;
@@ -491,7 +494,7 @@ class SqliteTransaction implements StoreTransaction {
 					qualifiedAt: null,
 					saleValue: null,
 					saleCurrency: null,
-					pipedrivePersonId: null,
+					pipedrivePersonId: r.pipedrivePersonId ?? null,
 					pipedriveLeadId: null,
 					pipedriveDealId: null,
 					metadata: r.metadata ?? {},
@@ -579,6 +582,50 @@ class SqliteTransaction implements StoreTransaction {
 			`UPDATE participants SET ${sets.join(', ')} WHERE id = ? RETURNING ${PARTICIPANT_COLUMNS}`,
 		).get(...params);
 		return r === undefined ? null : rowToParticipant(r);
+	}
+
+	async findParticipantsByPipedrive(ids: PipedriveIds, campaignId?: number): Promise<Participant[]> {
+		const any: string[] = [];
+		const params: Array<string | number> = [];
+		for (const [column, values] of [
+			['pipedrive_person_id', ids.personIds],
+			['pipedrive_deal_id', ids.dealIds],
+			['pipedrive_lead_id', ids.leadIds],
+		] as const) {
+			if (!values?.length) continue;
+			any.push(`${column} IN (SELECT value FROM json_each(?))`);
+			params.push(JSON.stringify(values));
+		}
+		if (any.length === 0) return [];
+		let sql = `SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE (${any.join(' OR ')})`;
+		if (campaignId !== undefined) {
+			sql += ' AND campaign_id = ?';
+			params.push(campaignId);
+		}
+		return this.stmt(`${sql} ORDER BY id`).all(...params).map(rowToParticipant);
+	}
+
+	async referralCounts(referrerIds: number[]): Promise<Map<number, ReferralCounts>> {
+		const counts = new Map<number, ReferralCounts>();
+		if (referrerIds.length === 0) return counts;
+		const rows = this.stmt(
+			"SELECT referred_by AS referrer, count(*) AS referrals, sum(referral_status = 'qualified') AS qualified " +
+				'FROM participants WHERE referred_by IN (SELECT value FROM json_each(?)) GROUP BY referred_by',
+		).all(JSON.stringify(referrerIds));
+		for (const r of rows) counts.set(r.referrer as number, { referrals: r.referrals as number, qualified: r.qualified as number });
+		return counts;
+	}
+
+	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {
+		const r = this.stmt('SELECT state FROM sync_state WHERE campaign_id = ? AND key = ?').get(campaignId, key);
+		return r === undefined ? null : JSON.parse(r.state as string);
+	}
+
+	async setSyncState(campaignId: number, key: string, state: Record<string, unknown>, now: string): Promise<void> {
+		this.stmt(
+			'INSERT INTO sync_state (campaign_id, key, state, updated_at) VALUES (?, ?, ?, ?) ' +
+				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
+		).run(campaignId, key, JSON.stringify(state), toIso(now));
 	}
 
 	async lockParticipants(_ids: number[]): Promise<void> {

@@ -76,4 +76,17 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			`CREATE INDEX events_type ON events (type, id)`,
 		],
 	},
+	{
+		version: 2,
+		name: 'sync state per campaign (contact sync cursors)',
+		statements: [
+			`CREATE TABLE sync_state (
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				key TEXT NOT NULL,
+				state TEXT NOT NULL CHECK (json_valid(state)),
+				updated_at TEXT NOT NULL,
+				PRIMARY KEY (campaign_id, key)
+			) STRICT`,
+		],
+	},
 ];
