@@ -1,0 +1,288 @@
+// Custom-field lookup and custom-field values on persons, deals and leads.
+//
+// Where the values live (v1.yaml / v2.yaml):
+//   - v2 persons and deals: `custom_fields: { <40-char key>: value }` (in answers and in bodies);
+//   - v1 leads: top-level `<key>: value` hash keys; leads have no fields of their own, they use the
+//     deal fields (`GET /v1/leadFields` lists them in the v1 shape: `key`, `name`, `field_type`).
+// Field definitions come from `GET /api/v2/personFields`, `GET /api/v2/dealFields` (v2 shape:
+// `field_code`, `field_name`, `field_type`, `is_custom_field`) and `GET /v1/leadFields`.
+
+import { PipedriveApiError } from './errors';
+import type { FieldV1, FieldV2, Lead, LeadLabel, Pipeline, Stage } from './types';
+
+export type FieldEntity = 'person' | 'deal' | 'lead';
+
+export interface FieldOption {
+	id: number | string;
+	label: string;
+}
+
+/** One field definition, the same shape whichever API version it came from. */
+export interface PipedriveField {
+	entity: FieldEntity;
+	/** `field_code` (v2) or `key` (v1): the 40-char hash for custom fields, e.g. `name` for system ones. */
+	key: string;
+	name: string;
+	fieldType: string;
+	isCustom: boolean;
+	options: FieldOption[] | null;
+	raw: FieldV2 | FieldV1;
+}
+
+const CUSTOM_KEY = /^[0-9a-f]{40}$/i;
+
+export function fieldFromV2(entity: FieldEntity, f: FieldV2): PipedriveField {
+	return {
+		entity,
+		key: f.field_code,
+		name: f.field_name,
+		fieldType: f.field_type,
+		isCustom: Boolean(f.is_custom_field),
+		options: Array.isArray(f.options) ? f.options.map((o) => ({ id: o.id, label: o.label })) : null,
+		raw: f,
+	};
+}
+
+export function fieldFromV1(entity: FieldEntity, f: FieldV1): PipedriveField {
+	return {
+		entity,
+		key: f.key,
+		name: f.name,
+		fieldType: f.field_type,
+		isCustom: CUSTOM_KEY.test(f.key) || (f.edit_flag === true && !/^[a-z_]+$/.test(f.key)),
+		options: Array.isArray(f.options) ? f.options.map((o) => ({ id: o.id, label: o.label })) : null,
+		raw: f,
+	};
+}
+
+function fold(s: string): string {
+	return s.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/**
+ * Finds a field by key (exact) or by name (case- and space-insensitive). Custom fields win over
+ * system fields of the same name. Returns undefined when nothing matches; throws when a name is
+ * ambiguous.
+ */
+export function findField(fields: readonly PipedriveField[], keyOrName: string): PipedriveField | undefined {
+	const wanted = keyOrName.trim();
+	if (!wanted) return undefined;
+	const byKey = fields.find((f) => f.key === wanted);
+	if (byKey) return byKey;
+	const byKeyFolded = fields.filter((f) => f.key.toLowerCase() === wanted.toLowerCase());
+	if (byKeyFolded.length === 1) return byKeyFolded[0];
+	const byName = fields.filter((f) => fold(f.name) === fold(wanted));
+	if (byName.length === 1) return byName[0];
+	if (byName.length > 1) {
+		const custom = byName.filter((f) => f.isCustom);
+		if (custom.length === 1) return custom[0];
+		throw new PipedriveApiError({
+			kind: 'validation',
+			message: `Several ${byName[0].entity} fields are named "${keyOrName}" (${byName.map((f) => f.key).join(', ')}): use the field key instead`,
+		});
+	}
+	return undefined;
+}
+
+/** Like `findField`, but throws a clear error naming the entity and a few existing custom fields. */
+export function resolveField(fields: readonly PipedriveField[], keyOrName: string, entity?: FieldEntity): PipedriveField {
+	const found = findField(fields, keyOrName);
+	if (found) return found;
+	const what = entity ?? fields[0]?.entity ?? 'the';
+	const custom = fields.filter((f) => f.isCustom).map((f) => `"${f.name}"`);
+	const hint = custom.length ? ` Custom ${what} fields: ${custom.slice(0, 15).join(', ')}${custom.length > 15 ? ', ...' : ''}.` : '';
+	throw new PipedriveApiError({
+		kind: 'validation',
+		message: `No ${what} field with key or name "${keyOrName}" in Pipedrive.${hint}`,
+	});
+}
+
+const OPTION_TYPES = new Set(['enum', 'set']);
+
+function matchOption(field: PipedriveField, value: unknown): number | string {
+	const options = field.options ?? [];
+	if (typeof value === 'number') return options.find((o) => Number(o.id) === value)?.id ?? value;
+	const text = String(value).trim();
+	const byLabel = options.find((o) => fold(o.label) === fold(text));
+	if (byLabel) return byLabel.id;
+	const byId = options.find((o) => String(o.id) === text);
+	if (byId) return byId.id;
+	throw new PipedriveApiError({
+		kind: 'validation',
+		message: `"${text}" is not an option of the ${field.entity} field "${field.name}" (options: ${options.map((o) => o.label).join(', ') || 'none'})`,
+	});
+}
+
+/**
+ * Turns a user-facing value into what Pipedrive expects for this field: option labels become
+ * option ids (`enum`: one id; `set`: an array of ids, or `null` for none — Pipedrive rejects `[]`),
+ * Dates become `YYYY-MM-DD` for `date` fields. Other values pass through unchanged.
+ */
+export function encodeFieldValue(field: PipedriveField, value: unknown): unknown {
+	if (value === undefined || value === null) return null;
+	if (OPTION_TYPES.has(field.fieldType)) {
+		if (field.fieldType === 'set') {
+			const list = Array.isArray(value)
+				? value
+				: typeof value === 'string'
+					? value.split(',').map((s) => s.trim()).filter(Boolean)
+					: [value];
+			if (list.length === 0) return null;
+			return list.map((v) => matchOption(field, v));
+		}
+		if (typeof value === 'string' && value.trim() === '') return null;
+		return matchOption(field, value);
+	}
+	if (value instanceof Date) {
+		return field.fieldType === 'date' ? value.toISOString().slice(0, 10) : value.toISOString();
+	}
+	return value;
+}
+
+/**
+ * Resolves `{ keyOrName: value }` against the field definitions and encodes every value:
+ * the result is `{ <field key>: <encoded value> }`, ready for `custom_fields` (v2) or for the top
+ * level of a lead body (v1).
+ */
+export function buildCustomFieldValues(fields: readonly PipedriveField[], values: Record<string, unknown>): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (const [keyOrName, value] of Object.entries(values)) {
+		if (value === undefined) continue;
+		const field = resolveField(fields, keyOrName);
+		out[field.key] = encodeFieldValue(field, value);
+	}
+	return out;
+}
+
+/** Puts already-resolved custom field values where each API expects them. */
+export function applyCustomFieldValues<T extends Record<string, unknown>>(entity: FieldEntity, body: T, values: Record<string, unknown>): T {
+	if (Object.keys(values).length === 0) return body;
+	if (entity === 'lead') return { ...body, ...values };
+	const existing = (body.custom_fields as Record<string, unknown> | undefined) ?? {};
+	return { ...body, custom_fields: { ...existing, ...values } };
+}
+
+function unwrap(value: unknown): unknown {
+	// Webhook payloads may carry `{ type, value }` (or `{ type, id }`) wrappers; API answers carry the bare value
+	// (monetary/address values are objects without `type`, and are returned as they are).
+	if (value && typeof value === 'object' && !Array.isArray(value)) {
+		const v = value as Record<string, unknown>;
+		if (typeof v.type === 'string') {
+			if ('value' in v && !('currency' in v)) return v.value;
+			if ('id' in v && Object.keys(v).length === 2) return v.id;
+		}
+	}
+	return value;
+}
+
+/**
+ * Reads a custom field's value from a person/deal (v2: `custom_fields[key]`) or a lead / v1 webhook
+ * object (top-level `key`). With `labels: true`, option ids are turned back into their labels.
+ * Returns undefined when the entity carries no value for the field.
+ */
+export function readCustomFieldValue(
+	entity: Record<string, unknown> | Lead | null | undefined,
+	field: PipedriveField | string,
+	options: { labels?: boolean } = {},
+): unknown {
+	if (!entity) return undefined;
+	const key = typeof field === 'string' ? field : field.key;
+	const obj = entity as Record<string, unknown>;
+	let value: unknown;
+	const custom = obj.custom_fields;
+	if (custom && typeof custom === 'object' && !Array.isArray(custom) && key in (custom as object)) {
+		value = unwrap((custom as Record<string, unknown>)[key]);
+	} else if (key in obj) {
+		value = unwrap(obj[key]);
+	} else {
+		return undefined;
+	}
+	if (options.labels && typeof field !== 'string' && field.options && value !== null && value !== undefined) {
+		const label = (v: unknown) => {
+			const id = v && typeof v === 'object' && 'id' in (v as object) ? (v as { id: unknown }).id : v;
+			return field.options?.find((o) => String(o.id) === String(id))?.label ?? v;
+		};
+		if (Array.isArray(value)) return value.map(label);
+		if (typeof value === 'string' && field.fieldType === 'set' && value.includes(',')) return value.split(',').map((s) => label(s.trim()));
+		return label(value);
+	}
+	return value;
+}
+
+export interface FieldsCacheLoaders {
+	personFields(): Promise<PipedriveField[]>;
+	dealFields(): Promise<PipedriveField[]>;
+	leadFields(): Promise<PipedriveField[]>;
+	pipelines(): Promise<Pipeline[]>;
+	stages(pipelineId: number | undefined): Promise<Stage[]>;
+	leadLabels(): Promise<LeadLabel[]>;
+}
+
+/**
+ * Per-client memo of field definitions, pipelines, stages and lead labels: each is fetched at most
+ * once per client instance (the nodes make one client per execution). Concurrent callers share the
+ * same request; a failed load is forgotten so the next call tries again.
+ */
+export class FieldsCache {
+	private readonly memo = new Map<string, Promise<unknown>>();
+
+	constructor(private readonly loaders: FieldsCacheLoaders) {}
+
+	private once<T>(key: string, load: () => Promise<T>): Promise<T> {
+		let p = this.memo.get(key) as Promise<T> | undefined;
+		if (!p) {
+			p = load();
+			this.memo.set(key, p);
+			p.catch(() => {
+				if (this.memo.get(key) === p) this.memo.delete(key);
+			});
+		}
+		return p;
+	}
+
+	personFields(): Promise<PipedriveField[]> {
+		return this.once('personFields', () => this.loaders.personFields());
+	}
+
+	dealFields(): Promise<PipedriveField[]> {
+		return this.once('dealFields', () => this.loaders.dealFields());
+	}
+
+	leadFields(): Promise<PipedriveField[]> {
+		return this.once('leadFields', () => this.loaders.leadFields());
+	}
+
+	fieldsFor(entity: FieldEntity): Promise<PipedriveField[]> {
+		if (entity === 'person') return this.personFields();
+		if (entity === 'deal') return this.dealFields();
+		return this.leadFields();
+	}
+
+	pipelines(): Promise<Pipeline[]> {
+		return this.once('pipelines', () => this.loaders.pipelines());
+	}
+
+	stages(pipelineId?: number): Promise<Stage[]> {
+		return this.once(`stages:${pipelineId ?? '*'}`, () => this.loaders.stages(pipelineId));
+	}
+
+	leadLabels(): Promise<LeadLabel[]> {
+		return this.once('leadLabels', () => this.loaders.leadLabels());
+	}
+
+	/** Resolves a field of an entity by key or name (see `resolveField`). */
+	async resolve(entity: FieldEntity, keyOrName: string): Promise<PipedriveField> {
+		return resolveField(await this.fieldsFor(entity), keyOrName, entity);
+	}
+
+	/** `{ keyOrName: value }` -> `{ key: encodedValue }` for an entity (see `buildCustomFieldValues`). */
+	async customFieldValues(entity: FieldEntity, values: Record<string, unknown>): Promise<Record<string, unknown>> {
+		if (Object.keys(values).length === 0) return {};
+		return buildCustomFieldValues(await this.fieldsFor(entity), values);
+	}
+
+	/** Forgets everything (e.g. after creating a field). */
+	clear(): void {
+		this.memo.clear();
+	}
+}
