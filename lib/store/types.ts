@@ -152,6 +152,10 @@ export interface StoreTransaction {
 	listParticipants(campaignId: number, filter: ParticipantFilter, page: Page): Promise<Participant[]>;
 	/** Writes only the given fields and bumps updatedAt. Null when there is no such participant. */
 	updateParticipant(id: number, patch: ParticipantPatch, now: string): Promise<Participant | null>;
+	/** Participants holding any of these Pipedrive ids, in ascending id order; optionally in one campaign. */
+	findParticipantsByPipedrive(ids: PipedriveIds, campaignId?: number): Promise<Participant[]>;
+	/** Per referrer id: referrals and qualified referrals (referrers with none are absent). */
+	referralCounts(referrerIds: number[]): Promise<Map<number, ReferralCounts>>;
 	/**
 	 * Serialises concurrent transactions that change these participants' counters (PostgreSQL:
 	 * row locks held until commit, taken in id order; SQLite: nothing to do, writes are serial).
