@@ -497,25 +497,40 @@ export class PipedriveClient {
 	 * limited to a filter and/or to persons updated since a time. Yields one page at a time.
 	 */
 	async *iteratePersons(options: IteratePersonsOptions = {}): AsyncGenerator<Person[], void, undefined> {
-		if (options.customFieldKeys && options.customFieldKeys.length > 15) {
-			throw validationError('Pipedrive accepts at most 15 custom field keys in custom_fields');
-		}
-		yield* this.iterateV2<Person>(
-			`${V2}/persons`,
-			{
-				filter_id: options.filterId === undefined ? undefined : toId(options.filterId, 'filterId'),
-				updated_since: options.updatedSince === undefined ? undefined : toRfc3339(options.updatedSince),
-				custom_fields: options.customFieldKeys?.length ? options.customFieldKeys.join(',') : undefined,
-				sort_by: options.sortBy,
-				sort_direction: options.sortDirection,
-			},
-			options.pageSize,
-		);
+		yield* this.iterateV2<Person>(`${V2}/persons`, personsQuery(options), options.pageSize);
 	}
+
+	/**
+	 * One page of persons and the cursor of the next one (null after the last page), for long runs
+	 * that save their place and resume after a stop.
+	 */
+	async personsPage(options: IteratePersonsOptions & { cursor?: string }): Promise<{ persons: Person[]; nextCursor: string | null }> {
+		const body = await this.request<CursorPage<Person>>('GET', `${V2}/persons`, {
+			qs: { ...personsQuery(options), limit: clampPageSize(options.pageSize), cursor: options.cursor },
+		});
+		const next = body?.additional_data?.next_cursor;
+		return { persons: Array.isArray(body?.data) ? body.data : [], nextCursor: typeof next === 'string' && next !== '' ? next : null };
+	}
+
 
 	// ---------------------------------------------------------------- deals (v2)
 
 	/** `POST /api/v2/deals` (`title` required). */
+	/** A person's deals (not deleted), with up to 15 custom fields; small lists, collected. */
+	async listPersonDeals(personId: number, customFieldKeys: string[] = []): Promise<Deal[]> {
+		return await collectPages(
+			this.iterateV2<Deal>(`${V2}/deals`, {
+				person_id: toId(personId, 'personId'),
+				custom_fields: customFieldKeys.length ? customFieldKeys.slice(0, 15).join(',') : undefined,
+			}),
+		);
+	}
+
+	/** A person's leads (not archived). */
+	async listPersonLeads(personId: number): Promise<Lead[]> {
+		return await collectPages(this.iterateV1<Lead>(`${V1}/leads`, { person_id: toId(personId, 'personId') }));
+	}
+
 	async createDeal(body: CreateDealBody, options: CreateOptions<Deal> = {}): Promise<Deal> {
 		if (!body || typeof body.title !== 'string' || body.title.trim() === '') throw validationError('A deal needs a title', 'POST', `${V2}/deals`);
 		checkDealBody(body);
@@ -964,4 +979,17 @@ function checkWebhookBody(body: CreateWebhookBody, path: string): void {
 	if (body.version !== undefined && body.version !== '1.0' && body.version !== '2.0') {
 		throw validationError('version must be "1.0" or "2.0"', 'POST', path);
 	}
+}
+
+function personsQuery(options: IteratePersonsOptions): CallOptions['qs'] {
+	if (options.customFieldKeys && options.customFieldKeys.length > 15) {
+		throw validationError('Pipedrive accepts at most 15 custom field keys in custom_fields');
+	}
+	return {
+		filter_id: options.filterId === undefined ? undefined : toId(options.filterId, 'filterId'),
+		updated_since: options.updatedSince === undefined ? undefined : toRfc3339(options.updatedSince),
+		custom_fields: options.customFieldKeys?.length ? options.customFieldKeys.join(',') : undefined,
+		sort_by: options.sortBy,
+		sort_direction: options.sortDirection,
+	};
 }

@@ -7,7 +7,8 @@ export type ReferralErrorKind =
 	| 'campaign_inactive'
 	| 'self_referral'
 	| 'fraud_blocked'
-	| 'conflict';
+	| 'conflict'
+	| 'pipedrive_setup';
 
 export class ReferralError extends Error {
 	constructor(

@@ -5,12 +5,14 @@ import type {
 	ParticipantInsert,
 	ParticipantPatch,
 	Page,
+	PipedriveIds,
+	ReferralCounts,
 	ReferralStore,
 	StoreTransaction,
 } from '../store/types';
 import { generateCode, normalizeCode, parseCodeSettings } from './codes';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
-import { ItemFailedError, ReferralError } from './errors';
+import { ItemFailedError, ReferralError, invalidInput } from './errors';
 import { parseLinkTemplate, renderLink } from './links';
 import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource } from './model';
 import {
@@ -42,6 +44,8 @@ export interface EnrolInput {
 	lastName?: unknown;
 	source?: unknown;
 	metadata?: unknown;
+	/** The Pipedrive person the participant is (contact sync); linked when given. */
+	pipedrivePersonId?: unknown;
 }
 
 export interface EnrolResult {
@@ -99,6 +103,7 @@ interface ValidEnrol {
 	lastName: string | null;
 	source: ParticipantSource;
 	metadata: Record<string, unknown>;
+	pipedrivePersonId: number | null;
 }
 
 interface ValidRegister {
@@ -300,6 +305,52 @@ export class ReferralProgram {
 		});
 	}
 
+	// ---- Pipedrive links ----
+
+	/** The campaign's participants linked to these Pipedrive persons. */
+	async findByPipedrivePersons(campaignId: number, personIds: number[]): Promise<Participant[]> {
+		if (personIds.length === 0) return [];
+		return await this.store.read((tx) => tx.findParticipantsByPipedrive({ personIds }, campaignId));
+	}
+
+	/** Participants (of any campaign, or of one) created for these Pipedrive deals or leads. */
+	async findByPipedriveRecords(ids: PipedriveIds, campaignId?: number): Promise<Participant[]> {
+		return await this.store.read((tx) => tx.findParticipantsByPipedrive(ids, campaignId));
+	}
+
+	/** Records which Pipedrive person, lead and deal a participant is; only changed values are written. */
+	async linkPipedrive(
+		participantId: number,
+		ids: { personId?: number; leadId?: string; dealId?: number },
+	): Promise<Participant> {
+		return await this.store.transaction(async (tx) => {
+			const current = requireParticipant(await tx.getParticipant(participantId), { id: participantId });
+			const patch: ParticipantPatch = {};
+			if (ids.personId !== undefined) patch.pipedrivePersonId = ids.personId;
+			if (ids.leadId !== undefined) patch.pipedriveLeadId = ids.leadId;
+			if (ids.dealId !== undefined) patch.pipedriveDealId = ids.dealId;
+			if (!differs(current, patch)) return current;
+			return requireParticipant(await tx.updateParticipant(participantId, patch, this.now()), { id: participantId });
+		});
+	}
+
+	/** Referrals and qualified referrals per referrer, for the metrics written to Pipedrive. */
+	async referralCounts(referrerIds: number[]): Promise<Map<number, ReferralCounts>> {
+		const counts = new Map<number, ReferralCounts>();
+		for (const batch of chunks(unique(referrerIds))) {
+			for (const [id, count] of await this.store.read((tx) => tx.referralCounts(batch))) counts.set(id, count);
+		}
+		return counts;
+	}
+
+	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {
+		return await this.store.read((tx) => tx.getSyncState(campaignId, key));
+	}
+
+	async saveSyncState(campaignId: number, key: string, state: Record<string, unknown>): Promise<void> {
+		await this.store.transaction((tx) => tx.setSyncState(campaignId, key, state, this.now()));
+	}
+
 	// ---- internals ----
 
 	private now(): string {
@@ -378,6 +429,7 @@ export class ReferralProgram {
 			referredBy: null,
 			referralStatus: 'none' as const,
 			metadata: input.metadata,
+			pipedrivePersonId: input.pipedrivePersonId,
 		}));
 		const created = await insertWithFreshCodes(tx, campaign, rows, now);
 		for (const [email, participant] of created.inserted) byEmail.set(email, participant);
@@ -566,6 +618,7 @@ function validateEnrol(input: EnrolInput): ValidEnrol {
 		lastName: parseName(input.lastName, 'lastName'),
 		source: input.source === undefined ? 'direct' : parseSource(input.source),
 		metadata: parseMetadata(input.metadata),
+		pipedrivePersonId: parsePipedriveId(input.pipedrivePersonId, 'pipedrivePersonId'),
 	};
 }
 
@@ -585,6 +638,7 @@ function enrolPatch(current: Participant, input: ValidEnrol): ParticipantPatch |
 	if (input.firstName !== null) patch.firstName = input.firstName;
 	if (input.lastName !== null) patch.lastName = input.lastName;
 	if (Object.keys(input.metadata).length > 0) patch.metadata = { ...current.metadata, ...input.metadata };
+	if (input.pipedrivePersonId !== null) patch.pipedrivePersonId = input.pipedrivePersonId;
 	return differs(current, patch) ? patch : null;
 }
 
@@ -700,6 +754,16 @@ function requireParticipant(participant: Participant | null, ref: ParticipantRef
 	if (participant) return participant;
 	const [field, value] = Object.entries(ref)[0] as [string, unknown];
 	throw new ReferralError('not_found', `This campaign has no participant with ${field} "${String(value)}"`, field);
+}
+
+/** A Pipedrive record id (a positive whole number), or null when absent. */
+function parsePipedriveId(value: unknown, field: string): number | null {
+	if (value === undefined || value === null || value === '') return null;
+	const id = typeof value === 'string' ? Number(value) : value;
+	if (typeof id !== 'number' || !Number.isSafeInteger(id) || id <= 0) {
+		throw invalidInput(field, `The ${field} "${String(value)}" is not a Pipedrive ID`);
+	}
+	return id;
 }
 
 function isBlank(value: unknown): boolean {

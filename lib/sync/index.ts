@@ -1,0 +1,4 @@
+export * from './contacts';
+export * from './mapping';
+export * from './metrics';
+export * from './send';
