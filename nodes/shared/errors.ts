@@ -1,14 +1,25 @@
-import type { INode } from 'n8n-workflow';
-import { NodeOperationError } from 'n8n-workflow';
+import type { INode, JsonObject } from 'n8n-workflow';
+import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
+import { isPipedriveApiError } from '../../lib/pipedrive/errors';
 import { ItemFailedError, ReferralError } from '../../lib/referrals/errors';
 
 /**
  * The node error for a failure at `itemIndex`: the message says what is wrong, the description
  * names the item and the field and what to do about it.
  */
-export function toNodeError(node: INode, error: unknown, itemIndex: number): NodeOperationError {
-	if (error instanceof NodeOperationError) return error;
+export function toNodeError(node: INode, error: unknown, itemIndex: number): NodeOperationError | NodeApiError {
+	if (error instanceof NodeOperationError || error instanceof NodeApiError) return error;
+	if (isPipedriveApiError(error)) {
+		// Pipedrive's own message and the HTTP status; the request never carried the token in its URL.
+		const response: JsonObject = { message: error.message, status: error.status ?? null, kind: error.kind };
+		return new NodeApiError(node, response, {
+			itemIndex,
+			message: error.message,
+			httpCode: error.status ? String(error.status) : undefined,
+			description: `Item ${itemIndex}: ${error.method ?? ''} ${error.path ?? ''}`.trim(),
+		});
+	}
 	if (error instanceof ItemFailedError) return toNodeError(node, error.cause, error.itemIndex);
 	if (error instanceof ReferralError) {
 		const where = error.field ? `Item ${itemIndex}, field "${error.field}"` : `Item ${itemIndex}`;
@@ -22,11 +33,15 @@ export function toNodeError(node: INode, error: unknown, itemIndex: number): Nod
 
 /** The error item n8n's "Continue On Fail" expects in place of a failed item. */
 export function errorItem(error: unknown, itemIndex: number) {
-	const json: { error: string; field?: string; kind?: string } = { error: (error as Error).message };
+	const json: { error: string; field?: string; kind?: string; httpCode?: number } = { error: (error as Error).message };
 	const cause = error instanceof ItemFailedError ? error.cause : error;
 	if (cause instanceof ReferralError) {
 		json.kind = cause.kind;
 		if (cause.field) json.field = cause.field;
+	}
+	if (isPipedriveApiError(cause)) {
+		json.kind = cause.kind;
+		if (cause.status) json.httpCode = cause.status;
 	}
 	return { json, pairedItem: { item: itemIndex } };
 }

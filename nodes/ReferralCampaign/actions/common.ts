@@ -1,8 +1,6 @@
-import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
-import { invalidInput } from '../../../lib/referrals/errors';
 import type { Campaign, Participant } from '../../../lib/referrals/model';
-import type { ParticipantRef } from '../../../lib/referrals/program';
 
 /** Settings a campaign is created with and that Update can change. */
 export const campaignSettingFields: INodeProperties[] = [
@@ -60,40 +58,6 @@ export const campaignSettingFields: INodeProperties[] = [
 		default: 'active',
 	},
 ];
-
-export const participantLookupFields: INodeProperties[] = [
-	{
-		displayName: 'Find Participant By',
-		name: 'lookupBy',
-		type: 'options',
-		options: [
-			{ name: 'Email', value: 'email' },
-			{ name: 'ID', value: 'id' },
-			{ name: 'Referral Code', value: 'code' },
-		],
-		default: 'email',
-	},
-	{
-		displayName: 'Value',
-		name: 'lookupValue',
-		type: 'string',
-		default: '',
-		required: true,
-		placeholder: 'ann@example.com',
-		description: 'The email, participant ID or referral code to look for',
-	},
-];
-
-export function participantRefOf(context: IExecuteFunctions, itemIndex: number): ParticipantRef {
-	const by = context.getNodeParameter('lookupBy', itemIndex) as 'email' | 'id' | 'code';
-	const value = context.getNodeParameter('lookupValue', itemIndex) as unknown;
-	if (by !== 'id') return by === 'email' ? { email: value } : { code: value };
-	const id = Number(value);
-	if (!Number.isInteger(id) || id <= 0) {
-		throw invalidInput('lookupValue', `"${String(value)}" is not a participant ID`);
-	}
-	return { id };
-}
 
 export function returnAllFields(): INodeProperties[] {
 	return [

@@ -5,11 +5,11 @@ import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { participantLookupFields, participantRefOf } from '../common';
+import { participantLookupFields, participantRefOf } from '../../../shared/participant';
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
-	...participantLookupFields,
+	...participantLookupFields({ by: 'email', value: '' }),
 	{
 		displayName:
 			'Deleting erases the person: email, names and metadata are removed for good. An anonymous row stays so referral counts and rewards stay right.',

@@ -5,11 +5,12 @@ import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { participantJson, participantLookupFields, participantRefOf } from '../common';
+import { participantLookupFields, participantRefOf } from '../../../shared/participant';
+import { participantJson } from '../common';
 
 export const description = updateDisplayOptions({ show: { resource: ['participant'], operation: ['get'] } }, [
 	campaignLocator(),
-	...participantLookupFields,
+	...participantLookupFields({ by: 'email', value: '' }),
 ] as INodeProperties[]);
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {

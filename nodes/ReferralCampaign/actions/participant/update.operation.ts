@@ -6,12 +6,13 @@ import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { participantJson, participantLookupFields, participantRefOf } from '../common';
+import { participantLookupFields, participantRefOf } from '../../../shared/participant';
+import { participantJson } from '../common';
 import { metadataField, nameFields } from './fields';
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
-	...participantLookupFields,
+	...participantLookupFields({ by: 'email', value: '' }),
 	{
 		displayName: 'Update Fields',
 		name: 'updateFields',

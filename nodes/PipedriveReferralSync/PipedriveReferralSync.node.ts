@@ -1,0 +1,56 @@
+import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescription } from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { searchCampaigns } from '../shared/campaign';
+import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
+import { referralStoreConnectionTest } from '../shared/store';
+import * as contact from './actions/contact';
+import * as participant from './actions/participant';
+import { router } from './actions/router';
+
+export class PipedriveReferralSync implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Pipedrive Referral Sync',
+		name: 'pipedriveReferralSync',
+		icon: { light: 'file:../../icons/pipedriveReferral.svg', dark: 'file:../../icons/pipedriveReferral.dark.svg' },
+		group: ['output'],
+		version: 1,
+		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
+		description: 'Send referred people to Pipedrive, sync Pipedrive contacts into a campaign, write referral metrics',
+		defaults: { name: 'Pipedrive Referral Sync' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' },
+			{ name: 'pipedriveReferralApi', required: true, displayOptions: { show: { authentication: ['apiToken'] } } },
+			{ name: 'pipedriveReferralOAuth2Api', required: true, displayOptions: { show: { authentication: ['oAuth2'] } } },
+		],
+		properties: [
+			authenticationProperty,
+			{
+				displayName: 'Resource',
+				name: 'resource',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Contact', value: 'contact' },
+					{ name: 'Participant', value: 'participant' },
+				],
+				default: 'participant',
+			},
+			...contact.description,
+			...participant.description,
+		],
+	};
+
+	methods = {
+		credentialTest: { referralStoreConnectionTest },
+		listSearch: { searchCampaigns },
+		loadOptions: pipedriveLoadOptions,
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return await router.call(this);
+	}
+}
