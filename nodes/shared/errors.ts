@@ -1,14 +1,14 @@
-import type { INode, JsonObject } from 'n8n-workflow';
+import type { IExecuteFunctions, INode, INodeExecutionData, JsonObject } from 'n8n-workflow';
 import { NodeApiError, NodeOperationError } from 'n8n-workflow';
 
 import { isPipedriveApiError } from '../../lib/pipedrive/errors';
 import { ItemFailedError, ReferralError } from '../../lib/referrals/errors';
 
 /**
- * The node error for a failure at `itemIndex`: the message says what is wrong, the description
- * names the item and the field and what to do about it.
+ * The node error for a failure at `itemIndex` (none for a failure of the node's settings): the
+ * message says what is wrong, the description names the item and the field and what to do about it.
  */
-export function toNodeError(node: INode, error: unknown, itemIndex: number): NodeOperationError | NodeApiError {
+export function toNodeError(node: INode, error: unknown, itemIndex?: number): NodeOperationError | NodeApiError {
 	if (error instanceof NodeOperationError || error instanceof NodeApiError) return error;
 	if (isPipedriveApiError(error)) {
 		// Pipedrive's own message and the HTTP status; the request never carried the token in its URL.
@@ -17,18 +17,35 @@ export function toNodeError(node: INode, error: unknown, itemIndex: number): Nod
 			itemIndex,
 			message: error.message,
 			httpCode: error.status ? String(error.status) : undefined,
-			description: `Item ${itemIndex}: ${error.method ?? ''} ${error.path ?? ''}`.trim(),
+			description: [itemIndex === undefined ? '' : `Item ${itemIndex}:`, error.method, error.path].filter(Boolean).join(' '),
 		});
 	}
 	if (error instanceof ItemFailedError) return toNodeError(node, error.cause, error.itemIndex);
 	if (error instanceof ReferralError) {
-		const where = error.field ? `Item ${itemIndex}, field "${error.field}"` : `Item ${itemIndex}`;
+		const item = itemIndex === undefined ? '' : `Item ${itemIndex}`;
+		const where = error.field && item ? `${item}, field "${error.field}"` : item;
 		return new NodeOperationError(node, error.message, {
 			itemIndex,
-			description: error.hint ? `${where}. ${error.hint}` : where,
+			description: [where, error.hint].filter(Boolean).join('. ') || undefined,
 		});
 	}
 	return new NodeOperationError(node, error as Error, { itemIndex });
+}
+
+/**
+ * Runs a node's work, turning a failure outside the per-item loop (its settings, the store, the
+ * Pipedrive setup) into a node error, or with "Continue On Fail" into one error item per input.
+ */
+export async function guardSetup(
+	context: IExecuteFunctions,
+	work: () => Promise<INodeExecutionData[]>,
+): Promise<INodeExecutionData[]> {
+	try {
+		return await work();
+	} catch (error) {
+		if (!context.continueOnFail()) throw toNodeError(context.getNode(), error);
+		return context.getInputData().map((_, itemIndex) => errorItem(error, itemIndex));
+	}
 }
 
 /** The error item n8n's "Continue On Fail" expects in place of a failed item. */

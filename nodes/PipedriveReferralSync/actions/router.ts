@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import { pipedriveClientFor } from '../../shared/pipedrive';
+import { guardSetup } from '../../shared/errors';
 import { programFor } from '../../shared/store';
 import * as contact from './contact';
 import * as participant from './participant';
@@ -20,6 +21,10 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 		throw new NodeOperationError(this.getNode(), `The operation "${operation}" of "${resource}" is not supported`);
 	}
 	// One client per execution: field definitions, pipelines and stages are fetched once.
-	const [program, client] = await Promise.all([programFor(this), pipedriveClientFor(this)]);
-	return [await execute.call(this, program, client)];
+	return [
+		await guardSetup(this, async () => {
+			const [program, client] = await Promise.all([programFor(this), pipedriveClientFor(this)]);
+			return await execute.call(this, program, client);
+		}),
+	];
 }

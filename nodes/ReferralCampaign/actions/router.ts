@@ -1,6 +1,7 @@
 import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
+import { guardSetup } from '../../shared/errors';
 import { programFor } from '../../shared/store';
 import * as campaign from './campaign';
 import * as participant from './participant';
@@ -19,6 +20,5 @@ export async function router(this: IExecuteFunctions): Promise<INodeExecutionDat
 	if (!execute) {
 		throw new NodeOperationError(this.getNode(), `The operation "${operation}" of "${resource}" is not supported`);
 	}
-	const program = await programFor(this);
-	return [await execute.call(this, program)];
+	return [await guardSetup(this, async () => await execute.call(this, await programFor(this)))];
 }

@@ -6,7 +6,6 @@ import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { syncContacts, type ContactResult, type ContactRole } from '../../../../lib/sync/contacts';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
-import { toNodeError } from '../../../shared/errors';
 import { chosenFields, fieldPicker, runSettings } from '../fields';
 
 const properties: INodeProperties[] = [
@@ -102,29 +101,24 @@ export async function execute(
 	program: ReferralProgram,
 	client: PipedriveClient,
 ): Promise<INodeExecutionData[]> {
-	try {
-		const campaign = await campaignOf(this, program, 0, new Map<string, Campaign>());
-		const scope = this.getNodeParameter('scope', 0) as 'all' | 'filter';
-		const perPerson = this.getNodeParameter('output', 0) === 'perPerson';
-		const options = this.getNodeParameter('options', 0, {}) as IDataObject;
-		const fields = { ...runSettings(this, ['linkField']), ...(this.getNodeParameter('moreFields', 0, {}) as IDataObject) };
-		const people: ContactResult[] = [];
-		const summary = await syncContacts(
-			program,
-			client,
-			{
-				campaignId: campaign.id,
-				filterId: scope === 'filter' ? Number(this.getNodeParameter('filterId', 0)) : undefined,
-				mode: this.getNodeParameter('mode', 0) as 'full' | 'changed',
-				fields: chosenFields(fields, ROLES),
-				maxPersons: options.maxPersons === undefined ? undefined : Number(options.maxPersons),
-			},
-			perPerson ? (result) => people.push(result) : undefined,
-		);
-		const items = perPerson ? (people as unknown as IDataObject[]) : [summary as unknown as IDataObject];
-		return items.map((json) => ({ json, pairedItem: { item: 0 } }));
-	} catch (error) {
-		if (!this.continueOnFail()) throw toNodeError(this.getNode(), error, 0);
-		return [{ json: { error: (error as Error).message }, pairedItem: { item: 0 } }];
-	}
+	const campaign = await campaignOf(this, program, 0, new Map<string, Campaign>());
+	const scope = this.getNodeParameter('scope', 0) as 'all' | 'filter';
+	const perPerson = this.getNodeParameter('output', 0) === 'perPerson';
+	const options = this.getNodeParameter('options', 0, {}) as IDataObject;
+	const fields = { ...runSettings(this, ['linkField']), ...(this.getNodeParameter('moreFields', 0, {}) as IDataObject) };
+	const people: ContactResult[] = [];
+	const summary = await syncContacts(
+		program,
+		client,
+		{
+			campaignId: campaign.id,
+			filterId: scope === 'filter' ? Number(this.getNodeParameter('filterId', 0)) : undefined,
+			mode: this.getNodeParameter('mode', 0) as 'full' | 'changed',
+			fields: chosenFields(fields, ROLES),
+			maxPersons: options.maxPersons === undefined ? undefined : Number(options.maxPersons),
+		},
+		perPerson ? (result) => people.push(result) : undefined,
+	);
+	const items = perPerson ? (people as unknown as IDataObject[]) : [summary as unknown as IDataObject];
+	return items.map((json) => ({ json, pairedItem: { item: 0 } }));
 }
