@@ -74,7 +74,8 @@ export async function searchCampaigns(
 
 /**
  * Resolves the item's campaign parameter. Lookups are cached per execution: items usually share
- * one campaign, and the store is asked once for it.
+ * one campaign, and the store is asked once for it. A campaign picked without an expression is the
+ * same for every item, so the parameter itself is read once too (it matters for thousands of items).
  */
 export async function campaignOf(
 	context: IExecuteFunctions,
@@ -82,7 +83,9 @@ export async function campaignOf(
 	itemIndex: number,
 	cache: Map<string, Campaign>,
 ): Promise<Campaign> {
-	const locator = context.getNodeParameter('campaign', itemIndex) as INodeParameterResourceLocator;
+	const raw = context.getNode().parameters.campaign as INodeParameterResourceLocator | undefined;
+	const fixed = raw !== undefined && !String(raw.value ?? '').startsWith('=');
+	const locator = fixed ? raw : (context.getNodeParameter('campaign', itemIndex) as INodeParameterResourceLocator);
 	const value = String(locator.value ?? '').trim();
 	if (value === '') throw invalidInput('campaign', 'No campaign is selected');
 	const key = `${locator.mode}:${value}`;
