@@ -8,7 +8,8 @@ export type ReferralErrorKind =
 	| 'self_referral'
 	| 'fraud_blocked'
 	| 'conflict'
-	| 'pipedrive_setup';
+	| 'pipedrive_setup'
+	| 'not_a_referral';
 
 export class ReferralError extends Error {
 	constructor(

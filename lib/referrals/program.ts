@@ -14,7 +14,7 @@ import { generateCode, normalizeCode, parseCodeSettings } from './codes';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ItemFailedError, ReferralError, invalidInput } from './errors';
 import { parseLinkTemplate, renderLink } from './links';
-import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource } from './model';
+import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource, ReferralStatus } from './model';
 import {
 	DEFAULT_FRAUD_SETTINGS,
 	parseCampaignName,
@@ -91,6 +91,39 @@ export interface ParticipantUpdate {
 }
 
 export type ParticipantRef = { id: number } | { email: unknown } | { code: unknown };
+
+/** How a referral to qualify is found: codes and Pipedrive ids are unique across campaigns. */
+export type ReferralLookup =
+	| { code: unknown }
+	| { email: unknown; campaignId: number }
+	| { pipedriveDealId: unknown }
+	| { pipedriveLeadId: unknown }
+	| { id: number };
+
+export interface QualifyInput {
+	action: 'qualify' | 'unqualify';
+	/** The referred person's purchase, for commission rewards. */
+	saleValue?: unknown;
+	currency?: unknown;
+	/**
+	 * Identifies this qualification (e.g. the Pipedrive event id, an order id): a key seen before is
+	 * not applied again, so a delivery retried after a later change cannot undo that change.
+	 */
+	idempotencyKey?: unknown;
+	/** Where the qualification came from, kept in the event (e.g. "pipedrive", "code"). */
+	via?: string;
+}
+
+export interface QualifyResult {
+	participant: Participant;
+	referrer: Participant | null;
+	previousStatus: ReferralStatus;
+	status: ReferralStatus;
+	/** False when the referral already had the requested status, or the key was applied before. */
+	changed: boolean;
+	/** True when the idempotency key had been applied before. */
+	duplicate: boolean;
+}
 
 interface Pending<T> {
 	index: number;
@@ -305,6 +338,63 @@ export class ReferralProgram {
 		});
 	}
 
+	// ---- qualification ----
+
+	/**
+	 * Qualifies or un-qualifies a referral: pending → qualified → unqualified → qualified again.
+	 * One transaction writes the status, the sale value and the event; the same qualification
+	 * delivered any number of times, at once or not, changes the status once.
+	 */
+	async qualify(lookup: ReferralLookup, input: QualifyInput): Promise<QualifyResult> {
+		if (input.action !== 'qualify' && input.action !== 'unqualify') {
+			throw invalidInput('action', 'The action must be qualify or unqualify');
+		}
+		const sale = parseSale(input.saleValue, input.currency);
+		const key = input.idempotencyKey === undefined || input.idempotencyKey === null || input.idempotencyKey === ''
+			? null
+			: parseIdempotencyKey(input.idempotencyKey);
+		const found = await this.store.read((tx) => findReferralIn(tx, lookup));
+		return await this.store.transaction(async (tx) => {
+			// The row lock makes concurrent deliveries for one referral apply one after the other.
+			await tx.lockParticipants([found.id]);
+			const current = requireParticipant(await tx.getParticipant(found.id), { id: found.id });
+			const referrer = current.referredBy === null ? null : await tx.getParticipant(current.referredBy);
+			const unchanged = { participant: current, referrer, previousStatus: current.referralStatus, status: current.referralStatus, changed: false };
+			if (key !== null && !(await tx.claimIdempotencyKey(key, current.id, this.now()))) {
+				return { ...unchanged, duplicate: true };
+			}
+			const status = input.action === 'qualify' ? 'qualified' : 'unqualified';
+			if (current.referralStatus === status) return { ...unchanged, duplicate: false };
+			const now = this.now();
+			const patch: ParticipantPatch = { referralStatus: status };
+			if (status === 'qualified') {
+				patch.qualifiedAt = now;
+				if (sale) Object.assign(patch, { saleValue: sale.value, saleCurrency: sale.currency });
+			}
+			const updated = requireParticipant(await tx.updateParticipant(current.id, patch, now), { id: current.id });
+			await tx.appendEvents(
+				[
+					{
+						type: status === 'qualified' ? 'referral.qualified' : 'referral.unqualified',
+						campaignId: current.campaignId,
+						participantId: current.id,
+						referrerId: current.referredBy,
+						payload: {
+							code: current.code,
+							previousStatus: current.referralStatus,
+							saleValue: updated.saleValue,
+							currency: updated.saleCurrency,
+							via: input.via ?? null,
+							idempotencyKey: key,
+						},
+					},
+				],
+				now,
+			);
+			return { participant: updated, referrer, previousStatus: current.referralStatus, status, changed: true, duplicate: false };
+		});
+	}
+
 	// ---- Pipedrive links ----
 
 	/** The campaign's participants linked to these Pipedrive persons. */
@@ -349,6 +439,28 @@ export class ReferralProgram {
 
 	async saveSyncState(campaignId: number, key: string, state: Record<string, unknown>): Promise<void> {
 		await this.store.transaction((tx) => tx.setSyncState(campaignId, key, state, this.now()));
+	}
+
+	// ---- event log ----
+	// (types imported inline to keep this block apart from the import list)
+
+	/**
+	 * Events of the log, by id: `afterId` excludes it and everything before it. Ids increase in
+	 * commit order, so a reader going forward from its last id never misses an event.
+	 */
+	async listEvents(
+		filter: { afterId?: number; types?: Array<import('./model').EventType>; campaignId?: number },
+		limit: number,
+		order: 'asc' | 'desc',
+	): Promise<Array<import('./model').ReferralEvent>> {
+		if (filter.types !== undefined && filter.types.length === 0) return [];
+		return await this.store.read((tx) => tx.listEvents(filter, limit, order));
+	}
+
+	/** The id of the newest event, 0 when the log is empty. */
+	async latestEventId(): Promise<number> {
+		const [latest] = await this.store.read((tx) => tx.listEvents({}, 1, 'desc'));
+		return latest?.id ?? 0;
 	}
 
 	// ---- internals ----
@@ -712,6 +824,69 @@ async function findParticipantIn(
 		[participant] = await tx.findParticipantsByCode([normalizeCode(ref.code)]);
 	}
 	return participant && participant.campaignId === campaignId ? participant : null;
+}
+
+/** The referral a qualification is about; not_found or not_a_referral errors say why there is none. */
+async function findReferralIn(tx: StoreTransaction, lookup: ReferralLookup): Promise<Participant> {
+	let participant: Participant | null | undefined;
+	let label: string;
+	if ('code' in lookup) {
+		const code = normalizeCode(lookup.code);
+		label = `the referral code "${code}"`;
+		[participant] = await tx.findParticipantsByCode([code]);
+	} else if ('email' in lookup) {
+		const email = normalizeEmail(lookup.email);
+		label = `the email ${email}`;
+		[participant] = await tx.findParticipantsByEmail(lookup.campaignId, [email]);
+	} else if ('pipedriveDealId' in lookup) {
+		const id = parsePipedriveId(lookup.pipedriveDealId, 'pipedriveDealId');
+		if (id === null) throw invalidInput('pipedriveDealId', 'The Pipedrive deal ID is missing');
+		label = `the Pipedrive deal ${id}`;
+		[participant] = await tx.findParticipantsByPipedrive({ dealIds: [id] });
+	} else if ('pipedriveLeadId' in lookup) {
+		const id = String(lookup.pipedriveLeadId ?? '').trim();
+		if (!/^[0-9a-f-]{36}$/i.test(id)) throw invalidInput('pipedriveLeadId', `"${id}" is not a Pipedrive lead ID`);
+		label = `the Pipedrive lead ${id}`;
+		[participant] = await tx.findParticipantsByPipedrive({ leadIds: [id.toLowerCase()] });
+	} else {
+		label = `the participant ID ${lookup.id}`;
+		participant = await tx.getParticipant(lookup.id);
+	}
+	if (!participant) throw new ReferralError('not_found', `No referral has ${label}`, fieldOf(lookup));
+	if (participant.referredBy === null) {
+		throw new ReferralError(
+			'not_a_referral',
+			`${label[0].toUpperCase()}${label.slice(1)} belongs to a participant who was not referred`,
+			fieldOf(lookup),
+		);
+	}
+	return participant;
+}
+
+function fieldOf(lookup: ReferralLookup): string {
+	return Object.keys(lookup).find((key) => key !== 'campaignId') ?? 'code';
+}
+
+function parseSale(value: unknown, currency: unknown): { value: number; currency: string | null } | null {
+	if (value === undefined || value === null || value === '') return null;
+	const amount = typeof value === 'string' ? Number(value.trim()) : value;
+	if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0 || amount > 1e12) {
+		throw invalidInput('saleValue', `The sale value "${String(value).slice(0, 40)}" is not an amount`);
+	}
+	if (currency === undefined || currency === null || currency === '') return { value: amount, currency: null };
+	const code = typeof currency === 'string' ? currency.trim().toUpperCase() : '';
+	if (!/^[A-Z]{3}$/.test(code)) {
+		throw invalidInput('currency', `The currency "${String(currency).slice(0, 20)}" is not a three-letter code such as EUR`);
+	}
+	return { value: amount, currency: code };
+}
+
+function parseIdempotencyKey(value: unknown): string {
+	const key = String(value).trim();
+	if (key === '' || key.length > 200) {
+		throw invalidInput('idempotencyKey', 'The idempotency key must be text of 1 to 200 characters');
+	}
+	return key;
 }
 
 async function appendInChunks(tx: StoreTransaction, events: EventInsert[], now: string): Promise<void> {

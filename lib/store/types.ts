@@ -172,6 +172,13 @@ export interface StoreTransaction {
 	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
 	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
 
+	/**
+	 * Records that the change identified by `key` (e.g. a Pipedrive event id) was applied. False when
+	 * the key was recorded before: the change must not be applied again. Enforced by a unique key,
+	 * so concurrent transactions with the same key apply it once.
+	 */
+	claimIdempotencyKey(key: string, participantId: number, now: string): Promise<boolean>;
+
 	/** A campaign's saved sync progress under `key` (e.g. a contact sync's cursor), or null. */
 	getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null>;
 	/** Saves (replaces) a campaign's sync progress under `key`. */

@@ -501,6 +501,22 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect((await read((t) => t.referralCounts([]))).size).toBe(0);
 		});
 
+		it('claims an idempotency key once, also against concurrent transactions', async () => {
+			const c = await newCampaign();
+			const [p] = await insert([personRow(c.id, 'key@example.com')]);
+			const claims = await Promise.all(
+				Array.from({ length: 6 }, () => tx((t) => t.claimIdempotencyKey('pipedrive:event:42', p.id, NOW))),
+			);
+			expect(claims.filter(Boolean)).toHaveLength(1);
+			expect(await tx((t) => t.claimIdempotencyKey('pipedrive:event:43', p.id, NOW))).toBe(true);
+			const rolledBack = tx(async (t) => {
+				await t.claimIdempotencyKey('pipedrive:event:44', p.id, NOW);
+				throw new Error('boom');
+			});
+			await expect(rolledBack).rejects.toThrow('boom');
+			expect(await tx((t) => t.claimIdempotencyKey('pipedrive:event:44', p.id, NOW))).toBe(true);
+		});
+
 		it('keeps sync state per campaign and key, replaced on save', async () => {
 			const c = await newCampaign();
 			const other = await newCampaign();

@@ -84,7 +84,7 @@ describePostgres('PostgreSQL store', () => {
 				"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema = $1 ORDER BY table_name",
 				[schema],
 			);
-			expect(tables.map((t) => t.table_name)).toEqual(['campaigns', 'events', 'participants', 'schema_migrations', 'sync_state']);
+			expect(tables.map((t) => t.table_name)).toEqual(['campaigns', 'events', 'idempotency_keys', 'participants', 'schema_migrations', 'sync_state']);
 			const elsewhere = await db.query(
 				"SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'participants', 'events', 'schema_migrations')",
 			);

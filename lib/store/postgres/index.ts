@@ -636,6 +636,14 @@ class PostgresTransaction implements StoreTransaction {
 		return counts;
 	}
 
+	async claimIdempotencyKey(key: string, participantId: number, now: string): Promise<boolean> {
+		const rows = await this.q(
+			'INSERT INTO idempotency_keys (key, participant_id, created_at) VALUES ($1, $2, $3::timestamptz) ON CONFLICT (key) DO NOTHING RETURNING key',
+			[key, participantId, toIso(now)],
+		);
+		return rows.length === 1;
+	}
+
 	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {
 		const rows = await this.q('SELECT state FROM sync_state WHERE campaign_id = $1 AND key = $2', [campaignId, key]);
 		return rows.length === 0 ? null : (rows[0].state as Record<string, unknown>);

@@ -89,4 +89,15 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			)`,
 		],
 	},
+	{
+		version: 3,
+		name: 'idempotency keys of applied qualifications',
+		statements: [
+			`CREATE TABLE idempotency_keys (
+				key text PRIMARY KEY,
+				participant_id bigint NOT NULL REFERENCES participants (id),
+				created_at timestamptz NOT NULL
+			)`,
+		],
+	},
 ];

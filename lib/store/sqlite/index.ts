@@ -616,6 +616,13 @@ class SqliteTransaction implements StoreTransaction {
 		return counts;
 	}
 
+	async claimIdempotencyKey(key: string, participantId: number, now: string): Promise<boolean> {
+		const r = this.stmt(
+			'INSERT INTO idempotency_keys (key, participant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key',
+		).get(key, participantId, toIso(now));
+		return r !== undefined;
+	}
+
 	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {
 		const r = this.stmt('SELECT state FROM sync_state WHERE campaign_id = ? AND key = ?').get(campaignId, key);
 		return r === undefined ? null : JSON.parse(r.state as string);

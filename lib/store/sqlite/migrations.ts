@@ -89,4 +89,15 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			) STRICT`,
 		],
 	},
+	{
+		version: 3,
+		name: 'idempotency keys of applied qualifications',
+		statements: [
+			`CREATE TABLE idempotency_keys (
+				key TEXT PRIMARY KEY,
+				participant_id INTEGER NOT NULL REFERENCES participants (id),
+				created_at TEXT NOT NULL
+			) STRICT`,
+		],
+	},
 ];
