@@ -1,6 +1,6 @@
 import type { IDataObject, INodeProperties } from 'n8n-workflow';
 
-import type { Campaign, Participant } from '../../../lib/referrals/model';
+import type { Campaign } from '../../../lib/referrals/model';
 
 /** Settings a campaign is created with and that Update can change. */
 export const campaignSettingFields: INodeProperties[] = [
@@ -82,15 +82,4 @@ export function returnAllFields(): INodeProperties[] {
 
 export function campaignJson(campaign: Campaign): IDataObject {
 	return { ...campaign } as unknown as IDataObject;
-}
-
-export function participantJson(participant: Participant): IDataObject {
-	return { ...participant } as unknown as IDataObject;
-}
-
-/** What downstream nodes need of a referrer: who to thank and where to find them. */
-export function referrerJson(referrer: Participant | null): IDataObject | null {
-	if (!referrer) return null;
-	const { id, email, firstName, lastName, code, link, pipedrivePersonId } = referrer;
-	return { id, email, firstName, lastName, code, link, pipedrivePersonId };
 }

@@ -4,7 +4,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import type { EnrolInput, EnrolResult, ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
-import { participantJson } from '../common';
+import { participantJson } from '../../../shared/json';
 import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
 
 const MAPPED_KEYS = ['email', 'firstName', 'lastName', 'source', 'metadata'] as const;

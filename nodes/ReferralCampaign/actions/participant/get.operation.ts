@@ -6,7 +6,7 @@ import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
 import { participantLookupFields, participantRefOf } from '../../../shared/participant';
-import { participantJson } from '../common';
+import { participantJson } from '../../../shared/json';
 
 export const description = updateDisplayOptions({ show: { resource: ['participant'], operation: ['get'] } }, [
 	campaignLocator(),

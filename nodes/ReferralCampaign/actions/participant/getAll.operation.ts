@@ -7,7 +7,8 @@ import type { ReferralProgram } from '../../../../lib/referrals/program';
 import type { ParticipantFilter } from '../../../../lib/store/types';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { participantJson, returnAllFields } from '../common';
+import { participantJson } from '../../../shared/json';
+import { returnAllFields } from '../common';
 
 const PAGE = 500;
 

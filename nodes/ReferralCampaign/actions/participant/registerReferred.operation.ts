@@ -4,7 +4,7 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import type { ReferralProgram, RegisterInput, RegisterResult } from '../../../../lib/referrals/program';
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
-import { participantJson, referrerJson } from '../common';
+import { participantJson, referrerJson } from '../../../shared/json';
 import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
 
 const MAPPED_KEYS = ['code', 'email', 'firstName', 'lastName', 'metadata'] as const;

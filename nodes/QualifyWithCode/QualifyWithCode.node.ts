@@ -1,0 +1,213 @@
+import type {
+	IDataObject,
+	IExecuteFunctions,
+	INodeExecutionData,
+	INodeType,
+	INodeTypeDescription,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { ReferralError } from '../../lib/referrals/errors';
+import type { Campaign } from '../../lib/referrals/model';
+import type { ReferralLookup, ReferralProgram } from '../../lib/referrals/program';
+import { campaignLocator, campaignOf, searchCampaigns } from '../shared/campaign';
+import { errorItem, guardSetup, toNodeError } from '../shared/errors';
+import { participantJson, referrerJson } from '../shared/json';
+import { programFor, referralStoreConnectionTest } from '../shared/store';
+
+const byEmail = { show: { findBy: ['email'] } };
+
+export class QualifyWithCode implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Qualify With Code',
+		name: 'qualifyWithCode',
+		icon: { light: 'file:../../icons/qualifyWithCode.svg', dark: 'file:../../icons/qualifyWithCode.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{$parameter["action"] + " by " + $parameter["findBy"]}}',
+		description: 'Qualify or un-qualify a referral found by its code, email or Pipedrive deal or lead',
+		defaults: { name: 'Qualify With Code' },
+		usableAsTool: true,
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }],
+		properties: [
+			{
+				displayName: 'Action',
+				name: 'action',
+				type: 'options',
+				options: [
+					{
+						name: 'Qualify',
+						value: 'qualify',
+						description: 'The referred person converted (deal won, paid, ...)',
+						action: 'Qualify a referral',
+					},
+					{
+						name: 'Unqualify',
+						value: 'unqualify',
+						description: 'A refund, or a deal lost after it was won',
+						action: 'Unqualify a referral',
+					},
+				],
+				default: 'qualify',
+			},
+			{
+				displayName: 'Find Referral By',
+				name: 'findBy',
+				type: 'options',
+				options: [
+					{ name: 'Email (in a Campaign)', value: 'email' },
+					{ name: 'Pipedrive Deal ID', value: 'dealId' },
+					{ name: 'Pipedrive Lead ID', value: 'leadId' },
+					{ name: 'Referral Code', value: 'code' },
+				],
+				default: 'code',
+			},
+			{ ...campaignLocator(byEmail) },
+			{
+				displayName: 'Referral Code',
+				name: 'code',
+				type: 'string',
+				default: '={{ $json.referralCode ?? $json.code }}',
+				required: true,
+				description: 'The referred person’s own code, as written into the Pipedrive deal or lead',
+				displayOptions: { show: { findBy: ['code'] } },
+			},
+			{
+				displayName: 'Email',
+				name: 'email',
+				type: 'string',
+				placeholder: 'name@email.com',
+				default: '={{ $json.email }}',
+				required: true,
+				displayOptions: byEmail,
+			},
+			{
+				displayName: 'Deal ID',
+				name: 'dealId',
+				type: 'string',
+				default: '={{ $json.dealId }}',
+				required: true,
+				displayOptions: { show: { findBy: ['dealId'] } },
+			},
+			{
+				displayName: 'Lead ID',
+				name: 'leadId',
+				type: 'string',
+				default: '={{ $json.leadId }}',
+				required: true,
+				displayOptions: { show: { findBy: ['leadId'] } },
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add Option',
+				default: {},
+				options: [
+					{
+						displayName: 'Currency',
+						name: 'currency',
+						type: 'string',
+						default: '',
+						placeholder: 'EUR',
+						description: 'Three-letter currency code of the sale value',
+					},
+					{
+						displayName: 'Idempotency Key',
+						name: 'idempotencyKey',
+						type: 'string',
+						default: '',
+						placeholder: '={{ $json.eventId }}',
+						description:
+							'Identifies this qualification, e.g. the Pipedrive event ID or an order ID: a key seen before is not applied again, so a retried delivery cannot undo a later change',
+					},
+					{
+						displayName: 'Ignore Records That Are Not Referrals',
+						name: 'ignoreNonReferrals',
+						type: 'boolean',
+						default: false,
+						description:
+							'Whether codes, deals or emails that belong to no referral pass through with isReferral: false instead of failing (most deals in a pipeline are not referrals)',
+					},
+					{
+						displayName: 'Sale Value',
+						name: 'saleValue',
+						type: 'number',
+						default: 0,
+						description: 'What the referred person bought, for commission rewards',
+					},
+				],
+			},
+		],
+	};
+
+	methods = {
+		credentialTest: { referralStoreConnectionTest },
+		listSearch: { searchCampaigns },
+	};
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		return [await guardSetup(this, async () => await qualifyItems(this, await programFor(this)))];
+	}
+}
+
+async function qualifyItems(context: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
+	const items = context.getInputData();
+	const campaigns = new Map<string, Campaign>();
+	const output: INodeExecutionData[] = [];
+	for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+		const options = context.getNodeParameter('options', itemIndex, {}) as IDataObject;
+		try {
+			const result = await program.qualify(await lookupOf(context, program, itemIndex, campaigns), {
+				action: context.getNodeParameter('action', itemIndex) as 'qualify' | 'unqualify',
+				saleValue: options.saleValue === 0 ? undefined : options.saleValue,
+				currency: options.currency,
+				idempotencyKey: options.idempotencyKey,
+				via: 'qualifyWithCode',
+			});
+			output.push({
+				json: {
+					isReferral: true,
+					changed: result.changed,
+					duplicate: result.duplicate,
+					previousStatus: result.previousStatus,
+					status: result.status,
+					referral: participantJson(result.participant),
+					referrer: referrerJson(result.referrer),
+				},
+				pairedItem: { item: itemIndex },
+			});
+		} catch (error) {
+			const notAReferral =
+				error instanceof ReferralError && (error.kind === 'not_found' || error.kind === 'not_a_referral');
+			if (notAReferral && options.ignoreNonReferrals) {
+				output.push({
+					json: { ...items[itemIndex].json, isReferral: false, reason: error.message },
+					pairedItem: { item: itemIndex },
+				});
+				continue;
+			}
+			if (!context.continueOnFail()) throw toNodeError(context.getNode(), error, itemIndex);
+			output.push(errorItem(error, itemIndex));
+		}
+	}
+	return output;
+}
+
+async function lookupOf(
+	context: IExecuteFunctions,
+	program: ReferralProgram,
+	itemIndex: number,
+	campaigns: Map<string, Campaign>,
+): Promise<ReferralLookup> {
+	const findBy = context.getNodeParameter('findBy', itemIndex) as 'code' | 'email' | 'dealId' | 'leadId';
+	if (findBy === 'email') {
+		const campaign = await campaignOf(context, program, itemIndex, campaigns);
+		return { email: context.getNodeParameter('email', itemIndex), campaignId: campaign.id };
+	}
+	if (findBy === 'dealId') return { pipedriveDealId: context.getNodeParameter('dealId', itemIndex) };
+	if (findBy === 'leadId') return { pipedriveLeadId: context.getNodeParameter('leadId', itemIndex) };
+	return { code: context.getNodeParameter('code', itemIndex) };
+}
