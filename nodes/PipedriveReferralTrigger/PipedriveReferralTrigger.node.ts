@@ -1,0 +1,154 @@
+import type {
+	IHookFunctions,
+	INodeType,
+	INodeTypeDescription,
+	IWebhookFunctions,
+	IWebhookResponseData,
+} from 'n8n-workflow';
+import { NodeConnectionTypes } from 'n8n-workflow';
+
+import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
+import { receiveDelivery } from './receive';
+import { createWebhooks, deleteWebhooks, webhooksExist } from './subscriptions';
+
+export class PipedriveReferralTrigger implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Pipedrive Referral Trigger',
+		name: 'pipedriveReferralTrigger',
+		icon: { light: 'file:../../icons/pipedriveReferral.svg', dark: 'file:../../icons/pipedriveReferral.dark.svg' },
+		group: ['trigger'],
+		version: 1,
+		subtitle: '={{($parameter["events"] || []).join(", ")}}',
+		description:
+			'Starts the workflow when a referred deal reaches a stage, is won or lost, a lead gets a label or is converted, or a person changes in Pipedrive',
+		defaults: { name: 'Pipedrive Referral Trigger' },
+		inputs: [],
+		outputs: [NodeConnectionTypes.Main],
+		credentials: [
+			{ name: 'pipedriveReferralApi', required: true, displayOptions: { show: { authentication: ['apiToken'] } } },
+			{ name: 'pipedriveReferralOAuth2Api', required: true, displayOptions: { show: { authentication: ['oAuth2'] } } },
+		],
+		webhooks: [
+			{
+				name: 'default',
+				httpMethod: 'POST',
+				responseMode: 'onReceived',
+				path: 'webhook',
+			},
+		],
+		properties: [
+			authenticationProperty,
+			{
+				displayName: 'Trigger On',
+				name: 'events',
+				type: 'multiOptions',
+				required: true,
+				default: [],
+				description:
+					'The Pipedrive events that start the workflow. The trigger registers the Pipedrive webhooks they need when the workflow is activated and removes them when it is deactivated.',
+				options: [
+					{
+						name: 'Deal Entered Stage',
+						value: 'dealEnteredStage',
+						description: 'A deal was moved to (or created in) one of the chosen stages',
+					},
+					{ name: 'Deal Lost', value: 'dealLost', description: 'A deal was marked as lost' },
+					{ name: 'Deal Won', value: 'dealWon', description: 'A deal was marked as won' },
+					{
+						name: 'Lead Converted to a Deal',
+						value: 'leadConverted',
+						description: 'A lead was converted to a deal (the item carries both IDs)',
+					},
+					{
+						name: 'Lead Labelled',
+						value: 'leadLabelled',
+						description: 'One of the chosen labels was added to a lead (or a new lead has it)',
+					},
+					{
+						name: 'Person Created or Updated',
+						value: 'personCreatedOrUpdated',
+						description: 'A person was added or changed',
+					},
+				],
+			},
+			{
+				displayName: 'Pipeline Name or ID',
+				name: 'pipelineId',
+				type: 'options',
+				typeOptions: { loadOptionsMethod: 'getPipelines' },
+				default: '',
+				description:
+					'The pipeline of the stages. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+				displayOptions: { show: { events: ['dealEnteredStage'] } },
+			},
+			{
+				displayName: 'Stage Names or IDs',
+				name: 'stageIds',
+				type: 'multiOptions',
+				typeOptions: { loadOptionsMethod: 'getStages', loadOptionsDependsOn: ['pipelineId'] },
+				default: [],
+				description:
+					'The stages a deal must enter; none means any stage of the pipeline. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+				displayOptions: { show: { events: ['dealEnteredStage'] } },
+			},
+			{
+				displayName: 'Lead Label Names or IDs',
+				name: 'labelIds',
+				type: 'multiOptions',
+				typeOptions: { loadOptionsMethod: 'getLeadLabels' },
+				default: [],
+				description:
+					'Labels that start the workflow when added to a lead; none means any label. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+				displayOptions: { show: { events: ['leadLabelled'] } },
+			},
+			{
+				displayName: 'Referral Code Field Name or ID',
+				name: 'codeField',
+				type: 'options',
+				typeOptions: { loadOptionsMethod: 'getDealFields' },
+				default: '',
+				description:
+					'The deal custom field holding the referral code (leads use the deal fields). Output as referralCode; empty when not set. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+			},
+			{
+				displayName: 'Person Referral Code Field Name or ID',
+				name: 'personCodeField',
+				type: 'options',
+				typeOptions: { loadOptionsMethod: 'getPersonFields' },
+				default: '',
+				description:
+					'The person custom field holding a referral code, for person events. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+				displayOptions: { show: { events: ['personCreatedOrUpdated'] } },
+			},
+			{
+				displayName:
+					'Pipedrive retries a delivery up to 3 times and may send one twice: each item carries eventId and attempt, so the next node can ignore repeats (e.g. Qualify With Code with eventId as its Idempotency Key)',
+				name: 'retryNotice',
+				type: 'notice',
+				default: '',
+			},
+		],
+	};
+
+	methods = {
+		loadOptions: pipedriveLoadOptions,
+	};
+
+	webhookMethods = {
+		default: {
+			async checkExists(this: IHookFunctions): Promise<boolean> {
+				return await webhooksExist(this);
+			},
+			async create(this: IHookFunctions): Promise<boolean> {
+				return await createWebhooks(this);
+			},
+			async delete(this: IHookFunctions): Promise<boolean> {
+				return await deleteWebhooks(this);
+			},
+		},
+	};
+
+	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
+		return await receiveDelivery(this);
+	}
+}

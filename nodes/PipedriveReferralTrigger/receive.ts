@@ -1,0 +1,105 @@
+// Handling one delivery from Pipedrive.
+//
+// How n8n 2.41 treats what `webhook()` returns (packages/cli webhook-helpers): without
+// `workflowData` no execution starts; `noWebhookResponse: true` means the node has written the
+// HTTP response itself (as n8n's own Webhook node does for a failed basic auth: writeHead(401) +
+// end, then `{ noWebhookResponse: true }`); a `webhookResponse` without `workflowData` is sent with
+// status 200. A `webhook()` that throws does start an execution, which fails with the error.
+//
+//   wrong or missing basic auth     -> 401, written here, no execution
+//   body that is no Pipedrive hook  -> 400, written here, no execution
+//   delivery no chosen event needs  -> 200 `{ received: true }`, no execution
+//   matching events                 -> one item each; n8n answers 200 and runs the workflow
+//   Pipedrive lookup failed         -> 500 written here (Pipedrive retries), and the error surfaces
+//                                      as a failed execution
+
+import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+
+import type { PipedriveClient } from '../../lib/pipedrive/client';
+import { isPipedriveApiError } from '../../lib/pipedrive/errors';
+import { normalizeWebhook, PipedriveWebhookError, type NormalizedWebhook } from '../../lib/pipedrive/webhooks';
+import { toNodeError } from '../shared/errors';
+import { pipedriveClientFor } from '../shared/pipedrive';
+import { isAuthorized } from './auth';
+import { itemsFor, type Lookups, type TriggerConfig, type TriggerEvent } from './events';
+import { staticDataOf } from './subscriptions';
+
+type Response = ReturnType<IWebhookFunctions['getResponseObject']>;
+
+function respond(response: Response, status: number, body: IDataObject, headers: Record<string, string> = {}): IWebhookResponseData {
+	response.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+	response.end(JSON.stringify(body));
+	return { noWebhookResponse: true };
+}
+
+function configOf(context: IWebhookFunctions): TriggerConfig {
+	const events = (context.getNodeParameter('events', []) as TriggerEvent[]) ?? [];
+	const stageEvents = events.includes('dealEnteredStage');
+	const pipelineId = stageEvents ? Number(context.getNodeParameter('pipelineId', '')) : 0;
+	return {
+		events,
+		pipelineId: Number.isFinite(pipelineId) && pipelineId > 0 ? pipelineId : null,
+		stageIds: stageEvents ? ((context.getNodeParameter('stageIds', []) as unknown[]) ?? []).map(Number).filter(Number.isFinite) : [],
+		labelIds: events.includes('leadLabelled') ? ((context.getNodeParameter('labelIds', []) as unknown[]) ?? []).map(String) : [],
+		codeField: String(context.getNodeParameter('codeField', '') ?? '').trim(),
+		personCodeField: events.includes('personCreatedOrUpdated') ? String(context.getNodeParameter('personCodeField', '') ?? '').trim() : '',
+	};
+}
+
+const isGone = (error: unknown) => isPipedriveApiError(error) && (error.status === 404 || error.status === 410);
+
+/** Pipedrive reads for one delivery: the client is made on first use, each entity read once. */
+function lookupsFor(context: IWebhookFunctions): Lookups {
+	let client: Promise<PipedriveClient> | undefined;
+	const memo = new Map<string, Promise<Record<string, unknown> | null>>();
+	const once = (key: string, load: (c: PipedriveClient) => Promise<unknown>) => {
+		let p = memo.get(key);
+		if (!p) {
+			client ??= pipedriveClientFor(context);
+			p = client.then(load).then(
+				(entity) => (entity && typeof entity === 'object' ? (entity as Record<string, unknown>) : null),
+				(error) => {
+					if (isGone(error)) return null;
+					throw error;
+				},
+			);
+			memo.set(key, p);
+		}
+		return p;
+	};
+	return {
+		deal: (id) =>
+			once(`deal:${id}`, async (c) => (await c.request<{ data?: unknown }>('GET', `/api/v2/deals/${id}`, { qs: { include_fields: 'source_lead_id' } })).data),
+		lead: (id) => once(`lead:${id}`, async (c) => await c.getLead(id)),
+		person: (id) => once(`person:${id}`, async (c) => await c.getPerson(id)),
+	};
+}
+
+export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebhookResponseData> {
+	const request = context.getRequestObject();
+	const response = context.getResponseObject();
+	const data = staticDataOf(context);
+
+	if (!isAuthorized(request.headers.authorization, data.httpAuthUser, data.httpAuthPassword)) {
+		return respond(response, 401, { error: 'Unauthorized' }, { 'WWW-Authenticate': 'Basic realm="Pipedrive Referral Trigger"' });
+	}
+
+	let webhook: NormalizedWebhook;
+	try {
+		webhook = normalizeWebhook(context.getBodyData());
+	} catch (error) {
+		if (error instanceof PipedriveWebhookError) return respond(response, 400, { error: error.message });
+		throw toNodeError(context.getNode(), error);
+	}
+
+	let items;
+	try {
+		items = await itemsFor(webhook, configOf(context), lookupsFor(context));
+	} catch (error) {
+		// Not a 2xx: Pipedrive tries again (3 s, 30 s, 150 s later); the failed execution shows why.
+		respond(response, 500, { error: 'Could not read the event from Pipedrive; Pipedrive will retry' });
+		throw toNodeError(context.getNode(), error);
+	}
+	if (items.length === 0) return { webhookResponse: { received: true } };
+	return { workflowData: [items.map((json) => ({ json }))] };
+}

@@ -1,0 +1,173 @@
+// Registering, finding and removing this trigger's Pipedrive webhooks (`/v1/webhooks`).
+//
+// The node's static data holds what was registered:
+//   { webhooks: [{ id, object, action }], httpAuthUser, httpAuthPassword, subscriptionUrl }
+// One webhook per entity the chosen events need (deal, lead, person), payload version "2.0",
+// basic auth with a password generated on activation.
+
+import type { IDataObject, IHookFunctions } from 'n8n-workflow';
+
+import type { PipedriveClient } from '../../lib/pipedrive/client';
+import { isPipedriveApiError } from '../../lib/pipedrive/errors';
+import type { Webhook } from '../../lib/pipedrive/types';
+import { toNodeError } from '../shared/errors';
+import { pipedriveClientFor } from '../shared/pipedrive';
+import { WEBHOOK_USER, generatePassword } from './auth';
+import { neededSubscriptions, type TriggerEvent } from './events';
+
+export interface StoredWebhook {
+	id: number;
+	object: string;
+	action: string;
+}
+
+export interface TriggerStaticData extends IDataObject {
+	webhooks?: StoredWebhook[];
+	httpAuthUser?: string;
+	httpAuthPassword?: string;
+	subscriptionUrl?: string;
+}
+
+export function staticDataOf(context: { getWorkflowStaticData(type: string): IDataObject }): TriggerStaticData {
+	return context.getWorkflowStaticData('node') as TriggerStaticData;
+}
+
+function chosenEvents(context: IHookFunctions): TriggerEvent[] {
+	return (context.getNodeParameter('events', []) as TriggerEvent[]) ?? [];
+}
+
+function subscriptionUrl(context: IHookFunctions): string {
+	const url = context.getNodeWebhookUrl('default');
+	if (!url) throw toNodeError(context.getNode(), new Error('n8n has no URL for this trigger\'s webhook'));
+	return url;
+}
+
+const isNotFound = (error: unknown) => isPipedriveApiError(error) && (error.status === 404 || error.status === 410);
+
+/** Deletes a webhook; one that is already gone counts as deleted. */
+async function deleteQuietly(client: PipedriveClient, id: number): Promise<void> {
+	await client.deleteWebhook(id).catch((error: unknown) => {
+		if (!isNotFound(error)) throw error;
+	});
+}
+
+/**
+ * True when every webhook the chosen events need is registered in Pipedrive as stored: same id,
+ * URL, entity, action and auth user (and this node knows the password).
+ */
+export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
+	const data = staticDataOf(context);
+	const stored = Array.isArray(data.webhooks) ? data.webhooks : [];
+	if (!data.httpAuthPassword || stored.length === 0) return false;
+	const url = subscriptionUrl(context);
+	const needed = neededSubscriptions(chosenEvents(context));
+	const sameSet =
+		needed.length === stored.length && needed.every((n) => stored.some((s) => s.object === n.object && s.action === n.action));
+	if (!sameSet) return false;
+	try {
+		const client = await pipedriveClientFor(context);
+		const registered = await client.listWebhooks();
+		return stored.every((s) =>
+			registered.some(
+				(w) =>
+					Number(w.id) === Number(s.id) &&
+					w.subscription_url === url &&
+					w.event_object === s.object &&
+					w.event_action === s.action &&
+					(w.http_auth_user === undefined || w.http_auth_user === data.httpAuthUser),
+			),
+		);
+	} catch (error) {
+		throw toNodeError(context.getNode(), error);
+	}
+}
+
+/**
+ * Registers the webhooks the chosen events need, with a new password. Webhooks left from before
+ * with this trigger's URL are deleted first, so a change of events or lost static data never
+ * leaves duplicates behind.
+ */
+export async function createWebhooks(context: IHookFunctions): Promise<boolean> {
+	const data = staticDataOf(context);
+	const url = subscriptionUrl(context);
+	const needed = neededSubscriptions(chosenEvents(context));
+	if (needed.length === 0) {
+		throw toNodeError(context.getNode(), new Error('Choose at least one event in "Trigger On"'));
+	}
+	const node = context.getNode();
+	const client = await pipedriveClientFor(context).catch((error) => {
+		throw toNodeError(node, error);
+	});
+	const created: StoredWebhook[] = [];
+	try {
+		const existing = await client.listWebhooks();
+		// Only webhooks pointing at this very URL: a test URL ("Listen for test event") never removes
+		// the production webhooks, nor the other way round.
+		for (const w of existing) if (w.subscription_url === url) await deleteQuietly(client, Number(w.id));
+		data.webhooks = [];
+
+		const password = generatePassword();
+		for (const { object, action } of needed) {
+			const body = {
+				subscription_url: url,
+				event_action: action,
+				event_object: object,
+				name: `n8n ${node.name}: ${object}`.slice(0, 255),
+				http_auth_user: WEBHOOK_USER,
+				http_auth_password: password,
+				version: '2.0' as const,
+			};
+			// After a failure of unknown outcome, the webhook counts as created only if it carries this password.
+			const findExisting = async () =>
+				(await client.listWebhooks()).find(
+					(w: Webhook) =>
+						w.subscription_url === url &&
+						w.event_object === object &&
+						w.event_action === action &&
+						w.http_auth_password === password,
+				) ?? null;
+			const webhook = await client.createWebhook(body, { findExisting });
+			created.push({ id: Number(webhook.id), object, action });
+		}
+		data.webhooks = created;
+		data.httpAuthUser = WEBHOOK_USER;
+		data.httpAuthPassword = password;
+		data.subscriptionUrl = url;
+		return true;
+	} catch (error) {
+		// Half a registration is none: remove what was created, keep nothing that could authorise.
+		for (const w of created) await deleteQuietly(client, w.id).catch(() => undefined);
+		delete data.webhooks;
+		delete data.httpAuthUser;
+		delete data.httpAuthPassword;
+		delete data.subscriptionUrl;
+		throw toNodeError(node, error);
+	}
+}
+
+/** Deletes the stored webhooks. Returns false (keeping the ids) when Pipedrive refused a deletion. */
+export async function deleteWebhooks(context: IHookFunctions): Promise<boolean> {
+	const data = staticDataOf(context);
+	const stored = Array.isArray(data.webhooks) ? data.webhooks : [];
+	const left: StoredWebhook[] = [];
+	if (stored.length) {
+		const client = await pipedriveClientFor(context);
+		for (const w of stored) {
+			try {
+				await deleteQuietly(client, w.id);
+			} catch (error) {
+				context.logger.warn(`Pipedrive Referral Trigger: could not delete Pipedrive webhook ${w.id}: ${(error as Error).message}`);
+				left.push(w);
+			}
+		}
+	}
+	if (left.length) {
+		data.webhooks = left;
+		return false;
+	}
+	delete data.webhooks;
+	delete data.httpAuthUser;
+	delete data.httpAuthPassword;
+	delete data.subscriptionUrl;
+	return true;
+}
