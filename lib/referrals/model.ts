@@ -33,6 +33,80 @@ export interface Campaign {
 	linkTemplate: string;
 	codeSettings: CodeSettings;
 	fraudSettings: FraudSettings;
+	rewardRules: RewardRules;
+	createdAt: string;
+	updatedAt: string;
+}
+
+export const REWARD_KINDS = ['amount', 'coupon', 'custom'] as const;
+export type RewardKind = (typeof REWARD_KINDS)[number];
+
+/** What one reward is: an amount, a coupon from the campaign's pool, or free JSON for later nodes. */
+export interface RewardSpec {
+	kind: RewardKind;
+	amount?: number;
+	currency?: string;
+	payload?: Record<string, unknown>;
+}
+
+/** A campaign's reward rules; an empty rule set gives no rewards. */
+export interface RewardRules {
+	/** A reward for the referrer every `every` qualified referrals (1: each one). */
+	perReferral: { every: number; reward: RewardSpec } | null;
+	/** A reward each time the referrer's qualified referrals reach a threshold. */
+	milestones: Array<{ at: number; reward: RewardSpec }>;
+	/** A percentage of the referred person's sale value, optionally capped. */
+	commission: { percent: number; cap: number | null; currency: string } | null;
+	/** Rewards one referrer can earn at most (cancelled ones do not count); null: no limit. */
+	maxPerReferrer: number | null;
+	/** Double-sided: a reward for the referred person, on registration or on qualification. */
+	referred: { on: 'registration' | 'qualification'; reward: RewardSpec } | null;
+	/** Days a reward waits before it becomes due (refund window). */
+	holdDays: number;
+	/** Rewards wait as pending_approval until someone approves them. */
+	approval: boolean;
+}
+
+export const REWARD_RULE_NAMES = ['per_referral', 'milestone', 'commission', 'referred'] as const;
+export type RewardRuleName = (typeof REWARD_RULE_NAMES)[number];
+
+export const REWARD_STATUSES = [
+	'pending_approval',
+	'pending_hold',
+	'due',
+	'issuing',
+	'issued',
+	'failed',
+	'cancelled',
+] as const;
+export type RewardStatus = (typeof REWARD_STATUSES)[number];
+
+export interface Reward {
+	id: number;
+	campaignId: number;
+	beneficiaryId: number;
+	beneficiaryRole: 'referrer' | 'referred';
+	/** With `ordinal`, the reward's identity: (campaign, beneficiary, rule, ordinal) is unique. */
+	rule: RewardRuleName;
+	/** per_referral: the Nth reward; milestone: the threshold; commission / referred: the referral's id. */
+	ordinal: number;
+	/** The referral that earned it (for per-referral and milestone rewards, the one that crossed the count). */
+	referralId: number | null;
+	kind: RewardKind;
+	amount: number | null;
+	currency: string | null;
+	couponCode: string | null;
+	payload: Record<string, unknown>;
+	status: RewardStatus;
+	/** When a held reward becomes due. */
+	dueAt: string;
+	/** While issuing: until when the claim holds; after it, the claim may be released. */
+	leaseUntil: string | null;
+	/** Issue attempts that failed. */
+	attempts: number;
+	externalRef: string | null;
+	failureReason: string | null;
+	issuedAt: string | null;
 	createdAt: string;
 	updatedAt: string;
 }

@@ -13,6 +13,9 @@ import type {
 import { generateCode, normalizeCode, parseCodeSettings } from './codes';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ItemFailedError, ReferralError, invalidInput } from './errors';
+import { grantImpliedRewards, grantRegistrationReward, ledgerEvents, withdrawRewards, type LedgerChange } from './ledger';
+import { RewardDesk } from './issuing';
+import { parseRewardRules } from './rewards';
 import { parseLinkTemplate, renderLink } from './links';
 import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource, ReferralStatus } from './model';
 import {
@@ -78,6 +81,8 @@ export interface CampaignInput {
 	codePrefix?: unknown;
 	blockedEmailDomains?: unknown;
 	maxReferralsPerReferrerPerDay?: unknown;
+	/** Reward rules, as JSON text or an object (see RewardRules). */
+	rewardRules?: unknown;
 }
 
 export type CampaignUpdate = Partial<CampaignInput>;
@@ -159,10 +164,15 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * work is one store transaction, so a failed item leaves nothing behind.
  */
 export class ReferralProgram {
+	/** Claiming, confirming and managing rewards. */
+	readonly rewards: RewardDesk;
+
 	constructor(
 		private readonly store: ReferralStore,
 		private readonly clock: () => Date = () => new Date(),
-	) {}
+	) {
+		this.rewards = new RewardDesk(store, clock);
+	}
 
 	// ---- campaigns ----
 
@@ -179,6 +189,7 @@ export class ReferralProgram {
 				blockedEmailDomains: input.blockedEmailDomains ?? DEFAULT_FRAUD_SETTINGS.blockedEmailDomains,
 				maxReferralsPerReferrerPerDay: input.maxReferralsPerReferrerPerDay,
 			}),
+			rewardRules: parseRewardRules(input.rewardRules),
 		};
 		const campaign = await this.store.transaction((tx) => tx.insertCampaign(row, this.now()));
 		if (!campaign) {
@@ -228,6 +239,7 @@ export class ReferralProgram {
 						update.maxReferralsPerReferrerPerDay ?? current.fraudSettings.maxReferralsPerReferrerPerDay,
 				});
 			}
+			if (update.rewardRules !== undefined) patch.rewardRules = parseRewardRules(update.rewardRules);
 			const now = this.now();
 			const updated = requireCampaign(await tx.updateCampaign(id, patch, now), { id });
 			if (patch.linkTemplate !== undefined && patch.linkTemplate !== current.linkTemplate) {
@@ -372,6 +384,11 @@ export class ReferralProgram {
 				if (sale) Object.assign(patch, { saleValue: sale.value, saleCurrency: sale.currency });
 			}
 			const updated = requireParticipant(await tx.updateParticipant(current.id, patch, now), { id: current.id });
+			const campaign = requireCampaign(await tx.getCampaign({ id: current.campaignId }), { id: current.campaignId });
+			const ledger: LedgerChange =
+				status === 'qualified'
+					? { created: await grantImpliedRewards(tx, campaign, current.referredBy!, [current.id], now), cancelled: [], reversalNeeded: [] }
+					: await withdrawRewards(tx, campaign, updated, now);
 			await tx.appendEvents(
 				[
 					{
@@ -388,11 +405,50 @@ export class ReferralProgram {
 							idempotencyKey: key,
 						},
 					},
+					...ledgerEvents(ledger, status === 'qualified' ? 'qualification' : 'unqualification'),
 				],
 				now,
 			);
 			return { participant: updated, referrer, previousStatus: current.referralStatus, status, changed: true, duplicate: false };
 		});
+	}
+
+	/**
+	 * Back-fills the rewards the campaign's current rules imply for referrals qualified (or
+	 * registered) before: after a rule change. Idempotent: existing rewards are never duplicated.
+	 */
+	async evaluateRewards(campaignId: number): Promise<{ referrers: number; created: number }> {
+		const campaign = await this.getCampaign({ id: campaignId });
+		const referrers = new Map<number, number[]>();
+		let afterId: number | undefined;
+		for (;;) {
+			const page = await this.store.read((tx) =>
+				tx.listParticipants(campaignId, { source: ['referred'], includeErased: true }, { limit: CHUNK, afterId }),
+			);
+			for (const referral of page) {
+				if (referral.referredBy === null) continue;
+				const ids = referrers.get(referral.referredBy) ?? [];
+				ids.push(referral.id);
+				referrers.set(referral.referredBy, ids);
+			}
+			if (page.length < CHUNK) break;
+			afterId = page[page.length - 1].id;
+		}
+		let created = 0;
+		for (const [referrerId, referralIds] of referrers) {
+			created += await this.store.transaction(async (tx) => {
+				const now = this.now();
+				const change: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
+				change.created.push(...(await grantImpliedRewards(tx, campaign, referrerId, referralIds, now)));
+				for (const id of referralIds) {
+					const referral = await tx.getParticipant(id);
+					if (referral) change.created.push(...(await grantRegistrationReward(tx, campaign, referral, now)));
+				}
+				await appendInChunks(tx, ledgerEvents(change, 'evaluation'), now);
+				return change.created.length;
+			});
+		}
+		return { referrers: referrers.size, created };
 	}
 
 	// ---- Pipedrive links ----
@@ -658,18 +714,25 @@ export class ReferralProgram {
 			outcomes.set(item.index, { ok: true, value: { participant, referrer, created } });
 		}
 
+		const registrationRewards: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
+		for (const { item } of toCreate.values()) {
+			registrationRewards.created.push(...(await grantRegistrationReward(tx, campaign, byEmail.get(item.input.email)!, now)));
+		}
 		await appendInChunks(
 			tx,
-			[...toCreate.values()].map(({ item, referrer }) => {
-				const participant = byEmail.get(item.input.email)!;
-				return {
-					type: 'referral.registered' as const,
-					campaignId,
-					participantId: participant.id,
-					referrerId: referrer.id,
-					payload: { code: participant.code, referrerCode: referrer.code },
-				};
-			}),
+			[
+				...[...toCreate.values()].map(({ item, referrer }) => {
+					const participant = byEmail.get(item.input.email)!;
+					return {
+						type: 'referral.registered' as const,
+						campaignId,
+						participantId: participant.id,
+						referrerId: referrer.id,
+						payload: { code: participant.code, referrerCode: referrer.code },
+					};
+				}),
+				...ledgerEvents(registrationRewards, 'registration'),
+			],
 			now,
 		);
 		return outcomes;

@@ -9,6 +9,9 @@ import type {
 	ParticipantSource,
 	ReferralEvent,
 	ReferralStatus,
+	Reward,
+	RewardRules,
+	RewardStatus,
 } from '../referrals/model';
 
 // The store is row-level and rule-free: what may be written is decided in lib/referrals, which
@@ -43,11 +46,47 @@ export interface CampaignInsert {
 	linkTemplate: string;
 	codeSettings: CodeSettings;
 	fraudSettings: FraudSettings;
+	rewardRules: RewardRules;
 }
 
 export type CampaignPatch = Partial<
-	Pick<Campaign, 'name' | 'status' | 'linkTemplate' | 'codeSettings' | 'fraudSettings'>
+	Pick<Campaign, 'name' | 'status' | 'linkTemplate' | 'codeSettings' | 'fraudSettings' | 'rewardRules'>
 >;
+
+export type RewardInsert = Pick<
+	Reward,
+	| 'campaignId'
+	| 'beneficiaryId'
+	| 'beneficiaryRole'
+	| 'rule'
+	| 'ordinal'
+	| 'referralId'
+	| 'kind'
+	| 'amount'
+	| 'currency'
+	| 'payload'
+	| 'status'
+	| 'dueAt'
+>;
+
+export type RewardPatch = Partial<
+	Pick<Reward, 'status' | 'leaseUntil' | 'attempts' | 'externalRef' | 'failureReason' | 'couponCode' | 'issuedAt' | 'dueAt'>
+>;
+
+export interface RewardFilter {
+	campaignId?: number;
+	beneficiaryId?: number;
+	referralId?: number;
+	status?: RewardStatus[];
+}
+
+export interface ClaimRequest {
+	campaignId?: number;
+	beneficiaryId?: number;
+	limit: number;
+	/** Claims hold until then; a claim whose lease ran out may be released. */
+	leaseUntil: string;
+}
 
 export interface ParticipantInsert {
 	campaignId: number;
@@ -178,6 +217,39 @@ export interface StoreTransaction {
 	 * so concurrent transactions with the same key apply it once.
 	 */
 	claimIdempotencyKey(key: string, participantId: number, now: string): Promise<boolean>;
+
+	/**
+	 * Inserts rewards by identity (campaign, beneficiary, rule, ordinal). A reward whose identity
+	 * exists is left alone, unless it was cancelled: then it is revived with the given row's
+	 * content and status. Returns the inserted and revived rewards only.
+	 */
+	insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]>;
+	getReward(id: number): Promise<Reward | null>;
+	/** Ascending id order, keyset paging. */
+	listRewards(filter: RewardFilter, page: Page): Promise<Reward[]>;
+	/**
+	 * Writes the given fields only if the reward's status is one of `fromStatus` (an atomic
+	 * transition); bumps updatedAt. Null when there is no such reward or its status did not match.
+	 */
+	updateReward(id: number, patch: RewardPatch, fromStatus: RewardStatus[], now: string): Promise<Reward | null>;
+	/**
+	 * Atomically moves up to `limit` claimable rewards to `issuing` with the lease, oldest first,
+	 * and returns them: `due` ones, and `pending_hold` ones whose dueAt has passed. Concurrent
+	 * claimers never get the same reward (PostgreSQL: FOR UPDATE SKIP LOCKED).
+	 */
+	claimRewards(request: ClaimRequest, now: string): Promise<Reward[]>;
+	/** Moves `pending_hold` rewards whose dueAt has passed to `due`, returning them. */
+	promoteHeldRewards(now: string): Promise<Reward[]>;
+	/** Moves `issuing` rewards whose lease ran out back to `due`, returning them. */
+	releaseExpiredClaims(now: string): Promise<Reward[]>;
+	/** Adds codes to a campaign's coupon pool; codes already there are ignored. Returns how many were added. */
+	addCoupons(campaignId: number, codes: string[], now: string): Promise<number>;
+	/**
+	 * Hands an unused coupon of the campaign to the reward (each coupon at most once, also under
+	 * concurrency) and returns its code, or null when the pool is empty.
+	 */
+	takeCoupon(campaignId: number, rewardId: number, now: string): Promise<string | null>;
+	couponPool(campaignId: number): Promise<{ total: number; available: number }>;
 
 	/** A campaign's saved sync progress under `key` (e.g. a contact sync's cursor), or null. */
 	getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null>;

@@ -48,17 +48,21 @@ export async function guardSetup(
 	}
 }
 
-/** The error item n8n's "Continue On Fail" expects in place of a failed item. */
+/**
+ * The error item n8n's "Continue On Fail" expects in place of a failed item. Only `error`,
+ * `message` and `details` keys: with any other key, n8n 2.x routes the item to the success output
+ * instead of the error output ("Continue (using error output)").
+ */
 export function errorItem(error: unknown, itemIndex: number) {
-	const json: { error: string; field?: string; kind?: string; httpCode?: number } = { error: (error as Error).message };
+	const details: { kind?: string; field?: string; httpCode?: number } = {};
 	const cause = error instanceof ItemFailedError ? error.cause : error;
 	if (cause instanceof ReferralError) {
-		json.kind = cause.kind;
-		if (cause.field) json.field = cause.field;
+		details.kind = cause.kind;
+		if (cause.field) details.field = cause.field;
 	}
 	if (isPipedriveApiError(cause)) {
-		json.kind = cause.kind;
-		if (cause.status) json.httpCode = cause.status;
+		details.kind = cause.kind;
+		if (cause.status) details.httpCode = cause.status;
 	}
-	return { json, pairedItem: { item: itemIndex } };
+	return { json: { error: (error as Error).message, details }, pairedItem: { item: itemIndex } };
 }

@@ -7,15 +7,22 @@
  *  - activation / checkExists / deactivation against the sandbox's /v1/webhooks;
  *  - end to end: the sandbox delivers to a local server that hands each request to the trigger.
  */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 import type { ICredentialDataDecryptedObject, IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { PipedriveReferralApi } from '../../credentials/PipedriveReferralApi.credentials';
+import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
+import { ReferralProgram } from '../../lib/referrals/program';
+import { closeAllStores, openStore } from '../../lib/store';
+import { QualifyWithCode } from '../../nodes/QualifyWithCode/QualifyWithCode.node';
 import { PipedriveReferralTrigger } from '../../nodes/PipedriveReferralTrigger/PipedriveReferralTrigger.node';
 import { DEAL_FIELD_KEYS, LEAD_LABEL_IDS, PERSON_FIELD_KEYS, type Sandbox, startSandbox } from '../../sandbox';
-import { loadOptions, runWebhook, runWebhookMethods, type WebhookResult } from '../helpers/n8n';
+import { loadOptions, runWebhook, runWebhookMethods, runWorkflow, type WebhookResult, type WorkflowJson } from '../helpers/n8n';
 
 const CODE_FIELD = DEAL_FIELD_KEYS.referralCode;
 const PASSWORD = 'test-password-0123456789-abcdefghijklmnop';
@@ -599,6 +606,69 @@ describe('activation, deactivation and live deliveries (sandbox)', () => {
 		expect((await listed()).map((w) => w.subscription_url).sort()).toEqual([`${base}/n8n/webhook-test/abc/webhook`, `${base}/n8n/webhook/abc/webhook`]);
 		await test('delete', testing.staticData);
 		expect((await production('checkExists', live.staticData)).result).toBe(true);
+	});
+
+	it('a deal moved to the qualifying stage becomes exactly one qualification, also when Pipedrive delivers it again', async () => {
+		const folder = mkdtempSync(join(tmpdir(), 'trigger-qualify-'));
+		const storeCredential = { backend: 'sqlite', sqlitePath: join(folder, 'referrals.sqlite') };
+		const program = new ReferralProgram(await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath }));
+		try {
+			const campaign = await program.createCampaign({ name: 'Friends' }, 'https://x.example/r?ref={{code}}');
+			const [ann] = await program.enrol(campaign.id, [{ email: 'ann@example.com' }], { stopOnError: true });
+			if (!ann.ok) throw ann.error;
+			const [bo] = await program.registerReferred(campaign.id, [{ code: ann.value.participant.code, email: 'bo@example.com' }], { stopOnError: true });
+			if (!bo.ok) throw bo.error;
+
+			const url = `${base}/n8n/webhook/qualify/webhook`;
+			const parameters: INodeParameters = { events: ['dealEnteredStage'], pipelineId: 2, stageIds: [8], codeField: CODE_FIELD };
+			const call = lifecycle(parameters, url);
+			const activated = await call('create', (await call('checkExists')).staticData);
+			const qualify = JSON.parse(readFileSync(join(__dirname, 'workflows', 'qualify-by-code.workflow.json'), 'utf8')) as WorkflowJson;
+			Object.assign(qualify.nodes[1].parameters as IDataObject, {
+				code: '={{ $json.referralCode }}',
+				options: { idempotencyKey: '={{ $json.eventId }}', ignoreNonReferrals: true },
+			});
+			const outcomes: IDataObject[] = [];
+			forward = async ({ headers, body }) => {
+				const received = await runWebhook({
+					nodeType: new PipedriveReferralTrigger(),
+					credentials: { pipedriveReferralApi: credentials },
+					credentialTypes: [new PipedriveReferralApi()],
+					parameters,
+					staticData: activated.staticData,
+					request: { method: 'POST', headers, body },
+				});
+				const items = itemsOf(received);
+				if (items.length > 0) {
+					const run = await runWorkflow({
+						workflow: qualify,
+						nodeTypes: { 'n8n-nodes-pipedrive-referrals.qualifyWithCode': new QualifyWithCode() },
+						credentials: { referralStoreApi: storeCredential },
+						credentialTypes: [new ReferralStoreApi()],
+						inputItems: items,
+					});
+					if (run.error) throw run.error.error;
+					outcomes.push(...run.json('Qualify With Code'));
+				}
+				return { status: 200, body: '{}' };
+			};
+
+			const deal = sandbox.createDeal({ title: 'Referral: Bo', person_id: 13, stage_id: 6, custom_fields: { [CODE_FIELD]: bo.value.participant.code } });
+			sandbox.moveDealToStage(deal.id as number, 8);
+			await sandbox.waitForWebhooks();
+			sandbox.redeliverLast();
+			await sandbox.waitForWebhooks();
+			expect(outcomes.map((o) => [o.isReferral, o.changed, o.duplicate, o.status])).toEqual([
+				[true, true, false, 'qualified'],
+				[true, false, true, 'qualified'],
+			]);
+			const qualifications = await program.getCampaignStats(campaign.id);
+			expect(qualifications.referrals).toMatchObject({ qualified: 1, pending: 0 });
+			await call('delete', activated.staticData);
+		} finally {
+			await closeAllStores();
+			rmSync(folder, { recursive: true, force: true });
+		}
 	});
 
 	it('end to end: sandbox deliveries through the trigger give exactly the chosen events, with the code', async () => {

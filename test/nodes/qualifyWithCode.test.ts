@@ -102,8 +102,8 @@ describe('Qualify With Code node (n8n-core execution)', () => {
 		expect(result.error).toBeUndefined();
 		const [refund, bad, notReferred] = result.json(NODE);
 		expect(refund).toMatchObject({ changed: true, previousStatus: 'qualified', status: 'unqualified' });
-		expect(bad).toEqual({ error: 'The email "not an email" is not a valid email address', kind: 'invalid_input', field: 'email' });
-		expect(notReferred).toMatchObject({ kind: 'not_a_referral' });
+		expect(bad).toEqual({ error: 'The email "not an email" is not a valid email address', details: { kind: 'invalid_input', field: 'email' } });
+		expect(notReferred).toMatchObject({ details: { kind: 'not_a_referral' } });
 	});
 
 	it('is usable as an AI tool', () => {

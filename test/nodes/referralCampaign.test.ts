@@ -181,7 +181,7 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 				'There is no campaign with slug "nope"',
 				'ok',
 			]);
-			expect(items[2].json).toMatchObject({ kind: 'invalid_input', field: 'firstName' });
+			expect(items[2].json).toMatchObject({ details: { kind: 'invalid_input', field: 'firstName' } });
 			expect(items[4].json).toMatchObject({ email: "o'brien@example.com", firstName: "O'Brien; DROP TABLE participants;--" });
 			expect(await participantCount()).toBe(2);
 		});
@@ -209,9 +209,9 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 				{ campaign: 'spring-2026', ref: "' OR 1=1 --", email: 'bo@example.com' },
 			]);
 			expect(result.json(NODE)).toEqual([
-				{ error: `ann+2@example.com cannot be referred with their own code "${ann.code as string}"`, kind: 'self_referral', field: 'email' },
-				{ error: 'No participant of campaign "Spring 2026" has the referral code "NOSUCHCODE"', kind: 'not_found', field: 'code' },
-				{ error: `"' OR 1=1 --" is not a referral code`, kind: 'invalid_input', field: 'code' },
+				{ error: `ann+2@example.com cannot be referred with their own code "${ann.code as string}"`, details: { kind: 'self_referral', field: 'email' } },
+				{ error: 'No participant of campaign "Spring 2026" has the referral code "NOSUCHCODE"', details: { kind: 'not_found', field: 'code' } },
+				{ error: `"' OR 1=1 --" is not a referral code`, details: { kind: 'invalid_input', field: 'code' } },
 			]);
 			await ok('update-campaign', [{ campaign: 'spring-2026', newName: 'Spring 2026' }]);
 			const paused = await run('register-referred', [{ campaign: 'spring-2026', ref: ann.code, email: 'bo@example.com' }]);
@@ -261,8 +261,8 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 			).json(NODE);
 			expect(enrolled[0]).toMatchObject({ email: 'ann@example.com', firstName: 'Ann', source: 'api', metadata: { plan: 'pro' }, created: true });
 			expect(enrolled[0]).not.toHaveProperty('unrelated');
-			expect(enrolled[1]).toEqual({ error: 'The email is missing', kind: 'invalid_input', field: 'email' });
-			expect(enrolled[2]).toEqual({ error: 'The lastName must be text, not a number', kind: 'invalid_input', field: 'lastName' });
+			expect(enrolled[1]).toEqual({ error: 'The email is missing', details: { kind: 'invalid_input', field: 'email' } });
+			expect(enrolled[2]).toEqual({ error: 'The lastName must be text, not a number', details: { kind: 'invalid_input', field: 'lastName' } });
 
 			const registered = (
 				await ok('register-referred-automap', [
@@ -271,7 +271,7 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 				])
 			).json(NODE);
 			expect(registered[0]).toMatchObject({ email: 'cy@example.com', firstName: 'Cy', referrer: { email: 'ann@example.com' } });
-			expect(registered[1]).toEqual({ error: 'The referral code is missing', kind: 'invalid_input', field: 'code' });
+			expect(registered[1]).toEqual({ error: 'The referral code is missing', details: { kind: 'invalid_input', field: 'code' } });
 			expect(await participantCount()).toBe(2);
 		});
 	});

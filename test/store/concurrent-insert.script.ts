@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 
 import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
+import { NO_REWARD_RULES } from './fixtures';
 
 function waitForGo(): Promise<void> {
 	return new Promise((resolve) => {
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
 						linkTemplate: 'https://x.test/?ref={{code}}',
 						codeSettings: { length: 8, prefix: '' },
 						fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+						rewardRules: NO_REWARD_RULES,
 					},
 					now,
 				)) ?? (await tx.getCampaign({ slug: 'race' }));

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Participant } from '../../lib/referrals/model';
+import type { Participant, Reward, RewardRules } from '../../lib/referrals/model';
 import {
 	closeAllStores,
 	openStore,
@@ -15,9 +15,11 @@ import {
 	type CampaignInsert,
 	type ParticipantInsert,
 	type ReferralStore,
+	type RewardInsert,
 	type StoreConfig,
 	type StoreTransaction,
 } from '../../lib/store';
+import { NO_REWARD_RULES } from './fixtures';
 
 export interface ContractFactory {
 	backend: 'sqlite' | 'postgres';
@@ -30,6 +32,10 @@ export interface ContractFactory {
 	openWithMigrations(config: StoreConfig, extra: Array<{ version: number; name: string; statements: string[] }>): Promise<ReferralStore>;
 	/** Names of the tables that exist in the store behind `config`. */
 	tableNames(config: StoreConfig): Promise<string[]>;
+	/** Opens the store behind `config` with the shipped migrations up to `version` only (no cache). */
+	openAtVersion(config: StoreConfig, version: number): Promise<ReferralStore>;
+	/** Runs `sql` directly on the database behind `config` (unqualified names reach its tables). */
+	execute(config: StoreConfig, sql: string): Promise<void>;
 }
 
 const NOW = '2024-05-01T10:00:00.000Z';
@@ -46,9 +52,36 @@ function campaignRow(overrides: Partial<CampaignInsert> = {}): CampaignInsert {
 		linkTemplate: 'https://n8n.example.com/form/join?ref={{code}}',
 		codeSettings: { length: 8, prefix: 'ACME-' },
 		fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5 },
+		rewardRules: NO_REWARD_RULES,
 		...overrides,
 	};
 }
+
+function rewardRow(campaignId: number, beneficiaryId: number, overrides: Partial<RewardInsert> = {}): RewardInsert {
+	return {
+		campaignId,
+		beneficiaryId,
+		beneficiaryRole: 'referrer',
+		rule: 'per_referral',
+		ordinal: 1,
+		referralId: null,
+		kind: 'amount',
+		amount: 25,
+		currency: 'EUR',
+		payload: {},
+		status: 'due',
+		dueAt: NOW,
+		...overrides,
+	};
+}
+
+/** A campaign row as written before migration 4 (no reward_rules column yet). */
+const LEGACY_CAMPAIGN_SQL = `INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at)
+VALUES ('legacy', 'Legacy', 'active', 'https://x.test/?ref={{code}}', '{"length":8,"prefix":""}',
+	'{"blockedEmailDomains":[],"maxReferralsPerReferrerPerDay":0}', '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z')`;
+
+/** `2024-05-01T<hour>:00:00.000Z` */
+const at = (hour: number) => `2024-05-01T${String(hour).padStart(2, '0')}:00:00.000Z`;
 
 function personRow(campaignId: number, email: string, overrides: Partial<ParticipantInsert> = {}): ParticipantInsert {
 	const code = overrides.code ?? `C${uid().toUpperCase()}`;
@@ -109,6 +142,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				linkTemplate: row.linkTemplate,
 				codeSettings: { length: 8, prefix: 'ACME-' },
 				fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5 },
+				rewardRules: NO_REWARD_RULES,
 				// stamped with the given time, returned in toISOString() form
 				createdAt: NOW,
 				updatedAt: NOW,
@@ -180,6 +214,51 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				updatedAt: '2024-06-01T00:00:00.000Z',
 			});
 			expect(await tx((t) => t.updateCampaign(987654, { name: 'x' }, LATER))).toBeNull();
+		});
+
+		it('stores reward rules: written on insert and patch, the empty rule set on campaigns from before migration 4', async () => {
+			const rules: RewardRules = {
+				perReferral: { every: 2, reward: { kind: 'amount', amount: 25, currency: 'EUR' } },
+				milestones: [
+					{ at: 5, reward: { kind: 'coupon' } },
+					{ at: 10, reward: { kind: 'custom', payload: { tier: 'gold', tags: ['a', 'b"c'] } } },
+				],
+				commission: { percent: 12.5, cap: 100, currency: 'EUR' },
+				maxPerReferrer: 10,
+				referred: { on: 'registration', reward: { kind: 'coupon' } },
+				holdDays: 14,
+				approval: true,
+			};
+			const c = await newCampaign({ rewardRules: rules });
+			expect(c.rewardRules).toEqual(rules);
+			expect(await read((t) => t.getCampaign({ id: c.id }))).toEqual(c);
+			const patched = await tx((t) => t.updateCampaign(c.id, { rewardRules: NO_REWARD_RULES }, LATER));
+			expect(patched).toEqual({ ...c, rewardRules: NO_REWARD_RULES, updatedAt: LATER });
+			expect(await read((t) => t.getCampaign({ id: c.id }))).toEqual(patched);
+			// other patches leave the rules alone
+			expect((await tx((t) => t.updateCampaign(c.id, { name: 'Renamed' }, LATER)))!.rewardRules).toEqual(NO_REWARD_RULES);
+
+			// a campaign written at schema version 3 reads back with the empty rule set after migrating
+			const config = factory.freshConfig();
+			await (await factory.openAtVersion(config, 3)).close();
+			await factory.execute(config, LEGACY_CAMPAIGN_SQL);
+			const upgraded = await openStore(config);
+			const [legacy] = await upgraded.read((t) => t.listCampaigns({}, { limit: 10 }));
+			expect(legacy).toEqual({
+				id: expect.any(Number),
+				slug: 'legacy',
+				name: 'Legacy',
+				status: 'active',
+				linkTemplate: 'https://x.test/?ref={{code}}',
+				codeSettings: { length: 8, prefix: '' },
+				fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+				rewardRules: NO_REWARD_RULES,
+				createdAt: '2024-01-01T00:00:00.000Z',
+				updatedAt: '2024-01-01T00:00:00.000Z',
+			});
+			const withRules = await upgraded.transaction((t) => t.updateCampaign(legacy.id, { rewardRules: rules }, LATER));
+			expect(withRules).toEqual({ ...legacy, rewardRules: rules, updatedAt: LATER });
+			await upgraded.close();
 		});
 	});
 
@@ -662,6 +741,539 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 		});
 	});
 
+	describe('rewards and coupons', () => {
+		/** A campaign with a referrer and the person they referred. */
+		async function rewardSetup(s: ReferralStore = store) {
+			return s.transaction(async (t) => {
+				const c = (await t.insertCampaign(campaignRow(), NOW))!;
+				const [referrer] = await t.insertParticipants([personRow(c.id, `rw-ref-${uid()}@example.com`)], NOW);
+				const [referred] = await t.insertParticipants(
+					[personRow(c.id, `rw-new-${uid()}@example.com`, { source: 'referred', referredBy: referrer.id, referralStatus: 'qualified' })],
+					NOW,
+				);
+				return { c, referrer, referred };
+			});
+		}
+		const ordinals = (list: Reward[]) => list.map((r) => r.ordinal);
+
+		it('inserts rewards by identity: returns new rows, skips existing ones and revives only cancelled ones', async () => {
+			const { c, referrer, referred } = await rewardSetup();
+			const rows = [
+				rewardRow(c.id, referrer.id, { ordinal: 1, referralId: referred.id, payload: { note: 'x"y\\z', nested: { a: [1, null] } } }),
+				rewardRow(c.id, referrer.id, {
+					rule: 'milestone',
+					ordinal: 5,
+					kind: 'coupon',
+					amount: null,
+					currency: null,
+					status: 'pending_hold',
+					dueAt: '2024-05-15T10:00:00Z',
+				}),
+				rewardRow(c.id, referrer.id, { rule: 'commission', ordinal: referred.id, referralId: referred.id, amount: 12.34, status: 'pending_approval' }),
+				rewardRow(c.id, referred.id, {
+					beneficiaryRole: 'referred',
+					rule: 'referred',
+					ordinal: referred.id,
+					referralId: referred.id,
+					kind: 'custom',
+					amount: null,
+					currency: null,
+					payload: { sku: 'TSHIRT' },
+				}),
+			];
+			const inserted = await tx((t) => t.insertRewards(rows, NOW));
+			expect(inserted).toHaveLength(4);
+			const byRule = (list: Reward[], rule: Reward['rule']) => list.find((r) => r.rule === rule)!;
+			expect(byRule(inserted, 'per_referral')).toEqual({
+				id: expect.any(Number),
+				campaignId: c.id,
+				beneficiaryId: referrer.id,
+				beneficiaryRole: 'referrer',
+				rule: 'per_referral',
+				ordinal: 1,
+				referralId: referred.id,
+				kind: 'amount',
+				amount: 25,
+				currency: 'EUR',
+				couponCode: null,
+				payload: { note: 'x"y\\z', nested: { a: [1, null] } },
+				status: 'due',
+				dueAt: NOW,
+				leaseUntil: null,
+				attempts: 0,
+				externalRef: null,
+				failureReason: null,
+				issuedAt: null,
+				createdAt: NOW,
+				updatedAt: NOW,
+			});
+			expect(byRule(inserted, 'milestone')).toMatchObject({
+				kind: 'coupon',
+				amount: null,
+				currency: null,
+				status: 'pending_hold',
+				dueAt: '2024-05-15T10:00:00.000Z',
+			});
+			expect(byRule(inserted, 'commission')).toMatchObject({ amount: 12.34, ordinal: referred.id, status: 'pending_approval' });
+			expect(byRule(inserted, 'referred')).toMatchObject({ beneficiaryId: referred.id, beneficiaryRole: 'referred', kind: 'custom', payload: { sku: 'TSHIRT' } });
+			expect(new Set(inserted.map((r) => r.id)).size).toBe(4);
+			for (const r of inserted) expect(await read((t) => t.getReward(r.id))).toEqual(r);
+			expect(await read((t) => t.getReward(987654))).toBeNull();
+
+			// the same identities again, with other content: nothing inserted, nothing changed
+			expect(await tx((t) => t.insertRewards(rows.map((r) => ({ ...r, amount: 99, status: 'due' as const })), LATER))).toEqual([]);
+			for (const r of inserted) expect(await read((t) => t.getReward(r.id))).toEqual(r);
+
+			// a cancelled reward is revived with the new content and status; attempts, failure and lease reset
+			const commission = byRule(inserted, 'commission');
+			await tx((t) =>
+				t.updateReward(commission.id, { status: 'issuing', leaseUntil: LATER, attempts: 2, failureReason: 'timeout' }, ['pending_approval'], NOW),
+			);
+			expect(await tx((t) => t.updateReward(commission.id, { status: 'cancelled' }, ['issuing'], NOW))).toMatchObject({ status: 'cancelled', attempts: 2 });
+			const revival = rewardRow(c.id, referrer.id, {
+				rule: 'commission',
+				ordinal: referred.id,
+				referralId: referred.id,
+				amount: 40,
+				currency: 'USD',
+				payload: { v: 2 },
+				status: 'pending_hold',
+				dueAt: '2024-06-01T00:00:00Z',
+			});
+			const second = await tx((t) =>
+				t.insertRewards(
+					[
+						rows[0], // exists and is not cancelled
+						revival,
+						rewardRow(c.id, referrer.id, { ordinal: 2 }), // new
+						rewardRow(c.id, referrer.id, { ordinal: 2, amount: 1 }), // twice in one batch: the first wins
+					],
+					LATER,
+				),
+			);
+			expect(second).toHaveLength(2);
+			const revived = second.find((r) => r.id === commission.id)!;
+			expect(revived).toEqual({
+				...commission,
+				amount: 40,
+				currency: 'USD',
+				payload: { v: 2 },
+				status: 'pending_hold',
+				dueAt: '2024-06-01T00:00:00.000Z',
+				leaseUntil: null,
+				attempts: 0,
+				failureReason: null,
+				updatedAt: LATER,
+			});
+			expect(await read((t) => t.getReward(commission.id))).toEqual(revived);
+			expect(second.find((r) => r.id !== commission.id)).toMatchObject({ rule: 'per_referral', ordinal: 2, amount: 25, createdAt: LATER });
+			// revived, it is not cancelled any more, so it is left alone again
+			expect(await tx((t) => t.insertRewards([revival], LATER))).toEqual([]);
+			expect(await tx((t) => t.insertRewards([], NOW))).toEqual([]);
+			// the same ordinal under another rule, beneficiary or campaign is another reward
+			const other = await newCampaign();
+			const [o] = await insert([personRow(other.id, `rw-o-${uid()}@example.com`)]);
+			const distinct = await tx((t) =>
+				t.insertRewards(
+					[
+						rewardRow(c.id, referrer.id, { rule: 'milestone', ordinal: 1 }),
+						rewardRow(c.id, referred.id, { ordinal: 1 }),
+						rewardRow(other.id, o.id, { ordinal: 1 }),
+					],
+					NOW,
+				),
+			);
+			expect(distinct).toHaveLength(3);
+			await expect(tx((t) => t.insertRewards([rewardRow(c.id, 987654)], NOW))).rejects.toThrow(/foreign key/i);
+		});
+
+		it('creates each reward once when concurrent transactions insert the same identities in different orders', async () => {
+			const { c, referrer, referred } = await rewardSetup();
+			const rows = Array.from({ length: 30 }, (_, i) =>
+				rewardRow(c.id, i % 2 ? referrer.id : referred.id, { ordinal: i, rule: i % 3 ? 'per_referral' : 'milestone' }),
+			);
+			const orders = [rows, [...rows].reverse(), [...rows.filter((_, i) => i % 2), ...rows.filter((_, i) => i % 2 === 0)]];
+			const inserted = await Promise.all(
+				Array.from({ length: 6 }, (_, k) =>
+					tx(async (t) => {
+						const made = await t.insertRewards(orders[k % orders.length], NOW);
+						await sleep(1);
+						return made;
+					}),
+				),
+			);
+			expect(inserted.flat()).toHaveLength(30);
+			const all = await read((t) => t.listRewards({ campaignId: c.id }, { limit: 100 }));
+			expect(all).toHaveLength(30);
+			// a cancelled one is revived once
+			const target = all[7];
+			await tx((t) => t.updateReward(target.id, { status: 'cancelled' }, ['due'], NOW));
+			const again = rows.find((r) => r.beneficiaryId === target.beneficiaryId && r.rule === target.rule && r.ordinal === target.ordinal)!;
+			const revived = await Promise.all(
+				Array.from({ length: 6 }, () =>
+					tx(async (t) => {
+						const made = await t.insertRewards([again], LATER);
+						await sleep(1);
+						return made;
+					}),
+				),
+			);
+			expect(revived.flat().map((r) => r.id)).toEqual([target.id]);
+			expect((await read((t) => t.getReward(target.id)))!.status).toBe('due');
+		});
+
+		it('lists rewards by campaign, beneficiary, referral and status, in id order, with keyset paging', async () => {
+			const { c, referrer, referred } = await rewardSetup();
+			const made = await tx((t) =>
+				t.insertRewards(
+					[
+						rewardRow(c.id, referrer.id, { ordinal: 1, referralId: referred.id }),
+						rewardRow(c.id, referrer.id, { ordinal: 2, status: 'issued' }),
+						rewardRow(c.id, referred.id, {
+							beneficiaryRole: 'referred',
+							rule: 'referred',
+							ordinal: referred.id,
+							referralId: referred.id,
+							status: 'pending_hold',
+						}),
+					],
+					NOW,
+				),
+			);
+			const other = await rewardSetup();
+			await tx((t) => t.insertRewards([rewardRow(other.c.id, other.referrer.id, { referralId: referred.id })], NOW));
+			const [a, b, d] = [1, 2, referred.id].map((n) => made.find((r) => r.ordinal === n)!);
+			const sorted = (...list: Reward[]) => list.map((r) => r.id).sort((x, y) => x - y);
+			const list = async (filter: Parameters<StoreTransaction['listRewards']>[0], limit = 100, afterId?: number) =>
+				(await read((t) => t.listRewards(filter, { limit, afterId }))).map((r) => r.id);
+			expect(await list({ campaignId: c.id })).toEqual(sorted(a, b, d));
+			expect(await list({ beneficiaryId: referrer.id })).toEqual(sorted(a, b));
+			expect(await list({ campaignId: c.id, referralId: referred.id })).toEqual(sorted(a, d));
+			expect(await list({ campaignId: c.id, status: ['due', 'pending_hold'] })).toEqual(sorted(a, d));
+			expect(await list({ campaignId: c.id, status: ['issued'] })).toEqual(sorted(b));
+			expect(await list({ beneficiaryId: referrer.id, status: ['cancelled'] })).toEqual([]);
+			expect((await read((t) => t.listRewards({ campaignId: c.id }, { limit: 100 })))[0]).toEqual(made.find((r) => r.id === sorted(a, b, d)[0]));
+			const [first, ...rest] = sorted(a, b, d);
+			expect(await list({ campaignId: c.id }, 1)).toEqual([first]);
+			expect(await list({ campaignId: c.id }, 5, first)).toEqual(rest);
+			expect(await list({ campaignId: c.id }, 0)).toEqual([]);
+		});
+
+		it('updates a reward only from the given statuses, and bumps updatedAt', async () => {
+			const { c, referrer } = await rewardSetup();
+			const [r] = await tx((t) => t.insertRewards([rewardRow(c.id, referrer.id, { status: 'pending_approval' })], NOW));
+			// a status that does not match, no status at all, or no such reward: nothing is written
+			expect(await tx((t) => t.updateReward(r.id, { status: 'due' }, ['due', 'pending_hold'], LATER))).toBeNull();
+			expect(await tx((t) => t.updateReward(r.id, { status: 'due' }, [], LATER))).toBeNull();
+			expect(await tx((t) => t.updateReward(987654, { status: 'due' }, ['pending_approval'], LATER))).toBeNull();
+			expect(await read((t) => t.getReward(r.id))).toEqual(r);
+
+			const due = await tx((t) => t.updateReward(r.id, { status: 'due', dueAt: '2024-05-03T00:00:00Z' }, ['pending_approval'], LATER));
+			expect(due).toEqual({ ...r, status: 'due', dueAt: '2024-05-03T00:00:00.000Z', updatedAt: LATER });
+			const issued = await tx((t) =>
+				t.updateReward(
+					r.id,
+					{
+						status: 'issued',
+						leaseUntil: '2024-05-03T00:05:00Z',
+						attempts: 1,
+						externalRef: 'PAY-1',
+						failureReason: 'first try timed out',
+						couponCode: 'WELCOME-1',
+						issuedAt: '2024-05-03T00:01:00Z',
+					},
+					['due', 'issuing'],
+					'2024-05-03T00:01:00.000Z',
+				),
+			);
+			expect(issued).toEqual({
+				...due,
+				status: 'issued',
+				leaseUntil: '2024-05-03T00:05:00.000Z',
+				attempts: 1,
+				externalRef: 'PAY-1',
+				failureReason: 'first try timed out',
+				couponCode: 'WELCOME-1',
+				issuedAt: '2024-05-03T00:01:00.000Z',
+				updatedAt: '2024-05-03T00:01:00.000Z',
+			});
+			expect(await read((t) => t.getReward(r.id))).toEqual(issued);
+			// issued once: the same transition again finds nothing to do
+			expect(await tx((t) => t.updateReward(r.id, { status: 'issued', externalRef: 'PAY-2' }, ['due', 'issuing'], LATER))).toBeNull();
+			const cleared = await tx((t) =>
+				t.updateReward(r.id, { leaseUntil: null, failureReason: null, externalRef: null }, ['issued'], '2024-05-04T00:00:00.000Z'),
+			);
+			expect(cleared).toEqual({ ...issued, leaseUntil: null, failureReason: null, externalRef: null, updatedAt: '2024-05-04T00:00:00.000Z' });
+			expect(await tx((t) => t.updateReward(r.id, {}, ['issued'], '2024-05-05T00:00:00.000Z'))).toEqual({
+				...cleared,
+				updatedAt: '2024-05-05T00:00:00.000Z',
+			});
+
+			// concurrent transitions out of the same status: exactly one of them happens
+			const [r2] = await tx((t) => t.insertRewards([rewardRow(c.id, referrer.id, { ordinal: 2 })], NOW));
+			const wins = await Promise.all(
+				Array.from({ length: 6 }, (_, i) =>
+					tx(async (t) => {
+						const won = await t.updateReward(r2.id, { status: 'issued', externalRef: `T${i}` }, ['due'], LATER);
+						await sleep(1);
+						return won;
+					}),
+				),
+			);
+			expect(wins.filter(Boolean)).toHaveLength(1);
+			expect((await read((t) => t.getReward(r2.id)))!.externalRef).toBe(wins.find(Boolean)!.externalRef);
+		});
+
+		it('claims due rewards and held ones past their time, oldest first, with filters and a lease', async () => {
+			const own = await isolated();
+			const { c, referrer: ann, referred: bo } = await rewardSetup(own);
+			const other = await rewardSetup(own);
+			// the ordinal labels each reward
+			await own.transaction((t) =>
+				t.insertRewards(
+					[
+						rewardRow(c.id, ann.id, { ordinal: 1, dueAt: at(9) }),
+						rewardRow(c.id, ann.id, { ordinal: 2, dueAt: at(3) }),
+						rewardRow(c.id, ann.id, { ordinal: 3, status: 'pending_hold', dueAt: at(6) }), // held, time has come
+						rewardRow(c.id, ann.id, { ordinal: 4, status: 'pending_hold', dueAt: at(12) }), // held until exactly now
+						rewardRow(c.id, ann.id, { ordinal: 5, status: 'pending_hold', dueAt: at(18) }), // still held
+						rewardRow(c.id, ann.id, { ordinal: 6, status: 'pending_approval', dueAt: at(1) }),
+						rewardRow(c.id, ann.id, { ordinal: 7, status: 'issued', dueAt: at(1) }),
+						rewardRow(c.id, ann.id, { ordinal: 8, status: 'failed', dueAt: at(1) }),
+						rewardRow(c.id, ann.id, { ordinal: 9, status: 'cancelled', dueAt: at(1) }),
+						rewardRow(c.id, ann.id, { ordinal: 10, status: 'issuing', dueAt: at(1) }),
+						rewardRow(c.id, ann.id, { ordinal: 11, dueAt: at(20) }), // due is due, whatever its dueAt
+						rewardRow(c.id, ann.id, { ordinal: 12, dueAt: at(9) }), // same time as 1: id order
+						rewardRow(c.id, bo.id, { beneficiaryRole: 'referred', rule: 'referred', ordinal: 21, dueAt: at(5) }),
+						rewardRow(other.c.id, other.referrer.id, { ordinal: 31, dueAt: at(1) }),
+					],
+					NOW,
+				),
+			);
+			const claim = (request: Omit<Parameters<StoreTransaction['claimRewards']>[0], 'leaseUntil'>) =>
+				own.transaction((t) => t.claimRewards({ ...request, leaseUntil: at(13) }, at(12)));
+			expect(await claim({ limit: 0 })).toEqual([]);
+
+			const first = await claim({ campaignId: c.id, beneficiaryId: ann.id, limit: 2 });
+			expect(ordinals(first)).toEqual([2, 3]);
+			for (const r of first) {
+				expect(r).toMatchObject({ status: 'issuing', leaseUntil: at(13), updatedAt: at(12), attempts: 0 });
+				expect(await own.read((t) => t.getReward(r.id))).toEqual(r);
+			}
+			expect(ordinals(await claim({ campaignId: c.id, limit: 3 }))).toEqual([21, 1, 12]);
+			expect(ordinals(await claim({ beneficiaryId: bo.id, limit: 10 }))).toEqual([]);
+			expect(ordinals(await claim({ limit: 10 }))).toEqual([31, 4, 11]);
+			expect(await claim({ limit: 10 })).toEqual([]);
+			const left = await own.read((t) => t.listRewards({ campaignId: c.id, status: ['pending_hold', 'pending_approval', 'issued', 'failed', 'cancelled'] }, { limit: 100 }));
+			expect(ordinals(left).sort((x, y) => x - y)).toEqual([5, 6, 7, 8, 9]);
+			for (const r of left) expect(r.updatedAt).toBe(NOW);
+			await own.close();
+		});
+
+		it('promotes held rewards whose time has come and releases claims whose lease ran out', async () => {
+			const own = await isolated();
+			const { c, referrer } = await rewardSetup(own);
+			const made = await own.transaction((t) =>
+				t.insertRewards(
+					[
+						rewardRow(c.id, referrer.id, { ordinal: 1, status: 'pending_hold', dueAt: at(6) }),
+						rewardRow(c.id, referrer.id, { ordinal: 2, status: 'pending_hold', dueAt: at(12) }),
+						rewardRow(c.id, referrer.id, { ordinal: 3, status: 'pending_hold', dueAt: at(18) }),
+						rewardRow(c.id, referrer.id, { ordinal: 4, status: 'pending_approval', dueAt: at(1) }),
+						rewardRow(c.id, referrer.id, { ordinal: 5, dueAt: at(1) }),
+						rewardRow(c.id, referrer.id, { ordinal: 6, dueAt: at(2) }),
+						rewardRow(c.id, referrer.id, { ordinal: 7, dueAt: at(3) }),
+					],
+					NOW,
+				),
+			);
+			const id = (ordinal: number) => made.find((r) => r.ordinal === ordinal)!.id;
+			const promoted = await own.transaction((t) => t.promoteHeldRewards(at(12)));
+			expect(ordinals(promoted)).toEqual([1, 2]);
+			for (const r of promoted) expect(r).toMatchObject({ status: 'due', updatedAt: at(12) });
+			expect(await own.transaction((t) => t.promoteHeldRewards(at(12)))).toEqual([]);
+			expect((await own.read((t) => t.getReward(id(3))))!.status).toBe('pending_hold');
+
+			// three claims, with leases running out at 11:00, 12:00 and 13:00
+			for (const [ordinal, lease] of [[5, 11], [6, 12], [7, 13]]) {
+				await own.transaction((t) => t.updateReward(id(ordinal), { status: 'issuing', leaseUntil: at(lease) }, ['due'], at(10)));
+			}
+			const released = await own.transaction((t) => t.releaseExpiredClaims(at(12)));
+			expect(ordinals(released)).toEqual([5, 6]);
+			for (const r of released) expect(r).toMatchObject({ status: 'due', leaseUntil: null, updatedAt: at(12) });
+			expect(await own.transaction((t) => t.releaseExpiredClaims(at(12)))).toEqual([]);
+			expect(await own.read((t) => t.getReward(id(7)))).toMatchObject({ status: 'issuing', leaseUntil: at(13) });
+			// released rewards can be claimed again
+			expect(ordinals(await own.transaction((t) => t.claimRewards({ limit: 10, leaseUntil: at(14) }, at(12))))).toEqual([5, 6, 1, 2]);
+			expect(ordinals(await own.transaction((t) => t.releaseExpiredClaims(at(13))))).toEqual([7]);
+			await own.close();
+		});
+
+		it('concurrent claimers never get the same reward', async () => {
+			const { c, referrer } = await rewardSetup();
+			await tx((t) =>
+				t.insertRewards(
+					Array.from({ length: 200 }, (_, i) => rewardRow(c.id, referrer.id, { ordinal: i + 1, dueAt: at(i % 24) })),
+					NOW,
+				),
+			);
+			const claimed = await Promise.all(
+				Array.from({ length: 8 }, async () => {
+					const mine: number[] = [];
+					for (;;) {
+						const batch = await store.transaction(async (t) => {
+							const rewards = await t.claimRewards({ campaignId: c.id, limit: 10, leaseUntil: LATER }, NOW);
+							await sleep(2); // hold the claimed rows while the others claim
+							return rewards;
+						});
+						if (batch.length === 0) return mine;
+						mine.push(...batch.map((r) => r.id));
+					}
+				}),
+			);
+			const all = claimed.flat();
+			expect(all).toHaveLength(200);
+			expect(new Set(all).size).toBe(200);
+			expect(await read((t) => t.listRewards({ campaignId: c.id, status: ['issuing'] }, { limit: 1000 }))).toHaveLength(200);
+		});
+
+		it('8 processes claiming from the same 1,000 due rewards in batches of 25 claim each exactly once', async () => {
+			const config = factory.freshConfig();
+			const own = await openStore(config);
+			const { c, referrer, referred } = await rewardSetup(own);
+			await own.transaction((t) =>
+				t.insertRewards(
+					Array.from({ length: 1000 }, (_, i) =>
+						rewardRow(c.id, i % 2 ? referrer.id : referred.id, { ordinal: i, dueAt: at(i % 24), status: i % 3 ? 'due' : 'pending_hold' }),
+					),
+					NOW,
+				),
+			);
+			const results = await runChildScripts<{ claimed: number[] }>(
+				REWARDS_SCRIPT,
+				() => [JSON.stringify(config), 'claim', String(c.id), '25'],
+				8,
+			);
+			const all = results.flatMap((r) => r.claimed);
+			expect(all).toHaveLength(1000);
+			expect(new Set(all).size).toBe(1000);
+			expect(await own.read((t) => t.listRewards({ campaignId: c.id, status: ['issuing'] }, { limit: 2000 }))).toHaveLength(1000);
+			await own.close();
+		});
+
+		it('adds coupons once per campaign, trimmed and without blanks, and counts the pool', async () => {
+			const { c } = await rewardSetup();
+			const other = await newCampaign();
+			expect(await read((t) => t.couponPool(c.id))).toEqual({ total: 0, available: 0 });
+			expect(await tx((t) => t.addCoupons(c.id, [' SAVE-1 ', 'SAVE-2', '', '   ', 'SAVE-1', 'SAVE-3'], NOW))).toBe(3);
+			expect(await tx((t) => t.addCoupons(c.id, ['SAVE-3', 'SAVE-4\n'], NOW))).toBe(1);
+			expect(await tx((t) => t.addCoupons(c.id, [], NOW))).toBe(0);
+			expect(await tx((t) => t.addCoupons(other.id, ['SAVE-1'], NOW))).toBe(1); // pools are per campaign
+			expect(await read((t) => t.couponPool(c.id))).toEqual({ total: 4, available: 4 });
+			expect(await read((t) => t.couponPool(other.id))).toEqual({ total: 1, available: 1 });
+			// a rolled-back upload adds nothing
+			await expect(
+				tx(async (t) => {
+					await t.addCoupons(c.id, ['SAVE-5'], NOW);
+					throw new Error('boom');
+				}),
+			).rejects.toThrow('boom');
+			expect(await read((t) => t.couponPool(c.id))).toEqual({ total: 4, available: 4 });
+		});
+
+		it('hands each coupon out once, in upload order; a reward keeps its coupon; an empty pool gives null', async () => {
+			const { c, referrer } = await rewardSetup();
+			const other = await newCampaign();
+			await tx((t) => t.addCoupons(c.id, ['C-1', 'C-2', 'C-3'], NOW));
+			await tx((t) => t.addCoupons(other.id, ['OTHER-1'], NOW));
+			const rewards = await tx((t) =>
+				t.insertRewards([1, 2, 3, 4].map((n) => rewardRow(c.id, referrer.id, { ordinal: n, kind: 'coupon', amount: null, currency: null })), NOW),
+			);
+			const [r1, r2, r3, r4] = [1, 2, 3, 4].map((n) => rewards.find((r) => r.ordinal === n)!);
+			expect(await tx((t) => t.takeCoupon(c.id, r1.id, LATER))).toBe('C-1');
+			expect(await read((t) => t.getReward(r1.id))).toEqual({ ...r1, couponCode: 'C-1', updatedAt: LATER });
+			// asking again for the same reward returns its coupon, and takes no other
+			expect(await tx((t) => t.takeCoupon(c.id, r1.id, LATER))).toBe('C-1');
+			expect(await read((t) => t.couponPool(c.id))).toEqual({ total: 3, available: 2 });
+			// a rolled-back take leaves the coupon in the pool
+			await expect(
+				tx(async (t) => {
+					expect(await t.takeCoupon(c.id, r2.id, LATER)).toBe('C-2');
+					throw new Error('boom');
+				}),
+			).rejects.toThrow('boom');
+			expect((await read((t) => t.getReward(r2.id)))!.couponCode).toBeNull();
+			expect(await tx((t) => t.takeCoupon(c.id, r2.id, LATER))).toBe('C-2');
+			expect(await tx((t) => t.takeCoupon(c.id, r3.id, LATER))).toBe('C-3');
+			expect(await read((t) => t.couponPool(c.id))).toEqual({ total: 3, available: 0 });
+			// the pool is empty: null, and the reward is left as it was
+			expect(await tx((t) => t.takeCoupon(c.id, r4.id, LATER))).toBeNull();
+			expect(await read((t) => t.getReward(r4.id))).toEqual(r4);
+			expect(await read((t) => t.couponPool(other.id))).toEqual({ total: 1, available: 1 });
+			// new codes refill the pool
+			expect(await tx((t) => t.addCoupons(c.id, ['C-1', 'C-4'], NOW))).toBe(1);
+			expect(await tx((t) => t.takeCoupon(c.id, r4.id, LATER))).toBe('C-4');
+			const empty = await newCampaign();
+			expect(await tx((t) => t.takeCoupon(empty.id, r1.id, LATER))).toBe('C-1'); // it already has one
+			const [r5] = await tx((t) => t.insertRewards([rewardRow(c.id, referrer.id, { ordinal: 5 })], NOW));
+			expect(await tx((t) => t.takeCoupon(empty.id, r5.id, LATER))).toBeNull();
+			await expect(tx((t) => t.takeCoupon(c.id, 987654, LATER))).rejects.toThrow(/no reward 987654/);
+		});
+
+		it('concurrent transactions taking coupons for the same rewards hand out each coupon once, one per reward', async () => {
+			const { c, referrer } = await rewardSetup();
+			const rewards = await tx((t) =>
+				t.insertRewards(Array.from({ length: 100 }, (_, i) => rewardRow(c.id, referrer.id, { ordinal: i + 1, kind: 'coupon' })), NOW),
+			);
+			await tx((t) => t.addCoupons(c.id, Array.from({ length: 100 }, (_, i) => `CONC-${i}`), NOW));
+			const ids = rewards.map((r) => r.id).sort((a, b) => a - b);
+			const batches = Array.from({ length: 10 }, (_, k) => ids.slice(k * 10, k * 10 + 10));
+			// every worker goes over every reward, each starting at another batch
+			const results = await Promise.all(
+				Array.from({ length: 8 }, async (_, w) => {
+					const pairs: Array<[number, string | null]> = [];
+					for (let k = 0; k < batches.length; k++) {
+						const batch = batches[(w + k) % batches.length];
+						pairs.push(
+							...(await store.transaction(async (t) => {
+								const out: Array<[number, string | null]> = [];
+								for (const id of batch) out.push([id, await t.takeCoupon(c.id, id, NOW)]);
+								await sleep(1);
+								return out;
+							})),
+						);
+					}
+					return pairs;
+				}),
+			);
+			await expectOneCouponPerReward(store, c.id, ids, results.flat());
+		});
+
+		it('8 processes taking 500 coupons for 500 rewards, each reward asked for by two or more, hand out every coupon exactly once, one per reward', async () => {
+			const config = factory.freshConfig();
+			const own = await openStore(config);
+			const { c, referrer } = await rewardSetup(own);
+			const rewards = await own.transaction((t) =>
+				t.insertRewards(Array.from({ length: 500 }, (_, i) => rewardRow(c.id, referrer.id, { ordinal: i + 1, kind: 'coupon' })), NOW),
+			);
+			await own.transaction((t) => t.addCoupons(c.id, Array.from({ length: 500 }, (_, i) => `PROC-${i}`), NOW));
+			const results = await runChildScripts<{ taken: Array<[number, string | null]> }>(
+				REWARDS_SCRIPT,
+				// 20 batches of 25; each child takes 5 batches in a row, so every batch is asked for twice or more
+				(child) => [JSON.stringify(config), 'coupons', String(c.id), '25', String(child), '8', '5'],
+				8,
+			);
+			expect(results.map((r) => r.taken.length)).toEqual(Array(8).fill(125));
+			await expectOneCouponPerReward(
+				own,
+				c.id,
+				rewards.map((r) => r.id),
+				results.flatMap((r) => r.taken),
+			);
+			await own.close();
+		});
+	});
+
 	describe('transactions', () => {
 		it('rolls back everything written when the function throws, and rethrows the error', async () => {
 			const slug = `rollback-${uid()}`;
@@ -777,8 +1389,34 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 	});
 }
 
+/**
+ * Checks the outcome of concurrent coupon takers: every reward got a coupon, every answer for a
+ * reward named the same code, no code went to two rewards, the pool is used up, and each reward's
+ * couponCode is its coupon.
+ */
+async function expectOneCouponPerReward(
+	store: ReferralStore,
+	campaignId: number,
+	rewardIds: number[],
+	taken: Array<[number, string | null]>,
+): Promise<void> {
+	const codeOf = new Map<number, string>();
+	for (const [rewardId, code] of taken) {
+		expect(code).not.toBeNull();
+		if (!codeOf.has(rewardId)) codeOf.set(rewardId, code!);
+		expect(code).toBe(codeOf.get(rewardId));
+	}
+	expect([...codeOf.keys()].sort((a, b) => a - b)).toEqual([...rewardIds].sort((a, b) => a - b));
+	expect(new Set(codeOf.values()).size).toBe(rewardIds.length);
+	expect(await store.read((t) => t.couponPool(campaignId))).toEqual({ total: rewardIds.length, available: 0 });
+	const stored = await store.read((t) => t.listRewards({ campaignId }, { limit: rewardIds.length + 1 }));
+	expect(stored).toHaveLength(rewardIds.length);
+	for (const r of stored) expect(r.couponCode).toBe(codeOf.get(r.id));
+}
+
 const REPO_ROOT = resolve(__dirname, '../..');
 const CHILD_SCRIPT = resolve(__dirname, 'concurrent-insert.script.ts');
+const REWARDS_SCRIPT = resolve(__dirname, 'concurrent-rewards.script.ts');
 
 /**
  * Starts `children` processes that open the store behind `config` at the same moment (each
@@ -787,6 +1425,16 @@ const CHILD_SCRIPT = resolve(__dirname, 'concurrent-insert.script.ts');
  * stderr when one fails.
  */
 export async function runChildInserters(config: StoreConfig, children = 8, emails = 500): Promise<number[]> {
+	const results = await runChildScripts<{ inserted: number }>(CHILD_SCRIPT, () => [JSON.stringify(config), String(emails)], children);
+	return results.map((r) => r.inserted);
+}
+
+/**
+ * Starts `children` processes of `script` (run with tsx) with the arguments `args(child)`; each
+ * loads, says "ready" and waits for "go", which all get once every one is ready. Resolves with the
+ * JSON each printed on its last line; rejects with a child's stderr when one fails.
+ */
+export async function runChildScripts<T>(script: string, args: (child: number) => string[], children: number): Promise<T[]> {
 	const node = resolve(REPO_ROOT, 'node_modules/.bin/node');
 	let ready = 0;
 	const procs: ChildProcess[] = [];
@@ -796,9 +1444,9 @@ export async function runChildInserters(config: StoreConfig, children = 8, email
 	return Promise.all(
 		Array.from(
 			{ length: children },
-			() =>
-				new Promise<number>((done, fail) => {
-					const child = spawn(node, ['--import', 'tsx', CHILD_SCRIPT, JSON.stringify(config), String(emails)], {
+			(_, i) =>
+				new Promise<T>((done, fail) => {
+					const child = spawn(node, ['--import', 'tsx', script, ...args(i)], {
 						cwd: REPO_ROOT,
 						stdio: ['pipe', 'pipe', 'pipe'],
 					});
@@ -819,7 +1467,7 @@ export async function runChildInserters(config: StoreConfig, children = 8, email
 					child.on('close', (code) => {
 						if (!saidReady) goWhenAllReady(); // let the others go; this one failed
 						const last = out.trim().split('\n').pop() ?? '';
-						if (code === 0) done((JSON.parse(last) as { inserted: number }).inserted);
+						if (code === 0) done(JSON.parse(last) as T);
 						else fail(new Error(`child exited with ${code}: ${err}`));
 					});
 				}),

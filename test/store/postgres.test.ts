@@ -14,6 +14,7 @@ import { openPostgresStore } from '../../lib/store/postgres';
 import { POSTGRES_MIGRATIONS } from '../../lib/store/postgres/migrations';
 import { createTestDatabase, describePostgres, type TestDatabase } from '../helpers/postgres';
 import { describeStoreContract, runChildInserters } from './contract';
+import { NO_REWARD_RULES } from './fixtures';
 
 const NOW = '2024-05-01T10:00:00.000Z';
 
@@ -24,6 +25,7 @@ const campaignRow = (slug: string) => ({
 	linkTemplate: 'https://x.test/?ref={{code}}',
 	codeSettings: { length: 8, prefix: '' },
 	fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+	rewardRules: NO_REWARD_RULES,
 });
 
 const person = (campaignId: number, email: string, code: string): ParticipantInsert => ({
@@ -64,6 +66,20 @@ describePostgres('PostgreSQL store', () => {
 						[(config as PostgresStoreConfig).schema],
 					)
 				).map((r) => r.table_name),
+			openAtVersion: (config, version) =>
+				openPostgresStore(config as PostgresStoreConfig, {
+					migrations: POSTGRES_MIGRATIONS.filter((m) => m.version <= version),
+				}),
+			execute: async (config, sql) => {
+				const { host, port, database, user, password, schema } = config as PostgresStoreConfig;
+				const client = new pg.Client({ host, port, database, user, password, options: `-c search_path=${schema}` });
+				await client.connect();
+				try {
+					await client.query(sql);
+				} finally {
+					await client.end();
+				}
+			},
 		}));
 	});
 
@@ -84,7 +100,16 @@ describePostgres('PostgreSQL store', () => {
 				"SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') AND table_schema = $1 ORDER BY table_name",
 				[schema],
 			);
-			expect(tables.map((t) => t.table_name)).toEqual(['campaigns', 'events', 'idempotency_keys', 'participants', 'schema_migrations', 'sync_state']);
+			expect(tables.map((t) => t.table_name)).toEqual([
+				'campaigns',
+				'coupons',
+				'events',
+				'idempotency_keys',
+				'participants',
+				'rewards',
+				'schema_migrations',
+				'sync_state',
+			]);
 			const elsewhere = await db.query(
 				"SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'participants', 'events', 'schema_migrations')",
 			);
@@ -114,6 +139,39 @@ describePostgres('PostgreSQL store', () => {
 				expect(inserted).toHaveLength(1000);
 				const inserts = spy.mock.calls.filter(([text]) => /^\s*INSERT INTO participants/i.test(String(text)));
 				expect(inserts).toHaveLength(1);
+			} finally {
+				spy.mockRestore();
+			}
+		});
+
+		it('sends insertRewards as one statement for 1,000 rows and returns numeric amounts as numbers', async () => {
+			const [p] = await store.transaction((tx) => tx.insertParticipants([person(campaignId, 'rewards@example.com', 'RWD1')], NOW));
+			const spy = jest.spyOn(pg.Client.prototype, 'query');
+			try {
+				const rows = Array.from({ length: 1000 }, (_, i) => ({
+					campaignId,
+					beneficiaryId: p.id,
+					beneficiaryRole: 'referrer' as const,
+					rule: 'per_referral' as const,
+					ordinal: i + 1,
+					referralId: i === 0 ? 9007199254740991 : null,
+					kind: 'amount' as const,
+					amount: i === 0 ? 1234.56 : 10,
+					currency: 'EUR',
+					payload: { i },
+					status: 'due' as const,
+					dueAt: NOW,
+				}));
+				const inserted = await store.transaction((tx) => tx.insertRewards(rows, NOW));
+				expect(inserted).toHaveLength(1000);
+				const inserts = spy.mock.calls.filter(([text]) => /^\s*INSERT INTO rewards/i.test(String(text)));
+				expect(inserts).toHaveLength(1);
+				const first = inserted.find((r) => r.ordinal === 1)!;
+				expect(first).toMatchObject({ amount: 1234.56, referralId: 9007199254740991, ordinal: 1, attempts: 0, payload: { i: 0 } });
+				expect(typeof first.id).toBe('number');
+				expect(typeof first.beneficiaryId).toBe('number');
+				const pool = await store.read((tx) => tx.couponPool(campaignId));
+				expect(pool).toEqual({ total: 0, available: 0 });
 			} finally {
 				spy.mockRestore();
 			}

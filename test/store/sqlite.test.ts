@@ -10,6 +10,7 @@ import { SQLITE_MIGRATIONS } from '../../lib/store/sqlite/migrations';
 import { AsyncMutex } from '../../lib/store/sqlite/mutex';
 import type { ParticipantInsert } from '../../lib/store/types';
 import { describeStoreContract, runChildInserters } from './contract';
+import { NO_REWARD_RULES } from './fixtures';
 
 const dir = mkdtempSync(join(tmpdir(), 'referrals-sqlite-'));
 let files = 0;
@@ -40,6 +41,16 @@ describe('SQLite store: contract', () => {
 		openWithMigrations: async (config, extra) =>
 			openSqliteStore(config as SqliteStoreConfig, { migrations: [...SQLITE_MIGRATIONS, ...extra] }),
 		tableNames: async (config) => tableNames((config as SqliteStoreConfig).path),
+		openAtVersion: async (config, version) =>
+			openSqliteStore(config as SqliteStoreConfig, { migrations: SQLITE_MIGRATIONS.filter((m) => m.version <= version) }),
+		execute: async (config, sql) => {
+			const db = new DatabaseSync((config as SqliteStoreConfig).path);
+			try {
+				db.exec(sql);
+			} finally {
+				db.close();
+			}
+		},
 	}));
 });
 
@@ -51,6 +62,7 @@ describe('SQLite store: specifics', () => {
 		linkTemplate: 'https://x.test/?ref={{code}}',
 		codeSettings: { length: 8, prefix: '' },
 		fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+		rewardRules: NO_REWARD_RULES,
 	};
 	const person = (campaignId: number, i: number, tag: string): ParticipantInsert => ({
 		campaignId,

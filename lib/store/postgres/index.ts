@@ -17,12 +17,15 @@ import {
 	type Participant,
 	type ParticipantSource,
 	type ReferralEvent,
+	type Reward,
+	type RewardStatus,
 	type TopReferrer,
 } from '../../referrals/model';
 import { redact, StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
 	CampaignInsert,
 	CampaignPatch,
+	ClaimRequest,
 	EventFilter,
 	EventInsert,
 	Page,
@@ -33,6 +36,9 @@ import type {
 	PostgresStoreConfig,
 	ReferralCounts,
 	ReferralStore,
+	RewardFilter,
+	RewardInsert,
+	RewardPatch,
 	StoreTransaction,
 } from '../types';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
@@ -206,6 +212,7 @@ function rowToCampaign(r: Row): Campaign {
 		linkTemplate: r.link_template as string,
 		codeSettings: r.code_settings as Campaign['codeSettings'],
 		fraudSettings: r.fraud_settings as Campaign['fraudSettings'],
+		rewardRules: r.reward_rules as Campaign['rewardRules'],
 		createdAt: r.created_at as string,
 		updatedAt: r.updated_at as string,
 	};
@@ -248,8 +255,45 @@ function rowToEvent(r: Row): ReferralEvent {
 	};
 }
 
+function rowToReward(r: Row): Reward {
+	return {
+		id: r.id as number,
+		campaignId: r.campaign_id as number,
+		beneficiaryId: r.beneficiary_id as number,
+		beneficiaryRole: r.beneficiary_role as Reward['beneficiaryRole'],
+		rule: r.rule as Reward['rule'],
+		ordinal: r.ordinal as number,
+		referralId: r.referral_id as number | null,
+		kind: r.kind as Reward['kind'],
+		amount: r.amount as number | null,
+		currency: r.currency as string | null,
+		couponCode: r.coupon_code as string | null,
+		payload: r.payload as Record<string, unknown>,
+		status: r.status as Reward['status'],
+		dueAt: r.due_at as string,
+		leaseUntil: r.lease_until as string | null,
+		attempts: r.attempts as number,
+		externalRef: r.external_ref as string | null,
+		failureReason: r.failure_reason as string | null,
+		issuedAt: r.issued_at as string | null,
+		createdAt: r.created_at as string,
+		updatedAt: r.updated_at as string,
+	};
+}
+
+/** Oldest first: by dueAt (ISO text compares in time order), then id. */
+function byDueAtThenId(a: Reward, b: Reward): number {
+	if (a.dueAt !== b.dueAt) return a.dueAt < b.dueAt ? -1 : 1;
+	return a.id - b.id;
+}
+
 const CAMPAIGN_COLUMNS =
-	'id, slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at';
+	'id, slug, name, status, link_template, code_settings, fraud_settings, reward_rules, created_at, updated_at';
+
+const REWARD_COLUMNS =
+	'id, campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id, kind, amount, currency, ' +
+	'coupon_code, payload, status, due_at, lease_until, attempts, external_ref, failure_reason, issued_at, ' +
+	'created_at, updated_at';
 
 const PARTICIPANT_COLUMNS =
 	'id, campaign_id, email, first_name, last_name, source, code, link, referred_by, referral_status, ' +
@@ -273,6 +317,47 @@ ORDER BY t.campaign_id, t.email, t.ord
 ON CONFLICT DO NOTHING
 RETURNING ${PARTICIPANT_COLUMNS}`;
 
+// One statement whatever the batch size. DISTINCT ON keeps the first of two equal identities in one
+// batch (a second one would make DO UPDATE touch the same row twice, an error); the sort makes
+// concurrent batches take their unique-index locks in the same order. An existing identity is
+// left alone unless it was cancelled, then revived; DO UPDATE ... WHERE false returns nothing, so
+// only inserted and revived rows come back.
+const INSERT_REWARDS_SQL = `INSERT INTO rewards (campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id,
+	kind, amount, currency, payload, status, due_at, created_at, updated_at)
+SELECT DISTINCT ON (t.campaign_id, t.beneficiary_id, t.rule, t.ordinal)
+	t.campaign_id, t.beneficiary_id, t.beneficiary_role, t.rule, t.ordinal, t.referral_id,
+	t.kind, t.amount, t.currency, t.payload, t.status, t.due_at, $13::timestamptz, $13::timestamptz
+FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::text[],
+	$8::numeric[], $9::text[], $10::jsonb[], $11::text[], $12::timestamptz[])
+	WITH ORDINALITY AS t(campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id,
+		kind, amount, currency, payload, status, due_at, ord)
+ORDER BY t.campaign_id, t.beneficiary_id, t.rule, t.ordinal, t.ord
+ON CONFLICT (campaign_id, beneficiary_id, rule, ordinal) DO UPDATE SET
+	beneficiary_role = excluded.beneficiary_role, referral_id = excluded.referral_id, kind = excluded.kind,
+	amount = excluded.amount, currency = excluded.currency, payload = excluded.payload, status = excluded.status,
+	due_at = excluded.due_at, attempts = 0, failure_reason = NULL, lease_until = NULL, updated_at = excluded.updated_at
+WHERE rewards.status = 'cancelled'
+RETURNING ${REWARD_COLUMNS}`;
+
+// Codes keep their upload order (coupons are handed out by ascending id).
+const INSERT_COUPONS_SQL = `INSERT INTO coupons (campaign_id, code, added_at)
+SELECT $1::bigint, t.code, $3::timestamptz
+FROM unnest($2::text[]) WITH ORDINALITY AS t(code, ord)
+ORDER BY t.ord
+ON CONFLICT (campaign_id, code) DO NOTHING
+RETURNING id`;
+
+// The campaign's next free coupon, skipping ones other transactions are taking (each coupon goes
+// to one reward, also under concurrency), and its code written onto the reward, in one statement.
+const TAKE_COUPON_SQL = `WITH taken AS (
+	UPDATE coupons SET reward_id = $2::bigint, taken_at = $3::timestamptz
+	WHERE id = (SELECT id FROM coupons WHERE campaign_id = $1 AND reward_id IS NULL ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+	RETURNING code
+)
+UPDATE rewards SET coupon_code = taken.code, updated_at = $3::timestamptz FROM taken
+WHERE rewards.id = $2::bigint
+RETURNING taken.code`;
+
 const INSERT_EVENTS_SQL = `INSERT INTO events (type, campaign_id, participant_id, referrer_id, payload, created_at)
 SELECT t.type, t.campaign_id, t.participant_id, t.referrer_id, t.payload, $6::timestamptz
 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[])
@@ -294,6 +379,19 @@ const CAMPAIGN_PATCH_COLUMNS: ReadonlyArray<readonly [keyof CampaignPatch, strin
 	['linkTemplate', 'link_template', ''],
 	['codeSettings', 'code_settings', '::jsonb'],
 	['fraudSettings', 'fraud_settings', '::jsonb'],
+	['rewardRules', 'reward_rules', '::jsonb'],
+];
+
+/** Patchable reward fields: [property, column, cast]. */
+const REWARD_PATCH_COLUMNS: ReadonlyArray<readonly [keyof RewardPatch, string, string]> = [
+	['status', 'status', ''],
+	['leaseUntil', 'lease_until', '::timestamptz'],
+	['attempts', 'attempts', '::integer'],
+	['externalRef', 'external_ref', ''],
+	['failureReason', 'failure_reason', ''],
+	['couponCode', 'coupon_code', ''],
+	['issuedAt', 'issued_at', '::timestamptz'],
+	['dueAt', 'due_at', '::timestamptz'],
 ];
 
 /** Patchable participant fields: [property, column, cast]. */
@@ -411,8 +509,8 @@ class PostgresTransaction implements StoreTransaction {
 	async insertCampaign(row: CampaignInsert, now: string): Promise<Campaign | null> {
 		const ts = toIso(now);
 		const rows = await this.q(
-			'INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at) ' +
-				'VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7, $7) ON CONFLICT (slug) DO NOTHING ' +
+			'INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, reward_rules, created_at, updated_at) ' +
+				'VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7::jsonb, $8, $8) ON CONFLICT (slug) DO NOTHING ' +
 				`RETURNING ${CAMPAIGN_COLUMNS}`,
 			[
 				row.slug,
@@ -421,6 +519,7 @@ class PostgresTransaction implements StoreTransaction {
 				row.linkTemplate,
 				JSON.stringify(row.codeSettings),
 				JSON.stringify(row.fraudSettings),
+				JSON.stringify(row.rewardRules),
 				ts,
 			],
 		);
@@ -642,6 +741,188 @@ class PostgresTransaction implements StoreTransaction {
 			[key, participantId, toIso(now)],
 		);
 		return rows.length === 1;
+	}
+
+	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {
+		const ts = toIso(now);
+		if (rows.length === 0) {
+			if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+			return [];
+		}
+		const n = rows.length;
+		const campaignIds = new Array<number>(n);
+		const beneficiaryIds = new Array<number>(n);
+		const roles = new Array<string>(n);
+		const rules = new Array<string>(n);
+		const ordinals = new Array<number>(n);
+		const referralIds = new Array<number | null>(n);
+		const kinds = new Array<string>(n);
+		const amounts = new Array<number | null>(n);
+		const currencies = new Array<string | null>(n);
+		const payloads = new Array<string>(n);
+		const statuses = new Array<string>(n);
+		const dueAts = new Array<string>(n);
+		for (let i = 0; i < n; i++) {
+			const r = rows[i];
+			campaignIds[i] = r.campaignId;
+			beneficiaryIds[i] = r.beneficiaryId;
+			roles[i] = r.beneficiaryRole;
+			rules[i] = r.rule;
+			ordinals[i] = r.ordinal;
+			referralIds[i] = r.referralId ?? null;
+			kinds[i] = r.kind;
+			amounts[i] = r.amount ?? null;
+			currencies[i] = r.currency ?? null;
+			payloads[i] = JSON.stringify(r.payload ?? {});
+			statuses[i] = r.status;
+			dueAts[i] = toIso(r.dueAt);
+		}
+		const inserted = await this.q(INSERT_REWARDS_SQL, [
+			campaignIds,
+			beneficiaryIds,
+			roles,
+			rules,
+			ordinals,
+			referralIds,
+			kinds,
+			amounts,
+			currencies,
+			payloads,
+			statuses,
+			dueAts,
+			ts,
+		]);
+		return inserted.map(rowToReward);
+	}
+
+	async getReward(id: number): Promise<Reward | null> {
+		const rows = await this.q(`SELECT ${REWARD_COLUMNS} FROM rewards WHERE id = $1`, [id]);
+		return rows.length === 0 ? null : rowToReward(rows[0]);
+	}
+
+	async listRewards(filter: RewardFilter, page: Page): Promise<Reward[]> {
+		const where: string[] = [];
+		const params: Param[] = [];
+		if (filter.campaignId !== undefined) {
+			params.push(filter.campaignId);
+			where.push(`campaign_id = $${params.length}`);
+		}
+		if (filter.beneficiaryId !== undefined) {
+			params.push(filter.beneficiaryId);
+			where.push(`beneficiary_id = $${params.length}`);
+		}
+		if (filter.referralId !== undefined) {
+			params.push(filter.referralId);
+			where.push(`referral_id = $${params.length}`);
+		}
+		if (filter.status?.length) {
+			params.push(filter.status);
+			where.push(`status = ANY($${params.length}::text[])`);
+		}
+		if (page.afterId !== undefined) {
+			params.push(page.afterId);
+			where.push(`id > $${params.length}`);
+		}
+		params.push(toLimit(page.limit));
+		const rows = await this.q(
+			`SELECT ${REWARD_COLUMNS} FROM rewards${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+				`ORDER BY id LIMIT $${params.length}`,
+			params,
+		);
+		return rows.map(rowToReward);
+	}
+
+	async updateReward(id: number, patch: RewardPatch, fromStatus: RewardStatus[], now: string): Promise<Reward | null> {
+		const sets: string[] = [];
+		const params: Param[] = [id, toIso(now), fromStatus];
+		for (const [key, column, cast] of REWARD_PATCH_COLUMNS) {
+			const value = patch[key];
+			if (value === undefined) continue;
+			params.push(patchValue(cast, value));
+			sets.push(`${column} = $${params.length}${cast}`);
+		}
+		sets.push('updated_at = $2');
+		const rows = await this.q(
+			`UPDATE rewards SET ${sets.join(', ')} WHERE id = $1 AND status = ANY($3::text[]) RETURNING ${REWARD_COLUMNS}`,
+			params,
+		);
+		return rows.length === 0 ? null : rowToReward(rows[0]);
+	}
+
+	async claimRewards(request: ClaimRequest, now: string): Promise<Reward[]> {
+		const params: Param[] = [toIso(request.leaseUntil), toIso(now)];
+		const where = ["(status = 'due' OR (status = 'pending_hold' AND due_at <= $2::timestamptz))"];
+		if (request.campaignId !== undefined) {
+			params.push(request.campaignId);
+			where.push(`campaign_id = $${params.length}`);
+		}
+		if (request.beneficiaryId !== undefined) {
+			params.push(request.beneficiaryId);
+			where.push(`beneficiary_id = $${params.length}`);
+		}
+		params.push(toLimit(request.limit));
+		// SKIP LOCKED: a concurrent claimer passes over the rows this one is taking; a row claimed
+		// and committed meanwhile fails the re-checked status condition and is passed over too.
+		const rows = await this.q(
+			"UPDATE rewards SET status = 'issuing', lease_until = $1::timestamptz, updated_at = $2::timestamptz " +
+				`WHERE id IN (SELECT id FROM rewards WHERE ${where.join(' AND ')} ORDER BY due_at, id LIMIT $${params.length} ` +
+				`FOR UPDATE SKIP LOCKED) RETURNING ${REWARD_COLUMNS}`,
+			params,
+		);
+		return rows.map(rowToReward).sort(byDueAtThenId);
+	}
+
+	async promoteHeldRewards(now: string): Promise<Reward[]> {
+		const rows = await this.q(
+			"UPDATE rewards SET status = 'due', updated_at = $1::timestamptz " +
+				`WHERE status = 'pending_hold' AND due_at <= $1::timestamptz RETURNING ${REWARD_COLUMNS}`,
+			[toIso(now)],
+		);
+		return rows.map(rowToReward).sort(byDueAtThenId);
+	}
+
+	async releaseExpiredClaims(now: string): Promise<Reward[]> {
+		const rows = await this.q(
+			"UPDATE rewards SET status = 'due', lease_until = NULL, updated_at = $1::timestamptz " +
+				`WHERE status = 'issuing' AND lease_until <= $1::timestamptz RETURNING ${REWARD_COLUMNS}`,
+			[toIso(now)],
+		);
+		return rows.map(rowToReward).sort(byDueAtThenId);
+	}
+
+	async addCoupons(campaignId: number, codes: string[], now: string): Promise<number> {
+		const ts = toIso(now);
+		const clean: string[] = [];
+		for (const raw of codes) {
+			const code = typeof raw === 'string' ? raw.trim() : '';
+			if (code !== '') clean.push(code);
+		}
+		if (clean.length === 0) {
+			if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+			return 0;
+		}
+		return (await this.q(INSERT_COUPONS_SQL, [campaignId, clean, ts])).length;
+	}
+
+	async takeCoupon(campaignId: number, rewardId: number, now: string): Promise<string | null> {
+		const ts = toIso(now);
+		// The reward's row lock serialises takers for the same reward; the next statement then sees
+		// a coupon a concurrent taker committed for it.
+		const reward = await this.q('SELECT id FROM rewards WHERE id = $1 FOR NO KEY UPDATE', [rewardId]);
+		if (reward.length === 0) throw new StoreError(`there is no reward ${rewardId}`);
+		// A reward gets one coupon: asking again returns the same code.
+		const held = await this.q('SELECT code FROM coupons WHERE reward_id = $1', [rewardId]);
+		if (held.length > 0) return held[0].code as string;
+		const taken = await this.q(TAKE_COUPON_SQL, [campaignId, rewardId, ts]);
+		return taken.length === 0 ? null : (taken[0].code as string);
+	}
+
+	async couponPool(campaignId: number): Promise<{ total: number; available: number }> {
+		const rows = await this.q(
+			'SELECT count(*) AS total, count(*) - count(reward_id) AS available FROM coupons WHERE campaign_id = $1',
+			[campaignId],
+		);
+		return { total: rows[0].total as number, available: rows[0].available as number };
 	}
 
 	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {

@@ -18,12 +18,15 @@ import {
 	type Participant,
 	type ParticipantSource,
 	type ReferralEvent,
+	type Reward,
+	type RewardStatus,
 	type TopReferrer,
 } from '../../referrals/model';
 import { StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
 	CampaignInsert,
 	CampaignPatch,
+	ClaimRequest,
 	EventFilter,
 	EventInsert,
 	Page,
@@ -33,6 +36,9 @@ import type {
 	PipedriveIds,
 	ReferralCounts,
 	ReferralStore,
+	RewardFilter,
+	RewardInsert,
+	RewardPatch,
 	SqliteStoreConfig,
 	StoreTransaction,
 } from '../types';
@@ -157,6 +163,7 @@ function rowToCampaign(r: Row): Campaign {
 		linkTemplate: r.link_template as string,
 		codeSettings: JSON.parse(r.code_settings as string),
 		fraudSettings: JSON.parse(r.fraud_settings as string),
+		rewardRules: JSON.parse(r.reward_rules as string),
 		createdAt: r.created_at as string,
 		updatedAt: r.updated_at as string,
 	};
@@ -199,10 +206,60 @@ function rowToEvent(r: Row): ReferralEvent {
 	};
 }
 
+function rowToReward(r: Row): Reward {
+	return {
+		id: r.id as number,
+		campaignId: r.campaign_id as number,
+		beneficiaryId: r.beneficiary_id as number,
+		beneficiaryRole: r.beneficiary_role as Reward['beneficiaryRole'],
+		rule: r.rule as Reward['rule'],
+		ordinal: r.ordinal as number,
+		referralId: r.referral_id as number | null,
+		kind: r.kind as Reward['kind'],
+		amount: r.amount as number | null,
+		currency: r.currency as string | null,
+		couponCode: r.coupon_code as string | null,
+		payload: JSON.parse(r.payload as string),
+		status: r.status as Reward['status'],
+		dueAt: r.due_at as string,
+		leaseUntil: r.lease_until as string | null,
+		attempts: r.attempts as number,
+		externalRef: r.external_ref as string | null,
+		failureReason: r.failure_reason as string | null,
+		issuedAt: r.issued_at as string | null,
+		createdAt: r.created_at as string,
+		updatedAt: r.updated_at as string,
+	};
+}
+
+/** Oldest first: by dueAt (ISO text compares in time order), then id. */
+function byDueAtThenId(a: Reward, b: Reward): number {
+	if (a.dueAt !== b.dueAt) return a.dueAt < b.dueAt ? -1 : 1;
+	return a.id - b.id;
+}
+
 const PARTICIPANT_COLUMNS =
 	'id, campaign_id, email, first_name, last_name, source, code, link, referred_by, referral_status, ' +
 	'qualified_at, sale_value, sale_currency, pipedrive_person_id, pipedrive_lead_id, pipedrive_deal_id, ' +
 	'metadata, created_at, updated_at, erased_at';
+
+const REWARD_COLUMNS =
+	'id, campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id, kind, amount, currency, ' +
+	'coupon_code, payload, status, due_at, lease_until, attempts, external_ref, failure_reason, issued_at, ' +
+	'created_at, updated_at';
+
+// A reward's identity exists: left alone, unless it was cancelled, then revived with the new
+// content and status. DO UPDATE ... WHERE false returns nothing, so only inserted and revived rows
+// come back.
+const INSERT_REWARD_SQL = `INSERT INTO rewards (campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id,
+	kind, amount, currency, payload, status, due_at, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (campaign_id, beneficiary_id, rule, ordinal) DO UPDATE SET
+	beneficiary_role = excluded.beneficiary_role, referral_id = excluded.referral_id, kind = excluded.kind,
+	amount = excluded.amount, currency = excluded.currency, payload = excluded.payload, status = excluded.status,
+	due_at = excluded.due_at, attempts = 0, failure_reason = NULL, lease_until = NULL, updated_at = excluded.updated_at
+WHERE rewards.status = 'cancelled'
+RETURNING ${REWARD_COLUMNS}`;
 
 const INSERT_PARTICIPANT_SQL =
 	'INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link, referred_by, ' +
@@ -219,6 +276,19 @@ const CAMPAIGN_PATCH_COLUMNS: ReadonlyArray<readonly [keyof CampaignPatch, strin
 	['linkTemplate', 'link_template', 'value'],
 	['codeSettings', 'code_settings', 'json'],
 	['fraudSettings', 'fraud_settings', 'json'],
+	['rewardRules', 'reward_rules', 'json'],
+];
+
+/** Patchable reward fields: [property, column, kind]. */
+const REWARD_PATCH_COLUMNS: ReadonlyArray<readonly [keyof RewardPatch, string, PatchKind]> = [
+	['status', 'status', 'value'],
+	['leaseUntil', 'lease_until', 'time'],
+	['attempts', 'attempts', 'value'],
+	['externalRef', 'external_ref', 'value'],
+	['failureReason', 'failure_reason', 'value'],
+	['couponCode', 'coupon_code', 'value'],
+	['issuedAt', 'issued_at', 'time'],
+	['dueAt', 'due_at', 'time'],
 ];
 
 /** Patchable participant fields: [property, column, kind]. */
@@ -389,8 +459,8 @@ class SqliteTransaction implements StoreTransaction {
 	async insertCampaign(row: CampaignInsert, now: string): Promise<Campaign | null> {
 		const ts = toIso(now);
 		const r = this.stmt(
-			'INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, created_at, updated_at) ' +
-				'VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING RETURNING *',
+			'INSERT INTO campaigns (slug, name, status, link_template, code_settings, fraud_settings, reward_rules, created_at, updated_at) ' +
+				'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING RETURNING *',
 		).get(
 			row.slug,
 			row.name,
@@ -398,6 +468,7 @@ class SqliteTransaction implements StoreTransaction {
 			row.linkTemplate,
 			JSON.stringify(row.codeSettings),
 			JSON.stringify(row.fraudSettings),
+			JSON.stringify(row.rewardRules),
 			ts,
 			ts,
 		);
@@ -621,6 +692,177 @@ class SqliteTransaction implements StoreTransaction {
 			'INSERT INTO idempotency_keys (key, participant_id, created_at) VALUES (?, ?, ?) ON CONFLICT (key) DO NOTHING RETURNING key',
 		).get(key, participantId, toIso(now));
 		return r !== undefined;
+	}
+
+	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {
+		const ts = toIso(now);
+		const insert = this.stmt(INSERT_REWARD_SQL);
+		const seen = new Set<string>();
+		const out: Reward[] = [];
+		for (let i = 0; i < rows.length; i++) {
+			const r = rows[i];
+			// The first of two equal identities in one batch wins, as on PostgreSQL.
+			const identity = `${r.campaignId}:${r.beneficiaryId}:${r.rule}:${r.ordinal}`;
+			if (seen.has(identity)) continue;
+			seen.add(identity);
+			const res = insert.get(
+				r.campaignId,
+				r.beneficiaryId,
+				r.beneficiaryRole,
+				r.rule,
+				r.ordinal,
+				r.referralId ?? null,
+				r.kind,
+				r.amount ?? null,
+				r.currency ?? null,
+				JSON.stringify(r.payload ?? {}),
+				r.status,
+				toIso(r.dueAt),
+				ts,
+				ts,
+			);
+			if (res !== undefined) out.push(rowToReward(res));
+		}
+		return out;
+	}
+
+	async getReward(id: number): Promise<Reward | null> {
+		const r = this.stmt(`SELECT ${REWARD_COLUMNS} FROM rewards WHERE id = ?`).get(id);
+		return r === undefined ? null : rowToReward(r);
+	}
+
+	async listRewards(filter: RewardFilter, page: Page): Promise<Reward[]> {
+		const where: string[] = [];
+		const params: Array<string | number> = [];
+		if (filter.campaignId !== undefined) {
+			where.push('campaign_id = ?');
+			params.push(filter.campaignId);
+		}
+		if (filter.beneficiaryId !== undefined) {
+			where.push('beneficiary_id = ?');
+			params.push(filter.beneficiaryId);
+		}
+		if (filter.referralId !== undefined) {
+			where.push('referral_id = ?');
+			params.push(filter.referralId);
+		}
+		if (filter.status?.length) {
+			where.push('status IN (SELECT value FROM json_each(?))');
+			params.push(JSON.stringify(filter.status));
+		}
+		if (page.afterId !== undefined) {
+			where.push('id > ?');
+			params.push(page.afterId);
+		}
+		params.push(toLimit(page.limit));
+		return this.stmt(
+			`SELECT ${REWARD_COLUMNS} FROM rewards${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
+		)
+			.all(...params)
+			.map(rowToReward);
+	}
+
+	async updateReward(id: number, patch: RewardPatch, fromStatus: RewardStatus[], now: string): Promise<Reward | null> {
+		const sets: string[] = [];
+		const params: Array<string | number | null> = [];
+		for (const [key, column, kind] of REWARD_PATCH_COLUMNS) {
+			const value = patch[key];
+			if (value === undefined) continue;
+			sets.push(`${column} = ?`);
+			params.push(patchValue(kind, value));
+		}
+		sets.push('updated_at = ?');
+		params.push(toIso(now), id, JSON.stringify(fromStatus));
+		const r = this.stmt(
+			`UPDATE rewards SET ${sets.join(', ')} WHERE id = ? AND status IN (SELECT value FROM json_each(?)) ` +
+				`RETURNING ${REWARD_COLUMNS}`,
+		).get(...params);
+		return r === undefined ? null : rowToReward(r);
+	}
+
+	async claimRewards(request: ClaimRequest, now: string): Promise<Reward[]> {
+		const ts = toIso(now);
+		const where = ["(status = 'due' OR (status = 'pending_hold' AND due_at <= ?))"];
+		const params: Array<string | number> = [toIso(request.leaseUntil), ts, ts];
+		if (request.campaignId !== undefined) {
+			where.push('campaign_id = ?');
+			params.push(request.campaignId);
+		}
+		if (request.beneficiaryId !== undefined) {
+			where.push('beneficiary_id = ?');
+			params.push(request.beneficiaryId);
+		}
+		params.push(toLimit(request.limit));
+		// Write transactions are serial (BEGIN IMMEDIATE + the mutex): no two claimers see the same row.
+		return this.stmt(
+			"UPDATE rewards SET status = 'issuing', lease_until = ?, updated_at = ? " +
+				`WHERE id IN (SELECT id FROM rewards WHERE ${where.join(' AND ')} ORDER BY due_at, id LIMIT ?) ` +
+				`RETURNING ${REWARD_COLUMNS}`,
+		)
+			.all(...params)
+			.map(rowToReward)
+			.sort(byDueAtThenId);
+	}
+
+	async promoteHeldRewards(now: string): Promise<Reward[]> {
+		const ts = toIso(now);
+		return this.stmt(
+			"UPDATE rewards SET status = 'due', updated_at = ? WHERE status = 'pending_hold' AND due_at <= ? " +
+				`RETURNING ${REWARD_COLUMNS}`,
+		)
+			.all(ts, ts)
+			.map(rowToReward)
+			.sort(byDueAtThenId);
+	}
+
+	async releaseExpiredClaims(now: string): Promise<Reward[]> {
+		const ts = toIso(now);
+		return this.stmt(
+			"UPDATE rewards SET status = 'due', lease_until = NULL, updated_at = ? WHERE status = 'issuing' AND lease_until <= ? " +
+				`RETURNING ${REWARD_COLUMNS}`,
+		)
+			.all(ts, ts)
+			.map(rowToReward)
+			.sort(byDueAtThenId);
+	}
+
+	async addCoupons(campaignId: number, codes: string[], now: string): Promise<number> {
+		const ts = toIso(now);
+		const insert = this.stmt(
+			'INSERT INTO coupons (campaign_id, code, added_at) VALUES (?, ?, ?) ON CONFLICT (campaign_id, code) DO NOTHING',
+		);
+		let added = 0;
+		for (const raw of codes) {
+			const code = typeof raw === 'string' ? raw.trim() : '';
+			if (code === '') continue;
+			added += Number(insert.run(campaignId, code, ts).changes);
+		}
+		return added;
+	}
+
+	async takeCoupon(campaignId: number, rewardId: number, now: string): Promise<string | null> {
+		const ts = toIso(now);
+		const current = this.stmt(
+			'SELECT r.id, c.code FROM rewards AS r LEFT JOIN coupons AS c ON c.reward_id = r.id WHERE r.id = ?',
+		).get(rewardId);
+		if (current === undefined) throw new StoreError(`there is no reward ${rewardId}`);
+		// A reward gets one coupon: asking again returns the same code.
+		if (current.code !== null) return current.code as string;
+		// Write transactions are serial, so the next free coupon cannot be taken by anyone else meanwhile.
+		const taken = this.stmt(
+			'UPDATE coupons SET reward_id = ?, taken_at = ? WHERE id = ' +
+				'(SELECT id FROM coupons WHERE campaign_id = ? AND reward_id IS NULL ORDER BY id LIMIT 1) RETURNING code',
+		).get(rewardId, ts, campaignId);
+		if (taken === undefined) return null;
+		this.stmt('UPDATE rewards SET coupon_code = ?, updated_at = ? WHERE id = ?').run(taken.code as string, ts, rewardId);
+		return taken.code as string;
+	}
+
+	async couponPool(campaignId: number): Promise<{ total: number; available: number }> {
+		const r = this.stmt(
+			'SELECT count(*) AS total, count(*) - count(reward_id) AS available FROM coupons WHERE campaign_id = ?',
+		).get(campaignId)!;
+		return { total: r.total as number, available: r.available as number };
 	}
 
 	async getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null> {

@@ -100,4 +100,58 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			) STRICT`,
 		],
 	},
+	{
+		version: 4,
+		name: 'reward rules, rewards and coupon pools',
+		statements: [
+			// Existing campaigns get the empty rule set (no rewards).
+			`ALTER TABLE campaigns ADD COLUMN reward_rules TEXT NOT NULL
+				DEFAULT '{"perReferral":null,"milestones":[],"commission":null,"maxPerReferrer":null,"referred":null,"holdDays":0,"approval":false}'
+				CHECK (json_valid(reward_rules))`,
+			// (campaign, beneficiary, rule, ordinal) is a reward's identity: creating it twice is a no-op.
+			`CREATE TABLE rewards (
+				id INTEGER PRIMARY KEY,
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				beneficiary_id INTEGER NOT NULL REFERENCES participants (id),
+				beneficiary_role TEXT NOT NULL CHECK (beneficiary_role IN ('referrer', 'referred')),
+				rule TEXT NOT NULL CHECK (rule IN ('per_referral', 'milestone', 'commission', 'referred')),
+				ordinal INTEGER NOT NULL,
+				referral_id INTEGER,
+				kind TEXT NOT NULL CHECK (kind IN ('amount', 'coupon', 'custom')),
+				amount REAL,
+				currency TEXT,
+				coupon_code TEXT,
+				payload TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(payload)),
+				status TEXT NOT NULL CHECK (status IN
+					('pending_approval', 'pending_hold', 'due', 'issuing', 'issued', 'failed', 'cancelled')),
+				due_at TEXT NOT NULL,
+				lease_until TEXT,
+				attempts INTEGER NOT NULL DEFAULT 0,
+				external_ref TEXT,
+				failure_reason TEXT,
+				issued_at TEXT,
+				created_at TEXT NOT NULL,
+				updated_at TEXT NOT NULL,
+				UNIQUE (campaign_id, beneficiary_id, rule, ordinal)
+			) STRICT`,
+			// claimRewards, promoteHeldRewards and releaseExpiredClaims: by status, oldest first.
+			`CREATE INDEX rewards_claim ON rewards (status, due_at, id)`,
+			`CREATE INDEX rewards_beneficiary ON rewards (beneficiary_id, id)`,
+			`CREATE INDEX rewards_referral ON rewards (referral_id, id) WHERE referral_id IS NOT NULL`,
+			`CREATE INDEX rewards_campaign ON rewards (campaign_id, id)`,
+			`CREATE TABLE coupons (
+				id INTEGER PRIMARY KEY,
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				code TEXT NOT NULL,
+				reward_id INTEGER REFERENCES rewards (id),
+				added_at TEXT NOT NULL,
+				taken_at TEXT,
+				UNIQUE (campaign_id, code)
+			) STRICT`,
+			// A reward gets at most one coupon, a coupon goes to at most one reward.
+			`CREATE UNIQUE INDEX coupons_reward ON coupons (reward_id) WHERE reward_id IS NOT NULL`,
+			// takeCoupon: the campaign's next free coupon (reward_id IS NULL), in upload order.
+			`CREATE INDEX coupons_free ON coupons (campaign_id, reward_id, id)`,
+		],
+	},
 ];
