@@ -7,6 +7,7 @@ import type { ICredentialDataDecryptedObject, ICredentialTestFunctions, IDataObj
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
 import { referralStoreConnectionTest } from '../../nodes/shared/store';
+import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { loadOptions, runWorkflow, type WorkflowJson } from '../helpers/n8n';
 
@@ -115,6 +116,25 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 				inputItems: [{ campaign: 'spring-2026' }],
 			});
 			expect(result.error?.message).toBe('Nothing to update: add at least one field under Update Fields');
+		});
+
+		it('sets reward rules and back-fills the rewards of referrals qualified before', async () => {
+			await createCampaign();
+			const store = await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string });
+			const program = new ReferralProgram(store);
+			const campaign = await program.getCampaign({ slug: 'spring-2026' });
+			const [ann] = await program.enrol(campaign.id, [{ email: 'ann@example.com' }], { stopOnError: true });
+			if (!ann.ok) throw ann.error;
+			const [bo] = await program.registerReferred(campaign.id, [{ code: ann.value.participant.code, email: 'bo@example.com' }], { stopOnError: true });
+			if (!bo.ok) throw bo.error;
+			await program.qualify({ code: bo.value.participant.code }, { action: 'qualify' });
+			const rules = { perReferral: { every: 1, reward: { kind: 'amount', amount: 25, currency: 'eur' } } };
+			const result = await ok('set-rules-and-evaluate', [{ campaign: 'spring-2026', rules }]);
+			expect(result.json(NODE)[0].rewardRules).toMatchObject({ perReferral: { every: 1, reward: { amount: 25, currency: 'EUR' } } });
+			expect(result.json('Evaluate Rewards')).toEqual([{ campaignId: campaign.id, referrers: 1, created: 1 }]);
+			const bad = await run('set-rules-and-evaluate', [{ campaign: 'spring-2026', rules: { perReferral: { every: 0 } } }]);
+			expect(bad.error).toMatchObject({ message: 'perReferral.every must be a whole number from 1 up', itemIndex: 0 });
+			expect(bad.error!.description).toBe('Item 0, field "rewardRules.perReferral.every"');
 		});
 
 		it('lists campaigns for the resource locator, searchable and paginated', async () => {

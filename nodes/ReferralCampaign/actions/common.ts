@@ -47,6 +47,14 @@ export const campaignSettingFields: INodeProperties[] = [
 		description: 'Referrals one referrer may register in any 24 hours; 0 means no limit',
 	},
 	{
+		displayName: 'Reward Rules',
+		name: 'rewardRules',
+		type: 'json',
+		default: '{}',
+		description:
+			'Rewards as JSON. Example: {"perReferral": {"every": 1, "reward": {"kind": "amount", "amount": 25, "currency": "EUR"}}, "milestones": [{"at": 5, "reward": {"kind": "coupon"}}], "commission": {"percent": 10, "cap": 100, "currency": "EUR"}, "maxPerReferrer": 20, "referred": {"on": "registration", "reward": {"kind": "coupon"}}, "holdDays": 14, "approval": false}. Changes apply to later qualifications; use Evaluate Rewards to back-fill earlier ones.',
+	},
+	{
 		displayName: 'Status',
 		name: 'status',
 		type: 'options',

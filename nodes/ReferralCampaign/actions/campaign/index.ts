@@ -1,6 +1,7 @@
 import type { INodeProperties } from 'n8n-workflow';
 
 import * as create from './create.operation';
+import * as evaluateRewards from './evaluateRewards.operation';
 import * as get from './get.operation';
 import * as getAll from './getAll.operation';
 import * as getStats from './getStats.operation';
@@ -10,6 +11,7 @@ import type { Operation } from '../types';
 
 export const operations: Record<string, Operation> = {
 	create: create.execute,
+	evaluateRewards: evaluateRewards.execute,
 	get: get.execute,
 	getAll: getAll.execute,
 	getStats: getStats.execute,
@@ -25,6 +27,12 @@ export const description: INodeProperties[] = [
 		displayOptions: { show: { resource: ['campaign'] } },
 		options: [
 			{ name: 'Create', value: 'create', description: 'Create a campaign', action: 'Create a campaign' },
+			{
+				name: 'Evaluate Rewards',
+				value: 'evaluateRewards',
+				description: 'Back-fill the rewards the current rules give for earlier referrals',
+				action: 'Evaluate rewards of a campaign',
+			},
 			{ name: 'Get', value: 'get', description: 'Get a campaign', action: 'Get a campaign' },
 			{ name: 'Get Many', value: 'getAll', description: 'Get many campaigns', action: 'Get many campaigns' },
 			{
@@ -38,6 +46,7 @@ export const description: INodeProperties[] = [
 		default: 'create',
 	},
 	...create.description,
+	...evaluateRewards.description,
 	...get.description,
 	...getAll.description,
 	...getStats.description,
