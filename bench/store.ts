@@ -15,11 +15,15 @@ import { ReferralProgram } from '../lib/referrals/program';
 import { generateCode } from '../lib/referrals/codes';
 import { closeAllStores, openStore } from '../lib/store';
 import type { PostgresStoreConfig, StoreConfig } from '../lib/store/types';
+import { QualifyWithCode } from '../nodes/QualifyWithCode/QualifyWithCode.node.js';
 import { ReferralCampaign } from '../nodes/ReferralCampaign/ReferralCampaign.node.js';
 import { runWorkflow, type WorkflowJson } from '../test/helpers/n8n';
 import { createTestDatabase, probePostgres } from '../test/helpers/postgres';
 
 const N = Number(process.env.BENCH_ITEMS ?? 10_000);
+/** Qualifications are one transaction each (each is its own event), so fewer of them. */
+const Q = Number(process.env.BENCH_QUALIFICATIONS ?? 2_000);
+const CLAIM_BATCH = 50;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const NODE_TYPE = 'n8n-nodes-pipedrive-referrals.referralCampaign';
@@ -211,6 +215,130 @@ async function postgresBaseline(config: PostgresStoreConfig): Promise<{ enrol: n
 	return { enrol, register };
 }
 
+const RULES = { perReferral: { every: 1, reward: { kind: 'amount', amount: 10, currency: 'EUR' } } };
+
+/** Q referrals, each of its own referrer, ready to be qualified. */
+async function referralsToQualify(config: StoreConfig): Promise<{ program: ReferralProgram; campaignId: number; codes: string[]; ids: number[] }> {
+	const program = new ReferralProgram(await openStore(config));
+	const campaign = await program.createCampaign({ name: `Rewards ${Date.now()}`, rewardRules: RULES }, TEMPLATE);
+	const referrers = await program.enrol(campaign.id, Array.from({ length: Q }, (_, i) => ({ email: `ref${i}@example.com` })), { stopOnError: true });
+	const referred = await program.registerReferred(
+		campaign.id,
+		referrers.map((o, i) => ({ code: o.ok ? o.value.participant.code : '', email: `q${i}@example.org` })),
+		{ stopOnError: true },
+	);
+	const people = referred.map((o) => (o.ok ? o.value.participant : null)!);
+	return { program, campaignId: campaign.id, codes: people.map((p) => p.code), ids: people.map((p) => p.id) };
+}
+
+/** Ours: Qualify With Code in a workflow run by n8n-core, then the Reward Issuer's claim path (the program). */
+async function rewardsThroughPackage(config: StoreConfig): Promise<{ qualify: number; claim: number }> {
+	const { program, codes } = await referralsToQualify(config);
+	const workflow: WorkflowJson = {
+		nodes: [
+			{ name: 'Start', type: 'test.start', typeVersion: 1, parameters: {} },
+			{
+				name: 'Qualify',
+				type: 'n8n-nodes-pipedrive-referrals.qualifyWithCode',
+				typeVersion: 1,
+				parameters: { action: 'qualify', findBy: 'code', code: '={{ $json.code }}', options: {} },
+				credentials: { referralStoreApi: { id: '1', name: 'store' } },
+			},
+		],
+		connections: { Start: { main: [[{ node: 'Qualify', type: 'main', index: 0 }]] } },
+	};
+	const qualify = await seconds(async () => {
+		const result = await runWorkflow({
+			workflow,
+			nodeTypes: { 'n8n-nodes-pipedrive-referrals.qualifyWithCode': new QualifyWithCode() },
+			credentials: { referralStoreApi: credentialOf(config) },
+			credentialTypes: [new ReferralStoreApi()],
+			inputItems: codes.map((code) => ({ code })),
+		});
+		if (result.error) throw result.error.error;
+		if (result.json('Qualify').filter((item) => item.changed).length !== Q) throw new Error('qualify: unexpected output');
+	});
+	let claimed = 0;
+	const claim = await seconds(async () => {
+		for (;;) {
+			const batch = await program.rewards.claim({ limit: CLAIM_BATCH, leaseSeconds: 600 });
+			claimed += batch.claimed.length;
+			if (batch.claimed.length === 0) break;
+		}
+	});
+	if (claimed !== Q) throw new Error(`claim: ${claimed} of ${Q}`);
+	await closeAllStores();
+	return { qualify, claim };
+}
+
+/** The same rows written raw: per qualification one transaction (status, reward, two events); claims in batches. */
+async function rewardsRaw(config: StoreConfig): Promise<{ qualify: number; claim: number }> {
+	const { campaignId, ids } = await referralsToQualify(config);
+	await closeAllStores();
+	const rewardSql = (p: (n: number) => string) =>
+		`INSERT INTO rewards (campaign_id, beneficiary_id, beneficiary_role, rule, ordinal, referral_id, kind, amount, currency, payload, status, due_at, created_at, updated_at)
+		 SELECT campaign_id, referred_by, 'referrer', 'per_referral', 1, id, 'amount', 10, 'EUR', '{}', 'due', ${p(2)}, ${p(2)}, ${p(2)} FROM participants WHERE id = ${p(1)}`;
+	const eventSql = (p: (n: number) => string) =>
+		`INSERT INTO events (type, campaign_id, participant_id, referrer_id, payload, created_at) VALUES (${p(1)}, ${p(2)}, ${p(3)}, NULL, '{}', ${p(4)})`;
+	if (config.backend === 'sqlite') {
+		const db = new DatabaseSync(config.path);
+		db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON');
+		const q = () => '?';
+		const update = db.prepare("UPDATE participants SET referral_status = 'qualified', qualified_at = ?, updated_at = ? WHERE id = ?");
+		const reward = db.prepare(rewardSql(q));
+		const event = db.prepare(eventSql(q));
+		const claimStmt = db.prepare(
+			"UPDATE rewards SET status = 'issuing', lease_until = ?, updated_at = ? WHERE id IN (SELECT id FROM rewards WHERE status = 'due' ORDER BY due_at, id LIMIT ?) RETURNING *",
+		);
+		const qualify = await seconds(async () => {
+			for (const id of ids) {
+				const now = new Date().toISOString();
+				db.exec('BEGIN IMMEDIATE');
+				update.run(now, now, id);
+				reward.run(now, now, now, id);
+				event.run('referral.qualified', campaignId, id, now);
+				event.run('reward.due', campaignId, id, now);
+				db.exec('COMMIT');
+			}
+		});
+		const claim = await seconds(async () => {
+			for (;;) {
+				db.exec('BEGIN IMMEDIATE');
+				const rows = claimStmt.all(new Date(Date.now() + 600_000).toISOString(), new Date().toISOString(), CLAIM_BATCH);
+				db.exec('COMMIT');
+				if (rows.length === 0) break;
+			}
+		});
+		db.close();
+		return { qualify, claim };
+	}
+	const client = new pg.Client({ ...config, ssl: false, options: `-c search_path=${config.schema}` });
+	await client.connect();
+	const d = (n: number) => `$${n}`;
+	const qualify = await seconds(async () => {
+		for (const id of ids) {
+			const now = new Date().toISOString();
+			await client.query('BEGIN');
+			await client.query("UPDATE participants SET referral_status = 'qualified', qualified_at = $1, updated_at = $1 WHERE id = $2", [now, id]);
+			await client.query(rewardSql(d), [id, now]);
+			await client.query(eventSql(d), ['referral.qualified', campaignId, id, now]);
+			await client.query(eventSql(d), ['reward.due', campaignId, id, now]);
+			await client.query('COMMIT');
+		}
+	});
+	const claim = await seconds(async () => {
+		for (;;) {
+			const { rows } = await client.query(
+				"UPDATE rewards SET status = 'issuing', lease_until = $1, updated_at = now() WHERE id IN (SELECT id FROM rewards WHERE status = 'due' ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING *",
+				[new Date(Date.now() + 600_000).toISOString(), CLAIM_BATCH],
+			);
+			if (rows.length === 0) break;
+		}
+	});
+	await client.end();
+	return { qualify, claim };
+}
+
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.floor(sorted.length / 2)];
@@ -221,6 +349,8 @@ type Timings = Array<{ enrol: number; register: number }>;
 async function benchBackend(backend: Backend) {
 	const ours: Record<InputMode, Timings> = { autoMap: [], fields: [] };
 	const baseline: Timings = [];
+	const rewardsOurs: Array<{ qualify: number; claim: number }> = [];
+	const rewardsBaseline: Array<{ qualify: number; claim: number }> = [];
 	// Alternating runs, so that a noisy moment on the shared machine hits both sides alike.
 	for (let run = 0; run < RUNS; run++) {
 		if (backend === 'sqlite') {
@@ -229,6 +359,8 @@ async function benchBackend(backend: Backend) {
 				ours.autoMap.push(await throughNode({ backend: 'sqlite', path: join(folder, 'auto.sqlite') }, 'autoMap'));
 				baseline.push(await sqliteBaseline(join(folder, 'baseline.sqlite')));
 				ours.fields.push(await throughNode({ backend: 'sqlite', path: join(folder, 'fields.sqlite') }, 'fields'));
+				rewardsOurs.push(await rewardsThroughPackage({ backend: 'sqlite', path: join(folder, 'rewards.sqlite') }));
+				rewardsBaseline.push(await rewardsRaw({ backend: 'sqlite', path: join(folder, 'rewards-raw.sqlite') }));
 			} finally {
 				rmSync(folder, { recursive: true, force: true });
 			}
@@ -238,6 +370,8 @@ async function benchBackend(backend: Backend) {
 				ours.autoMap.push(await throughNode(database.config(database.freshSchema()), 'autoMap'));
 				baseline.push(await postgresBaseline(database.config(database.freshSchema())));
 				ours.fields.push(await throughNode(database.config(database.freshSchema()), 'fields'));
+				rewardsOurs.push(await rewardsThroughPackage(database.config(database.freshSchema())));
+				rewardsBaseline.push(await rewardsRaw(database.config(database.freshSchema())));
 			} finally {
 				await closeAllStores();
 				await database.drop();
@@ -254,6 +388,13 @@ async function benchBackend(backend: Backend) {
 		figures[`${backend}_${operation}_ratio`] = Number((automatic / baselinePerSecond).toFixed(3));
 		figures[`${backend}_${operation}_expressions_items_per_s`] = Math.round(withExpressions);
 		figures[`${backend}_${operation}_expressions_ratio`] = Number((withExpressions / baselinePerSecond).toFixed(3));
+	}
+	for (const operation of ['qualify', 'claim'] as const) {
+		const oursPerSecond = Q / median(rewardsOurs.map((r) => r[operation]));
+		const baselinePerSecond = Q / median(rewardsBaseline.map((r) => r[operation]));
+		figures[`${backend}_${operation}_items_per_s`] = Math.round(oursPerSecond);
+		figures[`${backend}_${operation}_baseline_per_s`] = Math.round(baselinePerSecond);
+		figures[`${backend}_${operation}_ratio`] = Number((oursPerSecond / baselinePerSecond).toFixed(3));
 	}
 	return figures;
 }
@@ -280,6 +421,17 @@ async function main(): Promise<void> {
 			);
 		}
 	}
+	console.log(`\nRewards: ${Q.toLocaleString('en')} qualifications (each earning a reward) and claims of the rewards, ${CLAIM_BATCH} per claim`);
+	console.log('Ours: Qualify With Code in a workflow run by n8n-core (reward evaluation in the same transaction); claims through the program.');
+	console.log('Baseline: the same rows raw, one transaction per qualification and per claim batch.\n');
+	console.log('backend    operation  baseline/s  ours/s   ratio');
+	for (const backend of backends) {
+		for (const operation of ['qualify', 'claim']) {
+			const key = `${backend}_${operation}`;
+			console.log(`${backend.padEnd(10)} ${operation.padEnd(10)} ${cell(figures[`${key}_baseline_per_s`], 10)} ${cell(figures[`${key}_items_per_s`], 7)} ${cell(figures[`${key}_ratio`], 7)}`);
+		}
+	}
+	figures.qualifications = Q;
 	console.log(JSON.stringify(figures));
 }
 
