@@ -4,9 +4,8 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import type { CampaignStatus } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { forEachItem } from '../../../shared/items';
+import { collectUpTo } from '../../../shared/router';
 import { campaignJson, returnAllFields } from '../common';
-
-const PAGE = 500;
 
 const properties: INodeProperties[] = [
 	...returnAllFields(),
@@ -51,15 +50,7 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 		const filters = this.getNodeParameter('filters', itemIndex, {}) as IDataObject;
 		const status = (filters.status as CampaignStatus[] | undefined)?.length ? (filters.status as CampaignStatus[]) : undefined;
 		const search = (filters.search as string | undefined)?.trim() || undefined;
-		const found: IDataObject[] = [];
-		let afterId: number | undefined;
-		while (found.length < limit) {
-			const wanted = Math.min(PAGE, limit - found.length);
-			const page = await program.listCampaigns({ status, search }, { limit: wanted, afterId });
-			found.push(...page.map(campaignJson));
-			if (page.length < wanted) break;
-			afterId = page[page.length - 1].id;
-		}
-		return found;
+		const campaigns = await collectUpTo(limit, (afterId, wanted) => program.listCampaigns({ status, search }, { limit: wanted, afterId }));
+		return campaigns.map(campaignJson);
 	});
 }

@@ -7,10 +7,9 @@ import type { ReferralProgram } from '../../../../lib/referrals/program';
 import type { ParticipantFilter } from '../../../../lib/store/types';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
+import { collectUpTo } from '../../../shared/router';
 import { participantJson } from '../../../shared/json';
 import { returnAllFields } from '../common';
-
-const PAGE = 500;
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
@@ -102,15 +101,9 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 		const returnAll = this.getNodeParameter('returnAll', itemIndex) as boolean;
 		const limit = returnAll ? Infinity : (this.getNodeParameter('limit', itemIndex) as number);
 		const filter = filterOf(this.getNodeParameter('filters', itemIndex, {}) as IDataObject);
-		const found: IDataObject[] = [];
-		let afterId: number | undefined;
-		while (found.length < limit) {
-			const wanted = Math.min(PAGE, limit - found.length);
-			const page = await program.listParticipants(campaign.id, filter, { limit: wanted, afterId });
-			found.push(...page.map(participantJson));
-			if (page.length < wanted) break;
-			afterId = page[page.length - 1].id;
-		}
-		return found;
+		const participants = await collectUpTo(limit, (afterId, wanted) =>
+			program.listParticipants(campaign.id, filter, { limit: wanted, afterId }),
+		);
+		return participants.map(participantJson);
 	});
 }
