@@ -367,8 +367,10 @@ export class ReferralProgram {
 			: parseIdempotencyKey(input.idempotencyKey);
 		const found = await this.store.read((tx) => findReferralIn(tx, lookup));
 		return await this.store.transaction(async (tx) => {
-			// The row lock makes concurrent deliveries for one referral apply one after the other.
-			await tx.lockParticipants([found.id]);
+			// Row locks on the referral and its referrer: concurrent deliveries for one referral, and
+			// qualifications of one referrer's referrals (whose rewards depend on how many qualified),
+			// apply one after the other.
+			await tx.lockParticipants(found.referredBy === null ? [found.id] : [found.referredBy, found.id]);
 			const current = requireParticipant(await tx.getParticipant(found.id), { id: found.id });
 			const referrer = current.referredBy === null ? null : await tx.getParticipant(current.referredBy);
 			const unchanged = { participant: current, referrer, previousStatus: current.referralStatus, status: current.referralStatus, changed: false };

@@ -258,6 +258,15 @@ function describeRewards(name: string, config: () => StoreConfig) {
 			expect((await program.rewards.claim({ limit: 10, leaseSeconds: 30 })).claimed).toHaveLength(1);
 		});
 
+		it('forty of one referrer’s referrals qualifying at the same moment earn forty rewards', async () => {
+			await setRules({ perReferral: { every: 1, reward: EUR10 }, milestones: [{ at: 10, reward: { kind: 'coupon' } }] });
+			const friends = await refer(...Array.from({ length: 40 }, (_, i) => `f${i}@example.com`));
+			await Promise.all(friends.map((friend) => program.qualify({ code: friend.code }, { action: 'qualify' })));
+			const rewards = await rewardsOf();
+			expect(rewards.filter((r) => r.rule === 'per_referral').map((r) => r.ordinal).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+			expect(rewards.filter((r) => r.rule === 'milestone')).toHaveLength(1);
+		});
+
 		it('200 concurrent duplicate qualifications create each reward once', async () => {
 			await setRules({
 				perReferral: { every: 1, reward: EUR10 },
