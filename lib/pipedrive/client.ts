@@ -24,7 +24,7 @@ import type { Clock, Sleep } from './pacing';
 import { clampPageSize, collectPages, paginateCursor, paginateOffset } from './pagination';
 import type { CursorPage, OffsetPage } from './pagination';
 import { normalizeBaseUrl } from './request';
-import type { HttpMethod, PipedriveRawResponse, PipedriveRequestFn, QueryValue } from './request';
+import type { HttpMethod, PipedriveRawResponse, PipedriveRequestFn, PipedriveRequestOptions, QueryValue } from './request';
 import type {
 	CreateDealBody,
 	CreateLeadBody,
@@ -232,6 +232,12 @@ function cleanQs(qs: CallOptions['qs']): Record<string, QueryValue> | undefined 
 	const out: Record<string, QueryValue> = {};
 	for (const [k, v] of Object.entries(qs)) if (v !== undefined && v !== null) out[k] = v;
 	return Object.keys(out).length ? out : undefined;
+}
+
+/** `{ method, url, qs?, body?, timeout }` without the throwaway objects of spreading optional parts. */
+function requestOptions(method: HttpMethod, url: string, qs: Record<string, QueryValue> | undefined, body: unknown, timeout: number): PipedriveRequestOptions {
+	if (qs) return body !== undefined ? { method, url, qs, body, timeout } : { method, url, qs, timeout };
+	return body !== undefined ? { method, url, body, timeout } : { method, url, timeout };
 }
 
 function validationError(message: string, method?: HttpMethod, path?: string): PipedriveApiError {
@@ -648,17 +654,12 @@ export class PipedriveClient {
 			let res: PipedriveRawResponse | undefined;
 			let thrown: unknown;
 			try {
-				res = await this.requestFn({
-					method,
-					url,
-					...(qs ? { qs } : {}),
-					...(options.body !== undefined ? { body: options.body } : {}),
-					timeout,
-				});
+				res = await this.requestFn(requestOptions(method, url, qs, options.body, timeout));
 			} catch (error) {
 				thrown = error;
 			} finally {
-				if (res) this.pacer.observe(bucket, ticket.seq, res.headers);
+				// Also without an answer: the pacer learns when the request stopped being in flight.
+				this.pacer.observe(bucket, ticket.seq, res?.headers);
 				ticket.release();
 			}
 
@@ -678,7 +679,7 @@ export class PipedriveClient {
 			}
 
 			const status = res.statusCode;
-			this.emit({ type: 'response', method, path, status, attempt, durationMs: this.clock.now() - started });
+			if (this.onEvent) this.emit({ type: 'response', method, path, status, attempt, durationMs: this.clock.now() - started });
 
 			// ---- success
 			if (status >= 200 && status < 300) {

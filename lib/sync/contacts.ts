@@ -104,16 +104,23 @@ export async function syncContacts(
 		resumed,
 	};
 	const customFieldKeys = [...fields.values()].map((field) => field.key);
+	const slots: FieldSlot[] = [];
+	for (const [role, field] of fields) slots.push({ role, field });
+	const withCounts = fields.has('referrals') || fields.has('qualified');
 	let cursor = pass.cursor ?? undefined;
 	for (;;) {
 		if (settings.maxPersons !== undefined && summary.seen >= settings.maxPersons) break;
-		const page = await client.personsPage({
-			filterId: settings.filterId,
-			updatedSince: pass.updatedSince,
-			customFieldKeys,
-			cursor,
-		});
-		for (const result of await syncPage(program, client, settings.campaignId, page.persons, fields)) {
+		const page = await readPage(
+			client,
+			{
+				filterId: settings.filterId,
+				updatedSince: pass.updatedSince,
+				customFieldKeys,
+				cursor,
+			},
+			slots,
+		);
+		for (const result of await syncPage(program, client, settings.campaignId, page, slots, withCounts)) {
 			tally(summary, result);
 			onPerson?.(result);
 		}
@@ -128,81 +135,141 @@ export async function syncContacts(
 	return summary;
 }
 
+/** A chosen field and its role, in the order of the settings. */
+interface FieldSlot {
+	role: ContactRole;
+	field: PipedriveField;
+}
+
+/**
+ * What the sync needs of one page of persons, read as soon as the page arrives: the full person
+ * objects (e-mails, phones, labels, every field) are then not kept alive while the page is written
+ * person by person. One array per attribute, no object per person.
+ */
+interface PageRows {
+	ids: number[];
+	/** The primary (else first) non-empty e-mail, trimmed; null when there is none. */
+	emails: Array<string | null>;
+	firstNames: Array<string | undefined>;
+	lastNames: Array<string | undefined>;
+	/** Current values of the chosen fields (persons with an e-mail only): row i, slot j at i x slots + j. */
+	current: unknown[];
+	nextCursor: string | null;
+}
+
+const NO_OPTIONS = {};
+const NO_COUNTS = { referrals: 0, qualified: 0 };
+const NO_EMAIL = 'The person has no email address';
+
+async function readPage(
+	client: PipedriveClient,
+	options: Parameters<PipedriveClient['personsPage']>[0],
+	slots: FieldSlot[],
+): Promise<PageRows> {
+	const page = await client.personsPage(options);
+	const persons = page.persons;
+	const n = persons.length;
+	const rows: PageRows = {
+		ids: new Array<number>(n),
+		emails: new Array<string | null>(n),
+		firstNames: new Array<string | undefined>(n),
+		lastNames: new Array<string | undefined>(n),
+		current: new Array<unknown>(n * slots.length),
+		nextCursor: page.nextCursor,
+	};
+	for (let i = 0; i < n; i += 1) {
+		const person = persons[i];
+		const email = primaryEmail(person);
+		rows.ids[i] = person.id;
+		rows.emails[i] = email;
+		rows.firstNames[i] = person.first_name ?? undefined;
+		rows.lastNames[i] = person.last_name ?? undefined;
+		if (!email) continue;
+		for (let j = 0; j < slots.length; j += 1) {
+			rows.current[i * slots.length + j] = readCustomFieldValue(person, slots[j].field, NO_OPTIONS);
+		}
+	}
+	return rows;
+}
+
 /** One page: enrol in one batch, then write what differs, person by person. */
 async function syncPage(
 	program: ReferralProgram,
 	client: PipedriveClient,
 	campaignId: number,
-	persons: Person[],
-	fields: Map<ContactRole, PipedriveField>,
+	rows: PageRows,
+	slots: FieldSlot[],
+	withCounts: boolean,
 ): Promise<ContactResult[]> {
+	const { ids, emails } = rows;
+	const n = ids.length;
 	const results = new Map<number, ContactResult>();
-	const withEmail: Array<{ person: Person; email: string }> = [];
-	for (const person of persons) {
-		const email = primaryEmail(person);
-		if (email) withEmail.push({ person, email });
-		else results.set(person.id, { personId: person.id, email: null, outcome: 'skipped', written: [], reason: 'The person has no email address' });
+	/** Rows of the persons with an e-mail. */
+	const withEmail: number[] = [];
+	for (let i = 0; i < n; i += 1) {
+		if (emails[i]) withEmail.push(i);
+		else results.set(ids[i], { personId: ids[i], email: null, outcome: 'skipped', written: [], reason: NO_EMAIL });
 	}
 
 	// A person already linked stays with their participant even if their email changed since.
-	const linked = new Map<number, Participant>();
-	for (const participant of await program.findByPipedrivePersons(campaignId, withEmail.map(({ person }) => person.id))) {
-		linked.set(participant.pipedrivePersonId!, participant);
+	const participants = new Map<number, Participant>();
+	for (const participant of await program.findByPipedrivePersons(campaignId, withEmail.map((i) => ids[i]))) {
+		participants.set(participant.pipedrivePersonId!, participant);
 	}
-	const toEnrol = withEmail.filter(({ person }) => !linked.has(person.id));
+	const toEnrol = withEmail.filter((i) => !participants.has(ids[i]));
 	const outcomes = await program.enrol(
 		campaignId,
-		toEnrol.map(({ person, email }) => ({
-			email,
-			firstName: person.first_name ?? undefined,
-			lastName: person.last_name ?? undefined,
-			source: 'synced',
-			pipedrivePersonId: person.id,
+		toEnrol.map((i) => ({
+			email: emails[i]!,
+			firstName: rows.firstNames[i],
+			lastName: rows.lastNames[i],
+			source: 'synced' as const,
+			pipedrivePersonId: ids[i],
 		})),
 		{ stopOnError: false },
 	);
-	const participants = new Map(linked);
-	toEnrol.forEach(({ person, email }, index) => {
+	toEnrol.forEach((i, index) => {
 		const outcome = outcomes[index];
+		const personId = ids[i];
 		if (outcome.ok) {
-			participants.set(person.id, outcome.value.participant);
-			results.set(person.id, {
-				personId: person.id,
-				email,
+			participants.set(personId, outcome.value.participant);
+			results.set(personId, {
+				personId,
+				email: emails[i],
 				outcome: outcome.value.created ? 'enrolled' : 'already_enrolled',
 				written: [],
 			});
 		} else {
-			results.set(person.id, { personId: person.id, email, outcome: 'skipped', written: [], reason: outcome.error.message });
+			results.set(personId, { personId, email: emails[i], outcome: 'skipped', written: [], reason: outcome.error.message });
 		}
 	});
 
-	const counts = fields.has('referrals') || fields.has('qualified')
+	const counts = withCounts
 		? await program.referralCounts([...participants.values()].map((p) => p.id))
-		: new Map();
-	for (const { person, email } of withEmail) {
-		const participant = participants.get(person.id);
+		: new Map<number, { referrals: number; qualified: number }>();
+	const width = slots.length;
+	for (const i of withEmail) {
+		const personId = ids[i];
+		const participant = participants.get(personId);
 		if (!participant) continue;
-		const result = results.get(person.id) ?? { personId: person.id, email, outcome: 'already_enrolled' as const, written: [] };
-		Object.assign(result, { participantId: participant.id, code: participant.code, link: participant.link });
-		results.set(person.id, result);
-		const count = counts.get(participant.id) ?? { referrals: 0, qualified: 0 };
-		const wanted: Record<ContactRole, unknown> = {
-			link: participant.link,
-			code: participant.code,
-			referrals: count.referrals,
-			qualified: count.qualified,
-		};
-		const changes: Record<string, unknown> = {};
-		for (const [role, field] of fields) {
-			if (!sameValue(readCustomFieldValue(person, field), wanted[role])) {
-				changes[field.key] = wanted[role];
+		const result = results.get(personId) ?? { personId, email: emails[i], outcome: 'already_enrolled' as const, written: [] };
+		result.participantId = participant.id;
+		result.code = participant.code;
+		result.link = participant.link;
+		results.set(personId, result);
+		const count = counts.get(participant.id) ?? NO_COUNTS;
+		let changes: Record<string, unknown> | undefined;
+		for (let j = 0; j < width; j += 1) {
+			const { role, field } = slots[j];
+			const wanted = role === 'link' ? participant.link : role === 'code' ? participant.code : role === 'referrals' ? count.referrals : count.qualified;
+			if (!sameValue(rows.current[i * width + j], wanted)) {
+				(changes ??= {})[field.key] = wanted;
 				result.written.push(field.name);
 			}
 		}
-		if (Object.keys(changes).length === 0) continue;
+		if (changes === undefined) continue;
 		try {
-			await client.updatePerson(person.id, {}, { customFields: changes });
+			await client.updatePerson(personId, {}, { customFields: changes });
 		} catch (error) {
 			// One person's failure (deleted meanwhile, a field rule) must not stop the sync; the
 			// daily budget and bad credentials stop everything.
@@ -210,7 +277,9 @@ async function syncPage(
 			Object.assign(result, { outcome: 'failed', written: [], reason: (error as Error).message });
 		}
 	}
-	return persons.map((person) => results.get(person.id)!);
+	const out = new Array<ContactResult>(n);
+	for (let i = 0; i < n; i += 1) out[i] = results.get(ids[i])!;
+	return out;
 }
 
 function tally(summary: ContactSyncSummary, result: ContactResult): void {
@@ -225,10 +294,16 @@ function tally(summary: ContactSyncSummary, result: ContactResult): void {
 	}
 }
 
+/** The primary non-empty e-mail, else the first non-empty one, trimmed (no array copied). */
 function primaryEmail(person: Person): string | null {
-	const emails = (person.emails ?? []).filter((item) => typeof item?.value === 'string' && item.value.trim() !== '');
-	const chosen = emails.find((item) => item.primary) ?? emails[0];
-	return chosen ? chosen.value.trim() : null;
+	const emails = person.emails ?? [];
+	let first: string | undefined;
+	for (const item of emails) {
+		if (typeof item?.value !== 'string' || item.value.trim() === '') continue;
+		if (item.primary) return item.value.trim();
+		first ??= item.value;
+	}
+	return first === undefined ? null : first.trim();
 }
 
 function sameValue(current: unknown, wanted: unknown): boolean {
