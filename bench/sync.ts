@@ -1,7 +1,7 @@
 // `npm run bench:sync`: the contact sync (lib/sync/contacts.ts) against the Pipedrive sandbox,
 // with a real clock and real sleeps. The sandbox runs in a child process (bench/sync-sandbox.ts)
 // so that its memory is not the benchmark's and its CPU is the other core's; the benchmark talks
-// to it over HTTP only (the API through PipedriveClient + createFetchRequest, and `/__admin/`).
+// to it over HTTP only (the API through PipedriveClient + createHttpRequest, and `/__admin/`).
 //
 //   1. 10,000 persons, burst limit 200 per 2 s: a full sync (Referral link + Referral code) into a
 //      fresh SQLite store with one campaign. Achieved request rate against the allowed 100/s, API
@@ -25,7 +25,7 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 import { PipedriveClient } from '../lib/pipedrive/client';
-import { createFetchRequest } from '../lib/pipedrive/request';
+import { createHttpRequest } from '../test/helpers/pipedrive-http';
 import { ReferralProgram } from '../lib/referrals/program';
 import { closeAllStores, openStore } from '../lib/store';
 import { syncContacts, type ContactSyncSettings, type ContactSyncSummary } from '../lib/sync/contacts';
@@ -170,7 +170,7 @@ async function runSync(
 	const usageBefore = await tokenUsage(sandbox);
 	const counts = { requests: 0, accepted: 0, http429: 0, patches: 0, pages: 0, latencyMs: 0 };
 	const client = new PipedriveClient({
-		request: createFetchRequest({ apiToken: sandbox.apiToken }),
+		request: createHttpRequest({ apiToken: sandbox.apiToken }),
 		baseUrl: sandbox.url,
 		sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 		onEvent: (event) => {

@@ -62,7 +62,7 @@ export type PipedriveClientEvent =
 	| { type: 'create_recovered'; method: HttpMethod; path: string };
 
 export interface PipedriveClientOptions {
-	/** Sends one request (n8n adapter, or `createFetchRequest`). */
+	/** Sends one request (the n8n adapter `createN8nRequest`, or an HTTP client in scripts and tests). */
 	request: PipedriveRequestFn;
 	/** `https://<company>.pipedrive.com`, an override, or the OAuth `api_domain` (see `resolveBaseUrl`). */
 	baseUrl: string;

@@ -2,7 +2,8 @@
 // it is handed a `PipedriveRequestFn`. In n8n that is a thin adapter over
 // `this.helpers.httpRequestWithAuthentication` (with `returnFullResponse: true` and
 // `ignoreHttpStatusErrors: true`, so credentials and OAuth refresh stay n8n's); scripts, tests and
-// benchmarks use `createFetchRequest`, which sends the API token in the `x-api-token` header.
+// benchmarks use `createHttpRequest` (test/helpers/pipedrive-http.ts), which sends the API token
+// in the `x-api-token` header.
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -35,84 +36,6 @@ export interface PipedriveRawResponse {
  * its `cause` chain so the client can tell "never sent" from "outcome unknown".
  */
 export type PipedriveRequestFn = (options: PipedriveRequestOptions) => Promise<PipedriveRawResponse>;
-
-export interface FetchRequestOptions {
-	/** Personal API token, sent as `x-api-token` (never in the URL). */
-	apiToken?: string;
-	/** OAuth access token, sent as `Authorization: Bearer ...`. */
-	accessToken?: string;
-	/** Extra headers for every request. */
-	headers?: Record<string, string>;
-	/** A fetch implementation (defaults to the global one). */
-	fetch?: typeof fetch;
-}
-
-/** Builds a URL with its query string the way the client expects (`undefined` never reaches here). */
-export function buildUrl(url: string, qs?: Record<string, QueryValue>): string {
-	if (!qs) return url;
-	const params = new URLSearchParams();
-	for (const [key, value] of Object.entries(qs)) params.append(key, String(value));
-	const query = params.toString();
-	if (!query) return url;
-	return url.includes('?') ? `${url}&${query}` : `${url}?${query}`;
-}
-
-class FetchTransportError extends Error {
-	constructor(
-		message: string,
-		readonly code: string,
-		options?: { cause?: unknown },
-	) {
-		super(message, options);
-		this.name = 'FetchTransportError';
-	}
-}
-
-/**
- * A `PipedriveRequestFn` over `fetch`, for scripts, tests and benchmarks (the n8n nodes pass their
- * own adapter). Timeouts reject with `code: 'ETIMEDOUT'`.
- */
-export function createFetchRequest(options: FetchRequestOptions = {}): PipedriveRequestFn {
-	const doFetch = options.fetch ?? fetch;
-	const baseHeaders: Record<string, string> = { accept: 'application/json', ...(options.headers ?? {}) };
-	if (options.apiToken) baseHeaders['x-api-token'] = options.apiToken;
-	if (options.accessToken) baseHeaders.authorization = `Bearer ${options.accessToken}`;
-
-	return async (req) => {
-		const headers: Record<string, string> = { ...baseHeaders };
-		let body: string | undefined;
-		if (req.body !== undefined && req.method !== 'GET' && req.method !== 'DELETE') {
-			headers['content-type'] = 'application/json';
-			body = JSON.stringify(req.body);
-		}
-		const signal = req.timeout && req.timeout > 0 ? AbortSignal.timeout(req.timeout) : undefined;
-		let res: Response;
-		try {
-			res = await doFetch(buildUrl(req.url, req.qs), { method: req.method, headers, body, signal });
-		} catch (error) {
-			const name = (error as { name?: string })?.name;
-			if (name === 'TimeoutError' || name === 'AbortError') {
-				throw new FetchTransportError(`Request timed out after ${req.timeout} ms`, 'ETIMEDOUT', { cause: error });
-			}
-			throw error;
-		}
-		const text = await res.text();
-		const responseHeaders: Record<string, string> = {};
-		res.headers.forEach((value, key) => {
-			responseHeaders[key.toLowerCase()] = value;
-		});
-		return { statusCode: res.status, headers: responseHeaders, body: parseBody(text) };
-	};
-}
-
-function parseBody(text: string): unknown {
-	if (text === '') return undefined;
-	try {
-		return JSON.parse(text);
-	} catch {
-		return text;
-	}
-}
 
 export interface BaseUrlInput {
 	/** Company subdomain (`acme`), or `acme.pipedrive.com`, or a full `https://acme.pipedrive.com`. */

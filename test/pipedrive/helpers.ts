@@ -8,7 +8,8 @@ import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse } from 'yaml';
 import type NockType from 'nock';
-import { PipedriveClient, createFetchRequest } from '../../lib/pipedrive';
+import { PipedriveClient } from '../../lib/pipedrive';
+import { createHttpRequest } from '../helpers/pipedrive-http';
 import type { PipedriveClientOptions, PipedriveRequestFn, PipedriveRequestOptions } from '../../lib/pipedrive';
 
 /**
@@ -99,7 +100,7 @@ export interface TestClient {
 export function makeClient(overrides: Partial<PipedriveClientOptions> = {}): TestClient {
 	const time = fakeTime();
 	const requests: PipedriveRequestOptions[] = [];
-	const inner = nockStrict(createFetchRequest({ apiToken: TOKEN }));
+	const inner = nockStrict(createHttpRequest({ apiToken: TOKEN }));
 	const client = new PipedriveClient({
 		baseUrl: BASE,
 		clock: time.clock,

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PipedriveClient } from '../../lib/pipedrive/client';
-import { createFetchRequest, resolveBaseUrl } from '../../lib/pipedrive/request';
+import { resolveBaseUrl } from '../../lib/pipedrive/request';
+import { createHttpRequest } from '../helpers/pipedrive-http';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { PipedriveSender, syncContacts } from '../../lib/sync';
@@ -48,7 +49,7 @@ describe('Pipedrive setup mistakes', () => {
 
 	const client = (baseUrl: string, auth: { apiToken?: string; accessToken?: string }) =>
 		new PipedriveClient({
-			request: createFetchRequest(auth),
+			request: createHttpRequest(auth),
 			baseUrl,
 			authType: auth.accessToken ? 'oauth2' : 'apiToken',
 			sleep: (ms) => sleep(ms),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PipedriveClient } from '../../lib/pipedrive/client';
-import { createFetchRequest } from '../../lib/pipedrive/request';
+import { createHttpRequest } from '../helpers/pipedrive-http';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
@@ -45,7 +45,7 @@ describe('Pipedrive sync against the sandbox', () => {
 
 	function client(): PipedriveClient {
 		return new PipedriveClient({
-			request: createFetchRequest({ apiToken: sandbox.apiToken }),
+			request: createHttpRequest({ apiToken: sandbox.apiToken }),
 			baseUrl: sandbox.url,
 			sleep: (ms) => sleep(ms),
 			retryBaseMs: 5,
