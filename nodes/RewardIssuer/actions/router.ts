@@ -1,0 +1,16 @@
+import type { IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+
+import { guardSetup } from '../../shared/errors';
+import { chosenOperation } from '../../shared/router';
+import { programFor } from '../../shared/store';
+import * as reward from './reward';
+import type { Operation } from './types';
+
+const resources: Record<string, Record<string, Operation>> = {
+	reward: reward.operations,
+};
+
+export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const execute = chosenOperation(this, resources);
+	return [await guardSetup(this, async () => await execute.call(this, await programFor(this)))];
+}
