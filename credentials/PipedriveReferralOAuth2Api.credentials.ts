@@ -1,4 +1,4 @@
-import type { ICredentialType, INodeProperties } from 'n8n-workflow';
+import type { ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow';
 
 /**
  * Pipedrive OAuth 2.0. Requests go to the `api_domain` of Pipedrive's token answer. Scopes are set
@@ -38,4 +38,21 @@ export class PipedriveReferralOAuth2Api implements ICredentialType {
 		// Pipedrive wants the client id and secret in a basic-auth header at the token endpoint.
 		{ displayName: 'Authentication', name: 'authentication', type: 'hidden', default: 'header' },
 	];
+
+	test: ICredentialTestRequest = {
+		request: {
+			baseURL: '={{ ($credentials.oauthTokenData && $credentials.oauthTokenData.api_domain) || "https://api.pipedrive.com" }}',
+			url: '/v1/users/me',
+		},
+		rules: [
+			{
+				type: 'responseCode',
+				properties: { value: 401, message: 'Pipedrive refused the access token: connect the account again' },
+			},
+			{
+				type: 'responseCode',
+				properties: { value: 403, message: 'The Pipedrive app lacks a scope this call needs: check its scopes in the Developer Hub' },
+			},
+		],
+	};
 }
