@@ -364,6 +364,25 @@ FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[])
 	WITH ORDINALITY AS t(type, campaign_id, participant_id, referrer_id, payload, ord)
 ORDER BY t.ord`;
 
+/**
+ * `column = $n` for each field the patch sets, binding its value into `params`; the whitelist's
+ * column names are the only names that reach SQL text.
+ */
+function assignments<K extends string>(
+	columns: ReadonlyArray<readonly [K, string, string]>,
+	patch: Partial<Record<K, unknown>>,
+	params: Param[],
+): string[] {
+	const sets: string[] = [];
+	for (const [key, column, cast] of columns) {
+		const value = patch[key];
+		if (value === undefined) continue;
+		params.push(patchValue(cast, value));
+		sets.push(`${column} = $${params.length}${cast}`);
+	}
+	return sets;
+}
+
 /** Binds a patched value: JSON columns as JSON text, timestamps normalised like `now`. */
 function patchValue(cast: string, value: unknown): Param {
 	if (value === null) return null; // a NOT NULL column (metadata, settings) refuses it
@@ -562,15 +581,8 @@ class PostgresTransaction implements StoreTransaction {
 	}
 
 	async updateCampaign(id: number, patch: CampaignPatch, now: string): Promise<Campaign | null> {
-		const sets: string[] = [];
 		const params: Param[] = [id, toIso(now)];
-		for (const [key, column, cast] of CAMPAIGN_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			params.push(patchValue(cast, value));
-			sets.push(`${column} = $${params.length}${cast}`);
-		}
-		sets.push('updated_at = $2');
+		const sets = [...assignments(CAMPAIGN_PATCH_COLUMNS, patch, params), 'updated_at = $2'];
 		const rows = await this.q(
 			`UPDATE campaigns SET ${sets.join(', ')} WHERE id = $1 RETURNING ${CAMPAIGN_COLUMNS}`,
 			params,
@@ -684,15 +696,8 @@ class PostgresTransaction implements StoreTransaction {
 	}
 
 	async updateParticipant(id: number, patch: ParticipantPatch, now: string): Promise<Participant | null> {
-		const sets: string[] = [];
 		const params: Param[] = [id, toIso(now)];
-		for (const [key, column, cast] of PARTICIPANT_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			params.push(patchValue(cast, value));
-			sets.push(`${column} = $${params.length}${cast}`);
-		}
-		sets.push('updated_at = $2');
+		const sets = [...assignments(PARTICIPANT_PATCH_COLUMNS, patch, params), 'updated_at = $2'];
 		const rows = await this.q(
 			`UPDATE participants SET ${sets.join(', ')} WHERE id = $1 RETURNING ${PARTICIPANT_COLUMNS}`,
 			params,
@@ -833,15 +838,8 @@ class PostgresTransaction implements StoreTransaction {
 	}
 
 	async updateReward(id: number, patch: RewardPatch, fromStatus: RewardStatus[], now: string): Promise<Reward | null> {
-		const sets: string[] = [];
 		const params: Param[] = [id, toIso(now), fromStatus];
-		for (const [key, column, cast] of REWARD_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			params.push(patchValue(cast, value));
-			sets.push(`${column} = $${params.length}${cast}`);
-		}
-		sets.push('updated_at = $2');
+		const sets = [...assignments(REWARD_PATCH_COLUMNS, patch, params), 'updated_at = $2'];
 		const rows = await this.q(
 			`UPDATE rewards SET ${sets.join(', ')} WHERE id = $1 AND status = ANY($3::text[]) RETURNING ${REWARD_COLUMNS}`,
 			params,

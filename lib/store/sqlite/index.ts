@@ -306,6 +306,25 @@ const PARTICIPANT_PATCH_COLUMNS: ReadonlyArray<readonly [keyof ParticipantPatch,
 	['pipedriveDealId', 'pipedrive_deal_id', 'value'],
 ];
 
+/**
+ * `column = ?` for each field the patch sets, binding its value into `params`; the whitelist's
+ * column names are the only names that reach SQL text.
+ */
+function assignments<K extends string>(
+	columns: ReadonlyArray<readonly [K, string, PatchKind]>,
+	patch: Partial<Record<K, unknown>>,
+	params: Array<string | number | null>,
+): string[] {
+	const sets: string[] = [];
+	for (const [key, column, kind] of columns) {
+		const value = patch[key];
+		if (value === undefined) continue;
+		sets.push(`${column} = ?`);
+		params.push(patchValue(kind, value));
+	}
+	return sets;
+}
+
 function patchValue(kind: PatchKind, value: unknown): string | number | null {
 	if (value === null) return null; // a NOT NULL column (metadata, settings) refuses it
 	if (kind === 'json') return JSON.stringify(value);
@@ -510,15 +529,8 @@ class SqliteTransaction implements StoreTransaction {
 	}
 
 	async updateCampaign(id: number, patch: CampaignPatch, now: string): Promise<Campaign | null> {
-		const sets: string[] = [];
 		const params: Array<string | number | null> = [];
-		for (const [key, column, kind] of CAMPAIGN_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			sets.push(`${column} = ?`);
-			params.push(patchValue(kind, value));
-		}
-		sets.push('updated_at = ?');
+		const sets = [...assignments(CAMPAIGN_PATCH_COLUMNS, patch, params), 'updated_at = ?'];
 		params.push(toIso(now), id);
 		const r = this.stmt(`UPDATE campaigns SET ${sets.join(', ')} WHERE id = ? RETURNING *`).get(...params);
 		return r === undefined ? null : rowToCampaign(r);
@@ -639,15 +651,8 @@ class SqliteTransaction implements StoreTransaction {
 	}
 
 	async updateParticipant(id: number, patch: ParticipantPatch, now: string): Promise<Participant | null> {
-		const sets: string[] = [];
 		const params: Array<string | number | null> = [];
-		for (const [key, column, kind] of PARTICIPANT_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			sets.push(`${column} = ?`);
-			params.push(patchValue(kind, value));
-		}
-		sets.push('updated_at = ?');
+		const sets = [...assignments(PARTICIPANT_PATCH_COLUMNS, patch, params), 'updated_at = ?'];
 		params.push(toIso(now), id);
 		const r = this.stmt(
 			`UPDATE participants SET ${sets.join(', ')} WHERE id = ? RETURNING ${PARTICIPANT_COLUMNS}`,
@@ -763,15 +768,8 @@ class SqliteTransaction implements StoreTransaction {
 	}
 
 	async updateReward(id: number, patch: RewardPatch, fromStatus: RewardStatus[], now: string): Promise<Reward | null> {
-		const sets: string[] = [];
 		const params: Array<string | number | null> = [];
-		for (const [key, column, kind] of REWARD_PATCH_COLUMNS) {
-			const value = patch[key];
-			if (value === undefined) continue;
-			sets.push(`${column} = ?`);
-			params.push(patchValue(kind, value));
-		}
-		sets.push('updated_at = ?');
+		const sets = [...assignments(REWARD_PATCH_COLUMNS, patch, params), 'updated_at = ?'];
 		params.push(toIso(now), id, JSON.stringify(fromStatus));
 		const r = this.stmt(
 			`UPDATE rewards SET ${sets.join(', ')} WHERE id = ? AND status IN (SELECT value FROM json_each(?)) ` +
