@@ -167,18 +167,15 @@ export class RewardDesk {
 	}
 
 	private async views(tx: StoreTransaction, rewards: Reward[]): Promise<RewardView[]> {
-		const people = new Map<number, Participant | null>();
-		const person = async (id: number | null) => {
-			if (id === null) return null;
-			if (!people.has(id)) people.set(id, await tx.getParticipant(id));
-			return people.get(id)!;
-		};
-		const out: RewardView[] = [];
-		for (const reward of rewards) {
-			out.push({ reward, beneficiary: await person(reward.beneficiaryId), referral: await person(reward.referralId) });
-		}
-		return out;
+		const ids = [...new Set(rewards.flatMap((r) => (r.referralId === null ? [r.beneficiaryId] : [r.beneficiaryId, r.referralId])))];
+		const people = new Map((await tx.getParticipants(ids)).map((p) => [p.id, p]));
+		return rewards.map((reward) => ({
+			reward,
+			beneficiary: people.get(reward.beneficiaryId) ?? null,
+			referral: reward.referralId === null ? null : (people.get(reward.referralId) ?? null),
+		}));
 	}
+
 
 	private now(): string {
 		return this.clock().toISOString();

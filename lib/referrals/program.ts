@@ -294,6 +294,15 @@ export class ReferralProgram {
 		return requireParticipant(await this.findParticipant(campaignId, ref), ref);
 	}
 
+	/** Participants by id, in any campaign, keyed by id; ids that do not exist are absent. */
+	async participantsById(ids: number[]): Promise<Map<number, Participant>> {
+		const found = new Map<number, Participant>();
+		for (const batch of chunks(unique(ids))) {
+			for (const participant of await this.store.read((tx) => tx.getParticipants(batch))) found.set(participant.id, participant);
+		}
+		return found;
+	}
+
 	async listParticipants(
 		campaignId: number,
 		filter: ParticipantFilter,

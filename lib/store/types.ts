@@ -185,6 +185,8 @@ export interface StoreTransaction {
 	 */
 	insertParticipants(rows: ParticipantInsert[], now: string): Promise<Participant[]>;
 	getParticipant(id: number): Promise<Participant | null>;
+	/** The participants with these ids that exist, in ascending id order. */
+	getParticipants(ids: number[]): Promise<Participant[]>;
 	findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]>;
 	/** Codes are unique across the store, so this is not scoped to a campaign. */
 	findParticipantsByCode(codes: string[]): Promise<Participant[]>;

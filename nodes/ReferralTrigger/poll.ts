@@ -8,10 +8,8 @@ import { NodeOperationError } from 'n8n-workflow';
 
 import { EVENT_TYPES, type EventType, type Participant, type ReferralEvent } from '../../lib/referrals/model';
 import type { ReferralProgram } from '../../lib/referrals/program';
-import { openStore, type ReferralStore } from '../../lib/store';
-import { storeConfigFromCredential, type StoreCredentialData } from '../../lib/store/config';
 import { toNodeError } from '../shared/errors';
-import { programFor, STORE_CREDENTIAL } from '../shared/store';
+import { programFor } from '../shared/store';
 
 /** Events read from the store at once. */
 export const PAGE_SIZE = 500;
@@ -30,7 +28,7 @@ export async function pollEvents(this: IPollFunctions): Promise<INodeExecutionDa
 	try {
 		const program = await programFor(this);
 		const filter = { types: eventTypesOf(this), campaignId: await campaignIdOf(this, program) };
-		const people = new Participants(await storeOf(this));
+		const people = new Participants(program);
 
 		if (this.getMode() === 'manual') {
 			// A test shows what the workflow would get, and leaves the cursor where it is.
@@ -115,17 +113,12 @@ async function campaignIdOf(context: IPollFunctions, program: ReferralProgram): 
 	return (await program.getCampaign({ id: Number(value) })).id;
 }
 
-/** The store the program works on: `programFor` opened it, and `openStore` hands out that same one. */
-async function storeOf(context: IPollFunctions): Promise<ReferralStore> {
-	const data = (await context.getCredentials(STORE_CREDENTIAL)) as StoreCredentialData;
-	return await openStore(storeConfigFromCredential(data));
-}
-
 /** Participants as they are now, read once per page of events and kept for the rest of the poll. */
+/** Participants of the events, read once per page through the program and kept for the poll. */
 class Participants {
 	private readonly known = new Map<number, Participant | null>();
 
-	constructor(private readonly store: ReferralStore) {}
+	constructor(private readonly program: ReferralProgram) {}
 
 	async load(events: ReferralEvent[]): Promise<void> {
 		const missing = new Set<number>();
@@ -135,12 +128,8 @@ class Participants {
 			}
 		}
 		if (missing.size === 0) return;
-		const found = await this.store.read(async (tx) => {
-			const rows: Array<[number, Participant | null]> = [];
-			for (const id of missing) rows.push([id, await tx.getParticipant(id)]);
-			return rows;
-		});
-		for (const [id, participant] of found) this.known.set(id, participant);
+		const found = await this.program.participantsById([...missing]);
+		for (const id of missing) this.known.set(id, found.get(id) ?? null);
 	}
 
 	get(id: number | null): Participant | null {

@@ -13,7 +13,7 @@ import { storeConfigFromCredential, type StoreCredentialData } from '../../lib/s
 import { openStore } from '../../lib/store';
 
 // Nodes declare it as { name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }.
-export const STORE_CREDENTIAL = 'referralStoreApi';
+const STORE_CREDENTIAL = 'referralStoreApi';
 
 type StoreUser = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions;
 

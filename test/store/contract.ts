@@ -561,6 +561,15 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect(await read((t) => t.findParticipantsByPipedrive({ dealIds: [999] }))).toEqual([]);
 		});
 
+		it('gets participants by ids in one call, skipping ids that do not exist', async () => {
+			const c = await newCampaign();
+			const [a, b] = await tx((t) => t.insertParticipants([personRow(c.id, 'ids-a@example.com'), personRow(c.id, 'ids-b@example.com')], NOW));
+			const found = await read((t) => t.getParticipants([b.id, 999_999, a.id]));
+			expect(found.map((p) => p.id)).toEqual([a.id, b.id].sort((x, y) => x - y));
+			expect(found[0]).toEqual(await read((t) => t.getParticipant(found[0].id)));
+			expect(await read((t) => t.getParticipants([]))).toEqual([]);
+		});
+
 		it('counts referrals and qualified referrals per referrer', async () => {
 			const c = await newCampaign();
 			const [ann, bo] = await tx((t) => t.insertParticipants([personRow(c.id, 'ann@example.com'), personRow(c.id, 'bo@example.com')], NOW));

@@ -641,6 +641,12 @@ class PostgresTransaction implements StoreTransaction {
 		return rows.length === 0 ? null : rowToParticipant(rows[0]);
 	}
 
+	async getParticipants(ids: number[]): Promise<Participant[]> {
+		if (ids.length === 0) return [];
+		const rows = await this.q(`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id = ANY($1::bigint[]) ORDER BY id`, [ids]);
+		return rows.map(rowToParticipant);
+	}
+
 	async findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]> {
 		if (emails.length === 0) return [];
 		const rows = await this.q(

@@ -595,6 +595,15 @@ class SqliteTransaction implements StoreTransaction {
 		return r === undefined ? null : rowToParticipant(r);
 	}
 
+	async getParticipants(ids: number[]): Promise<Participant[]> {
+		if (ids.length === 0) return [];
+		return this.stmt(
+			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id`,
+		)
+			.all(JSON.stringify(ids))
+			.map(rowToParticipant);
+	}
+
 	async findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]> {
 		if (emails.length === 0) return [];
 		return this.stmt(
