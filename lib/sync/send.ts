@@ -24,6 +24,7 @@ export interface SendSettings {
 	/** Extra lead or deal fields set to fixed values, by field key or name. */
 	extraRecordFields: Array<{ field: string; value: unknown }>;
 	personFields: Array<FieldChoice<PersonRole>>;
+	/** Defaults to the account's first pipeline (by order). */
 	pipelineId?: number;
 	/** Defaults to the pipeline's first stage. */
 	stageId?: number;
@@ -223,15 +224,19 @@ export class PipedriveSender {
 
 	private async resolveStage(): Promise<Stage> {
 		const { pipelineId, stageId } = this.settings;
-		if (!pipelineId) {
-			throw new ReferralError('pipedrive_setup', 'Choose the pipeline the deals go to', 'pipelineId');
-		}
-		const pipelines = await this.client.listPipelines();
-		const pipeline = pipelines.find((p) => p.id === pipelineId && !p.is_deleted);
+		const pipelines = (await this.client.listPipelines())
+			.filter((p) => !p.is_deleted)
+			.sort((a, b) => (a.order_nr ?? 0) - (b.order_nr ?? 0));
+		// No pipeline chosen: the account's first one, so a bundled workflow works before it is tuned.
+		const pipeline = pipelineId ? pipelines.find((p) => p.id === pipelineId) : pipelines[0];
 		if (!pipeline) {
-			throw new ReferralError('pipedrive_setup', `There is no pipeline with ID ${pipelineId} in Pipedrive`, 'pipelineId');
+			throw new ReferralError(
+				'pipedrive_setup',
+				pipelineId ? `There is no pipeline with ID ${pipelineId} in Pipedrive` : 'Pipedrive has no pipeline to put deals in',
+				'pipelineId',
+			);
 		}
-		const stages = (await this.client.listStages(pipelineId))
+		const stages = (await this.client.listStages(pipeline.id))
 			.filter((stage) => !stage.is_deleted)
 			.sort((a, b) => (a.order_nr ?? 0) - (b.order_nr ?? 0));
 		const stage = stageId ? stages.find((s) => s.id === stageId) : stages[0];

@@ -125,6 +125,18 @@ describe('Pipedrive sync against the sandbox', () => {
 			expect(personsWithEmail(email)).toHaveLength(1);
 		});
 
+		it('without a chosen pipeline, puts the deal in the first stage of the account’s first pipeline', async () => {
+			const { friend } = await referral('ann@example.com', 'cy@example.com');
+			const sender = new PipedriveSender(program, client(), { ...dealSettings, pipelineId: undefined });
+			await sender.prepare();
+			const result = await sender.send({ campaignId: campaign.id, participant: { id: friend.id } });
+			const first = sandbox.state.pipelines.reduce((a, b) => ((a.order_nr ?? 0) <= (b.order_nr ?? 0) ? a : b));
+			const firstStage = sandbox.state.stages
+				.filter((stage) => stage.pipeline_id === first.id)
+				.reduce((a, b) => ((a.order_nr ?? 0) <= (b.order_nr ?? 0) ? a : b));
+			expect(sandbox.state.deals.get(result.dealId!)).toMatchObject({ pipeline_id: first.id, stage_id: firstStage.id });
+		});
+
 		it('creates a labelled lead with the referral fields as lead custom fields', async () => {
 			const { friend } = await referral('ann@example.com', 'cy@example.com');
 			const labels = [...sandbox.state.leadLabels].filter((l) => l.name === 'Referral').map((l) => l.id);

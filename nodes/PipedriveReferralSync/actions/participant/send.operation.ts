@@ -46,8 +46,8 @@ const properties: INodeProperties[] = [
 		type: 'options',
 		typeOptions: { loadOptionsMethod: 'getPipelines' },
 		default: '',
-		required: true,
-		description: 'Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>',
+		description:
+			'The pipeline of new deals; empty means the account’s first pipeline. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 		displayOptions: { show: { target: ['deal'] } },
 	},
 	{
