@@ -203,6 +203,21 @@ export class ReferralProgram {
 		return campaign;
 	}
 
+	/**
+	 * Creates the campaign, or returns the one that already has its slug, unchanged (`created`
+	 * false): the settings given apply only when it is new. Lets a workflow set up its campaign on
+	 * first use; concurrent first uses create it once.
+	 */
+	async ensureCampaign(input: CampaignInput, defaultLinkTemplate: string): Promise<{ campaign: Campaign; created: boolean }> {
+		try {
+			return { campaign: await this.createCampaign(input, defaultLinkTemplate), created: true };
+		} catch (error) {
+			if (!(error instanceof ReferralError && error.kind === 'conflict' && error.field === 'slug')) throw error;
+			const slug = isBlank(input.slug) ? slugify(parseCampaignName(input.name)) : parseSlug(input.slug);
+			return { campaign: await this.getCampaign({ slug }), created: false };
+		}
+	}
+
 	async findCampaign(ref: { id: number } | { slug: string }): Promise<Campaign | null> {
 		return await this.store.read((tx) => tx.getCampaign(ref));
 	}

@@ -95,6 +95,20 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 			expect(result.error!.description).toContain('Item 1, field "slug"');
 		});
 
+		it('with "If It Already Exists: Use It", returns the existing campaign unchanged', async () => {
+			const result = await ok('ensure-campaign', [
+				{ name: 'Referral Program', slug: 'referral-program', prefix: '' },
+				{ name: 'Another name', slug: 'referral-program', prefix: 'xx-' },
+				{ name: 'Partners', slug: '', prefix: 'ptn-' },
+			]);
+			const [first, second, third] = result.json(NODE);
+			expect(first).toMatchObject({ created: true, slug: 'referral-program', name: 'Referral Program' });
+			expect(second).toEqual({ ...first, created: false });
+			expect(third).toMatchObject({ created: true, slug: 'partners', codeSettings: { length: 9, prefix: 'PTN-' } });
+			const again = await ok('ensure-campaign', [{ name: 'Partners', slug: '', prefix: '' }]);
+			expect(again.json(NODE)).toEqual([{ ...third, created: false }]);
+		});
+
 		it('lists, updates and reports on campaigns', async () => {
 			await createCampaign();
 			await createCampaign('Autumn');

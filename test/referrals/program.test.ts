@@ -86,6 +86,24 @@ describe('ReferralProgram (SQLite store)', () => {
 		});
 	});
 
+	describe('ensureCampaign', () => {
+		it('creates a campaign once, even when asked 10 times at once, and never changes it', async () => {
+			const results = await Promise.all(
+				Array.from({ length: 10 }, (_, i) => program.ensureCampaign({ name: `Friends ${i}`, slug: 'friends', codeLength: 9 + i }, TEMPLATE)),
+			);
+			expect(results.filter((result) => result.created)).toHaveLength(1);
+			const ids = new Set(results.map((result) => result.campaign.id));
+			expect(ids.size).toBe(1);
+			const winner = results.find((result) => result.created)!.campaign;
+			expect(results.every((result) => JSON.stringify(result.campaign) === JSON.stringify(winner))).toBe(true);
+			expect(await program.getCampaign({ slug: 'friends' })).toEqual(winner);
+		});
+
+		it('still refuses bad settings of a new campaign', async () => {
+			await expect(program.ensureCampaign({ name: 'X', slug: 'Not a slug!' }, TEMPLATE)).rejects.toMatchObject({ field: 'slug' });
+		});
+	});
+
 	describe('enrol', () => {
 		it('gives a unique code and a link, and the same ones when enrolled again', async () => {
 			const first = await enrolOne(' Ann@Example.com ', { firstName: 'Ann' });

@@ -16,6 +16,26 @@ const properties: INodeProperties[] = [
 		placeholder: 'Spring referral program',
 	},
 	{
+		displayName: 'If It Already Exists',
+		name: 'ifExists',
+		type: 'options',
+		default: 'error',
+		options: [
+			{
+				name: 'Fail',
+				value: 'error',
+				description: 'A campaign with the same slug is an error',
+			},
+			{
+				name: 'Use It',
+				value: 'useExisting',
+				description:
+					'Output the campaign with the same slug, unchanged (created: false). The fields here apply only when it is new; change an existing campaign with Update.',
+			},
+		],
+		description: 'What happens when a campaign with this slug (made from the name when no slug is set) exists',
+	},
+	{
 		displayName: 'Additional Fields',
 		name: 'additionalFields',
 		type: 'collection',
@@ -46,7 +66,10 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 	return await forEachItem(this, async (itemIndex) => {
 		const name = this.getNodeParameter('name', itemIndex);
 		const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
-		const campaign = await program.createCampaign({ name, ...fields }, fallbackTemplate);
-		return campaignJson(campaign);
+		if (this.getNodeParameter('ifExists', itemIndex, 'error') === 'useExisting') {
+			const { campaign, created } = await program.ensureCampaign({ name, ...fields }, fallbackTemplate);
+			return { ...campaignJson(campaign), created };
+		}
+		return { ...campaignJson(await program.createCampaign({ name, ...fields }, fallbackTemplate)), created: true };
 	});
 }
