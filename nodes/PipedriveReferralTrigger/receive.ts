@@ -17,6 +17,7 @@ import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-w
 
 import type { PipedriveClient } from '../../lib/pipedrive/client';
 import { isPipedriveApiError } from '../../lib/pipedrive/errors';
+import { resolveField } from '../../lib/pipedrive/fields';
 import { normalizeWebhook, PipedriveWebhookError, type NormalizedWebhook } from '../../lib/pipedrive/webhooks';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
@@ -32,7 +33,31 @@ function respond(response: Response, status: number, body: IDataObject, headers:
 	return { noWebhookResponse: true };
 }
 
-function configOf(context: IWebhookFunctions): TriggerConfig {
+/** Pipedrive custom-field keys are 40 hex characters; anything else is taken as a field name. */
+const FIELD_KEY = /^[0-9a-f]{40}$/i;
+const FIELD_NAME_TTL_MS = 10 * 60_000;
+const fieldKeysByName = new Map<string, { key: Promise<string>; at: number }>();
+
+/**
+ * The key of a field given by key or by name. Deliveries carry keys only, and a bundled workflow
+ * can only name its fields; a name is looked up (one `GET` of the field list) and remembered for
+ * ten minutes per credential, so a burst of deliveries costs one call.
+ */
+async function fieldKeyOf(context: IWebhookFunctions, entity: 'deal' | 'person', keyOrName: string): Promise<string> {
+	if (keyOrName === '' || FIELD_KEY.test(keyOrName)) return keyOrName;
+	const cacheKey = `${JSON.stringify(context.getNode().credentials ?? {})}|${entity}|${keyOrName}`;
+	const cached = fieldKeysByName.get(cacheKey);
+	if (cached && Date.now() - cached.at < FIELD_NAME_TTL_MS) return await cached.key;
+	const key = pipedriveClientFor(context).then(async (client) => {
+		const fields = entity === 'deal' ? await client.listDealFields() : await client.listPersonFields();
+		return resolveField(fields, keyOrName, entity).key;
+	});
+	fieldKeysByName.set(cacheKey, { key, at: Date.now() });
+	key.catch(() => fieldKeysByName.delete(cacheKey));
+	return await key;
+}
+
+async function configOf(context: IWebhookFunctions): Promise<TriggerConfig> {
 	const events = (context.getNodeParameter('events', []) as TriggerEvent[]) ?? [];
 	const stageEvents = events.includes('dealEnteredStage');
 	const pipelineId = stageEvents ? Number(context.getNodeParameter('pipelineId', '')) : 0;
@@ -41,8 +66,10 @@ function configOf(context: IWebhookFunctions): TriggerConfig {
 		pipelineId: Number.isFinite(pipelineId) && pipelineId > 0 ? pipelineId : null,
 		stageIds: stageEvents ? ((context.getNodeParameter('stageIds', []) as unknown[]) ?? []).map(Number).filter(Number.isFinite) : [],
 		labelIds: events.includes('leadLabelled') ? ((context.getNodeParameter('labelIds', []) as unknown[]) ?? []).map(String) : [],
-		codeField: String(context.getNodeParameter('codeField', '') ?? '').trim(),
-		personCodeField: events.includes('personCreatedOrUpdated') ? String(context.getNodeParameter('personCodeField', '') ?? '').trim() : '',
+		codeField: await fieldKeyOf(context, 'deal', String(context.getNodeParameter('codeField', '') ?? '').trim()),
+		personCodeField: events.includes('personCreatedOrUpdated')
+			? await fieldKeyOf(context, 'person', String(context.getNodeParameter('personCodeField', '') ?? '').trim())
+			: '',
 	};
 }
 
@@ -94,7 +121,7 @@ export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebh
 
 	let items;
 	try {
-		items = await itemsFor(webhook, configOf(context), lookupsFor(context));
+		items = await itemsFor(webhook, await configOf(context), lookupsFor(context));
 	} catch (error) {
 		// Not a 2xx: Pipedrive tries again (3 s, 30 s, 150 s later); the failed execution shows why.
 		respond(response, 500, { error: 'Could not read the event from Pipedrive; Pipedrive will retry' });

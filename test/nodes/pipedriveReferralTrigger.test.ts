@@ -287,6 +287,21 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 		expect(itemsOf(await deliver(one(moved.v2), stageParams([9], { codeField: '' })))).toEqual([expect.objectContaining({ referralCode: null })]);
 	});
 
+	it('takes the code field by name: one field lookup, then remembered for later deliveries', async () => {
+		const deal = sandbox.createDeal({ title: 'Named field', person_id: 6, stage_id: 6, custom_fields: { [CODE_FIELD]: 'HAL-3K7W' } });
+		await sandbox.waitForWebhooks();
+		const moved = await deliveriesOf(() => sandbox.moveDealToStage(deal.id as number, 8));
+		sandbox.clearRequests();
+		const byName = stageParams([8], { codeField: 'Referral code' });
+		expect(itemsOf(await deliver(one(moved.v2), byName))).toEqual([expect.objectContaining({ referralCode: 'HAL-3K7W' })]);
+		expect(itemsOf(await deliver(one(moved.v1), byName))).toEqual([expect.objectContaining({ referralCode: 'HAL-3K7W' })]);
+		expect(sandbox.requests().map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v2/dealFields']);
+
+		// A name that is no field: 500 (Pipedrive retries) and an error that names the field.
+		const wrong = deliver(one(moved.v2), stageParams([8], { codeField: 'Referal kode' }));
+		await expect(wrong).rejects.toThrow(/No deal field with key or name "Referal kode"/);
+	});
+
 	it('reads the code from Pipedrive, once, only when the payload lacks the field', async () => {
 		const deal = sandbox.createDeal({ title: 'Trimmed payload', person_id: 5, stage_id: 6, custom_fields: { [CODE_FIELD]: 'GUS-9P3D' } });
 		await sandbox.waitForWebhooks();
