@@ -1,0 +1,95 @@
+/**
+ * The bundled workflows (workflows/*.json) and the credentials they reference, for `npm start` and
+ * the end-to-end suites. The workflow files name their credentials by these ids and names, so
+ * importing credentials with the same ids wires them up without touching the workflows; a user
+ * importing the files into their own n8n picks their credentials on each node instead.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { REPO_ROOT } from './proc';
+
+export const WORKFLOWS_DIR = path.join(REPO_ROOT, 'workflows');
+
+/** The credentials the bundled workflows reference (id and name). */
+export const BUNDLED_CREDENTIALS = {
+	store: { id: 'referralStore001', name: 'Referral Store' },
+	pipedrive: { id: 'pipedriveRefApi1', name: 'Pipedrive (referrals)' },
+	qualifyKey: { id: 'referralQualifyK', name: 'Referral qualify key' },
+} as const;
+
+/** The header the qualify-with-code webhook checks (its Header Auth credential's name). */
+export const QUALIFY_KEY_HEADER = 'X-Referral-Key';
+
+/** Public paths of the bundled workflows (forms under /form/, webhooks under /webhook/). */
+export const BUNDLED_PATHS = {
+	referrerForm: 'referral-signup',
+	referredForm: 'refer',
+	qualifyWebhook: 'referrals/qualify',
+} as const;
+
+export interface BundledWorkflowNode {
+	id: string;
+	name: string;
+	type: string;
+	typeVersion: number;
+	position: [number, number];
+	parameters: Record<string, any>;
+	credentials?: Record<string, { id: string; name: string }>;
+	webhookId?: string;
+	disabled?: boolean;
+	onError?: string;
+}
+
+export interface BundledWorkflow {
+	id: string;
+	name: string;
+	active: boolean;
+	nodes: BundledWorkflowNode[];
+	connections: Record<string, { main: Array<Array<{ node: string; type: string; index: number }>> }>;
+	settings: Record<string, unknown>;
+	[key: string]: unknown;
+}
+
+/** Every workflows/*.json by file name, sorted. */
+export function bundledWorkflows(dir = WORKFLOWS_DIR): Array<{ file: string; workflow: BundledWorkflow }> {
+	return fs
+		.readdirSync(dir)
+		.filter((name) => name.endsWith('.json'))
+		.sort()
+		.map((file) => ({ file, workflow: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) as BundledWorkflow }));
+}
+
+export type StoreSettings =
+	| { backend: 'sqlite'; sqlitePath: string }
+	| { backend: 'postgres'; host: string; port: number; database: string; user: string; password: string; schema: string };
+
+export interface PipedriveSettings {
+	apiToken: string;
+	companyDomain: string;
+	/** The sandbox's URL; empty for real Pipedrive. */
+	baseUrl?: string;
+}
+
+/**
+ * The three credentials in the shape `n8n import:credentials` takes (plain data: the import
+ * encrypts it with the instance's key).
+ */
+export function bundledCredentialFiles(settings: { store: StoreSettings; pipedrive: PipedriveSettings; qualifyKey: string }): unknown[] {
+	const store =
+		settings.store.backend === 'sqlite'
+			? { backend: 'sqlite', sqlitePath: settings.store.sqlitePath }
+			: { ...settings.store, ssl: 'disable' };
+	return [
+		{ ...BUNDLED_CREDENTIALS.store, type: 'referralStoreApi', data: store },
+		{
+			...BUNDLED_CREDENTIALS.pipedrive,
+			type: 'pipedriveReferralApi',
+			data: {
+				apiToken: settings.pipedrive.apiToken,
+				companyDomain: settings.pipedrive.companyDomain,
+				baseUrl: settings.pipedrive.baseUrl ?? '',
+			},
+		},
+		{ ...BUNDLED_CREDENTIALS.qualifyKey, type: 'httpHeaderAuth', data: { name: QUALIFY_KEY_HEADER, value: settings.qualifyKey } },
+	];
+}
