@@ -36,6 +36,8 @@ export interface AdminHelpers {
 	moveDealToStage(dealId: number, stageId: number): Record<string, unknown>;
 	setDealStatus(dealId: number, status: 'open' | 'won' | 'lost', lostReason?: string): Record<string, unknown>;
 	markDealWon(dealId: number): Record<string, unknown>;
+	/** The newest deal not deleted, if any. */
+	latestDealId(): number | undefined;
 	markDealLost(dealId: number, lostReason?: string): Record<string, unknown>;
 	updatePerson(personId: number, input: PersonInput): Record<string, unknown>;
 	/** labels: lead label ids or names ("Hot", "Referral", ...) */
@@ -136,6 +138,10 @@ export function createAdmin(deps: AdminDeps): AdminHelpers {
 			const ids = [...(rest.label_ids ?? []), ...(label_names ? labelIds(label_names) : [])];
 			return leadV1(state, state.createLead({ ...rest, label_ids: ids }, 'app'));
 		},
+		latestDealId() {
+			const deals = [...state.deals.values()].filter((deal) => !deal.is_deleted);
+			return deals.length ? Number(deals[deals.length - 1].id) : undefined;
+		},
 		moveDealToStage(dealId, stageId) {
 			return dealV2(state, state.updateDeal(dealId, { stage_id: stageId }, 'app'));
 		},
@@ -192,14 +198,22 @@ export const ADMIN_HELP = [
 	'POST   /__admin/persons                   {name, emails?, custom_fields?}',
 	'PATCH  /__admin/persons/:id               {name?, emails?, custom_fields?}',
 	'POST   /__admin/deals                     {title, person_id?, stage_id?, custom_fields?}',
-	'POST   /__admin/deals/:id/stage           {stage_id}',
-	'POST   /__admin/deals/:id/status          {status: open|won|lost, lost_reason?}',
+	'POST   /__admin/deals/:id/stage           {stage_id}  (:id may be "latest": the newest deal)',
+	'POST   /__admin/deals/:id/status          {status: open|won|lost, lost_reason?}  (:id may be "latest")',
 	'POST   /__admin/leads                     {title, person_id, label_names?, custom?}',
 	'POST   /__admin/leads/:id/labels          {labels: ["Hot", "Referral", <uuid>...]}',
 	'POST   /__admin/leads/:id/convert         {stage_id?, pipeline_id?}',
 	'GET    /__admin/webhooks/deliveries[?webhook_id=N]',
 	'POST   /__admin/webhooks/redeliver-last   {webhook_id?} send the last delivery again (duplicate)',
 ];
+
+/** A deal id from the path; "latest" is the newest deal not deleted (handy in a demo). */
+function dealIdOf(h: AdminHelpers, id: string): number {
+	if (id !== 'latest') return Number(id);
+	const latest = h.latestDealId();
+	if (latest === undefined) throw new ApiError(404, 'There is no deal yet');
+	return latest;
+}
 
 /** Routes an admin HTTP request. */
 export async function handleAdmin(
@@ -232,8 +246,8 @@ export async function handleAdmin(
 	if (method === 'POST' && p === '/persons') return ok(h.createPerson(b), 201);
 	if (method === 'PATCH' && (m = /^\/persons\/(\d+)$/.exec(p))) return ok(h.updatePerson(Number(m[1]), b));
 	if (method === 'POST' && p === '/deals') return ok(h.createDeal(b), 201);
-	if (method === 'POST' && (m = /^\/deals\/(\d+)\/stage$/.exec(p))) return ok(h.moveDealToStage(Number(m[1]), Number(b.stage_id)));
-	if (method === 'POST' && (m = /^\/deals\/(\d+)\/status$/.exec(p))) return ok(h.setDealStatus(Number(m[1]), b.status, b.lost_reason));
+	if (method === 'POST' && (m = /^\/deals\/(\d+|latest)\/stage$/.exec(p))) return ok(h.moveDealToStage(dealIdOf(h, m[1]), Number(b.stage_id)));
+	if (method === 'POST' && (m = /^\/deals\/(\d+|latest)\/status$/.exec(p))) return ok(h.setDealStatus(dealIdOf(h, m[1]), b.status, b.lost_reason));
 	if (method === 'POST' && p === '/leads') return ok(h.createLead(b), 201);
 	if (method === 'POST' && (m = /^\/leads\/([^/]+)\/labels$/.exec(p))) return ok(h.setLeadLabels(m[1], b.labels ?? b.label_ids ?? []));
 	if (method === 'POST' && (m = /^\/leads\/([^/]+)\/convert$/.exec(p))) return ok(h.convertLead(m[1], { stage_id: b.stage_id, pipeline_id: b.pipeline_id }));

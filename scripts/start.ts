@@ -1,97 +1,122 @@
 /**
  * `npm start`: the demo. A real n8n on http://localhost:5678 with this package installed the way
- * users get it (a community package), a Referral Store credential over an SQLite file, and the
- * bundled workflows imported.
+ * users get it (a community package), every bundled workflow imported and published, the Pipedrive
+ * sandbox standing in for Pipedrive (or real Pipedrive), and the referral store on embedded SQLite.
  *
  *   1. build + pack this repository (npm run build, npm pack)
  *   2. find or install n8n 2.41.0 in the cache (first time ~6 min and 2.9 GB; see scripts/n8n/install.ts)
  *   3. install the package into the demo user folder `.n8n-demo/` (kept between runs: the owner
  *      account, workflows, executions and the referral data survive restarts)
- *   4. import the store credential (and the bundled workflows that are new or changed)
- *   5. start n8n and wait for Ctrl-C
+ *   4. start the Pipedrive sandbox on :4010, unless PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN
+ *      are set (then real Pipedrive is used)
+ *   5. import the three credentials and the bundled workflows that are new or changed, publish them
+ *   6. start n8n, set up the owner account, print what to do next, and wait for Ctrl-C
  *
- * Env: PORT (default 5678), N8N_VERSION (default 2.41.0), N8N_CACHE_DIR, DEMO_WORKFLOWS_DIR (default
- * workflows/), DEMO_VERBOSE=1 (echo n8n's log; it is always written to .n8n-demo/n8n.log).
- * Reset everything with `rm -rf .n8n-demo`.
+ * Env: PORT (default 5678), SANDBOX_PORT (default 4010), PIPEDRIVE_API_TOKEN +
+ * PIPEDRIVE_COMPANY_DOMAIN (real Pipedrive), WEBHOOK_URL (the public URL Pipedrive can reach n8n
+ * at, for real Pipedrive), N8N_VERSION (default 2.41.0), N8N_CACHE_DIR, DEMO_VERBOSE=1 (echo n8n's
+ * log; it is always written to .n8n-demo/n8n.log). Reset everything with `rm -rf .n8n-demo`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startSandbox, type Sandbox } from '../sandbox';
+import { BUNDLED_CREDENTIALS, BUNDLED_PATHS, bundledCredentialFiles, bundledWorkflows, QUALIFY_KEY_HEADER, WORKFLOWS_DIR, type PipedriveSettings } from './n8n/bundle';
 import { DEFAULT_N8N_VERSION, ensureN8n } from './n8n/install';
 import { isPortInUse, n8nCli, startN8n, tail, writeJson, type N8nInstance } from './n8n/instance';
 import { installCommunityPackage, packPackage, PACKAGE_NAME } from './n8n/package';
 import { formatDuration, REPO_ROOT } from './n8n/proc';
 
 const DEMO_DIR = path.join(REPO_ROOT, '.n8n-demo');
-const WORKFLOWS_DIR = path.resolve(process.env.DEMO_WORKFLOWS_DIR || path.join(REPO_ROOT, 'workflows'));
 const STATE_FILE = path.join(DEMO_DIR, 'demo-state.json');
 const PID_FILE = path.join(DEMO_DIR, 'demo.pid');
 const LOG_FILE = path.join(DEMO_DIR, 'n8n.log');
-
-/** The credential the bundled workflows use (they reference it by this id and name). */
-export const DEMO_STORE_CREDENTIAL = { id: 'demoReferralStore', name: 'Referral Store (demo SQLite)' };
 const SQLITE_PATH = path.join(DEMO_DIR, '.n8n', 'referrals.sqlite');
+const OWNER_EMAIL = 'demo@example.com';
 
 interface DemoState {
 	/** sha256 of each workflow file as last imported, by file name. */
 	workflows: Record<string, string>;
+	/** The qualify webhook's header key and the owner's password, made on the first start. */
+	qualifyKey: string;
+	ownerPassword: string;
 }
 
 function say(message = ''): void {
 	process.stdout.write(`${message}\n`);
 }
 
+function portFrom(name: string, fallback: number): number {
+	const port = Number(process.env[name] || fallback);
+	if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`${name} "${process.env[name]}" is not a port`);
+	return port;
+}
+
 async function main(): Promise<void> {
 	const started = Date.now();
-	const port = Number(process.env.PORT || 5678);
-	if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT "${process.env.PORT}" is not a port`);
+	const port = portFrom('PORT', 5678);
+	const realPipedrive = Boolean(process.env.PIPEDRIVE_API_TOKEN && process.env.PIPEDRIVE_COMPANY_DOMAIN);
+	const sandboxPort = portFrom('SANDBOX_PORT', 4010);
 	fs.mkdirSync(DEMO_DIR, { recursive: true });
 	claimDemoFolder();
-	if (await isPortInUse(port)) {
-		throw new Error(`port ${port} is already in use on 127.0.0.1 (another n8n?). Stop it, or run with PORT=<another port>.`);
+	for (const [name, taken] of [['PORT', port], ...(realPipedrive ? [] : [['SANDBOX_PORT', sandboxPort]])] as Array<[string, number]>) {
+		if (await isPortInUse(taken)) {
+			throw new Error(`port ${taken} is already in use on 127.0.0.1 (another demo?). Stop it, or run with ${name}=<another port>.`);
+		}
 	}
+	const state = readState();
 
 	say(`\n=== ${PACKAGE_NAME}: demo ===\n`);
-	say('1/5 building and packing the package ...');
+	say('1/6 building and packing the package ...');
 	const packDir = fs.mkdtempSync(path.join(os.tmpdir(), `${PACKAGE_NAME}-demo-`));
 	let n8nDir: string;
 	try {
 		const tarball = await packPackage({ destination: packDir });
-
 		const version = process.env.N8N_VERSION || DEFAULT_N8N_VERSION;
-		say(`2/5 n8n ${version} (installed once into the cache; the first time takes ~6 min and 2.9 GB) ...`);
+		say(`2/6 n8n ${version} (installed once into the cache; the first time takes ~6 min and 2.9 GB) ...`);
 		n8nDir = await ensureN8n(version);
-
-		say(`3/5 installing ${PACKAGE_NAME} as a community package into ${path.relative(REPO_ROOT, DEMO_DIR)}/ ...`);
+		say(`3/6 installing ${PACKAGE_NAME} as a community package into ${path.relative(REPO_ROOT, DEMO_DIR)}/ ...`);
 		await installCommunityPackage(DEMO_DIR, tarball);
 	} finally {
 		fs.rmSync(packDir, { recursive: true, force: true });
 	}
 
-	say('4/5 importing the Referral Store credential and the bundled workflows ...');
-	await importDemoData(n8nDir);
+	let sandbox: Sandbox | undefined;
+	let pipedrive: PipedriveSettings;
+	if (realPipedrive) {
+		say(`4/6 using real Pipedrive: ${process.env.PIPEDRIVE_COMPANY_DOMAIN}.pipedrive.com`);
+		pipedrive = { apiToken: process.env.PIPEDRIVE_API_TOKEN!, companyDomain: process.env.PIPEDRIVE_COMPANY_DOMAIN! };
+	} else {
+		say(`4/6 starting the Pipedrive sandbox on http://localhost:${sandboxPort} (set PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN for real Pipedrive) ...`);
+		sandbox = await startSandbox({ port: sandboxPort });
+		pipedrive = { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url };
+	}
 
-	// ── Extension point: the Pipedrive sandbox ─────────────────────────────────────────────────
-	// Start the sandbox (sandbox/) here, before n8n, stop it in runUntilStopped, and import a
-	// `pipedriveReferralApi` credential whose base URL points at it (see importDemoData).
-	// ──────────────────────────────────────────────────────────────────────────────────────────
+	try {
+		say('5/6 importing the credentials and the bundled workflows ...');
+		await importDemoData(n8nDir, state, pipedrive);
 
-	say(`5/5 starting n8n on http://localhost:${port} (log: ${path.relative(REPO_ROOT, LOG_FILE)}) ...`);
-	fs.writeFileSync(LOG_FILE, '');
-	const instance = await startN8n({
-		n8nDir,
-		userFolder: DEMO_DIR,
-		port,
-		host: 'localhost',
-		logFile: LOG_FILE,
-		echo: process.env.DEMO_VERBOSE === '1' ? '[n8n] ' : undefined,
-		timeoutMs: 180_000,
-	});
-	printNextSteps(port, Date.now() - started);
-	await runUntilStopped(instance);
+		say(`6/6 starting n8n on http://localhost:${port} (log: ${path.relative(REPO_ROOT, LOG_FILE)}) ...`);
+		fs.writeFileSync(LOG_FILE, '');
+		const instance = await startN8n({
+			n8nDir,
+			userFolder: DEMO_DIR,
+			port,
+			host: 'localhost',
+			env: process.env.WEBHOOK_URL ? { WEBHOOK_URL: process.env.WEBHOOK_URL } : {},
+			logFile: LOG_FILE,
+			echo: process.env.DEMO_VERBOSE === '1' ? '[n8n] ' : undefined,
+			timeoutMs: 180_000,
+		});
+		const ownerReady = await setUpOwner(instance, state);
+		printNextSteps({ port, sandbox, ownerReady, state, elapsedMs: Date.now() - started });
+		await runUntilStopped(instance, sandbox);
+	} catch (error) {
+		await sandbox?.close();
+		throw error;
+	}
 }
-
 /** Refuses to run twice on the same folder (both would write n8n's SQLite database). */
 function claimDemoFolder(): void {
 	if (fs.existsSync(PID_FILE)) {
@@ -117,55 +142,40 @@ function claimDemoFolder(): void {
 	});
 }
 
-async function importDemoData(n8nDir: string): Promise<void> {
+async function importDemoData(n8nDir: string, state: DemoState, pipedrive: PipedriveSettings): Promise<void> {
 	const importDir = path.join(DEMO_DIR, 'import');
 	fs.rmSync(importDir, { recursive: true, force: true });
 
-	// The store credential, imported on every start (an upsert by id): it keeps pointing at this
-	// checkout's .n8n-demo/ even if the repository moved. Its data is plain JSON; n8n encrypts it.
-	const credentials = [
-		{
-			...DEMO_STORE_CREDENTIAL,
-			type: 'referralStoreApi',
-			data: { backend: 'sqlite', sqlitePath: SQLITE_PATH },
-		},
-		// ── Extension point: more demo credentials (the Pipedrive sandbox's) go here. ──
-	];
+	// Imported on every start (an upsert by id): the store keeps pointing at this checkout's
+	// .n8n-demo/, and Pipedrive at this run's sandbox or real account. Plain JSON; n8n encrypts it.
+	const credentials = bundledCredentialFiles({
+		store: { backend: 'sqlite', sqlitePath: SQLITE_PATH },
+		pipedrive,
+		qualifyKey: state.qualifyKey,
+	});
 	const credentialsFile = writeJson(path.join(importDir, 'credentials.json'), credentials);
 	await cli(n8nDir, ['import:credentials', `--input=${credentialsFile}`], /Successfully imported/);
 
-	// ── Extension point: the bundled workflows ────────────────────────────────────────────────
-	// Every workflows/*.json is imported when it is new or changed since the last import (so edits
-	// made in the editor survive restarts until the file itself changes). A file whose `"active"` is
-	// true is then published (activated): n8n 2.x ignores `active` on import.
-	const state = readState();
-	const files = fs.existsSync(WORKFLOWS_DIR)
-		? fs.readdirSync(WORKFLOWS_DIR).filter((name) => name.endsWith('.json')).sort()
-		: [];
-	const changed = files.filter((name) => state.workflows[name] !== hashFile(path.join(WORKFLOWS_DIR, name)));
-	if (files.length === 0) {
-		say('    no workflows/*.json yet: nothing to import');
-	} else if (changed.length === 0) {
-		say(`    ${files.length} bundled workflow(s) unchanged since the last import`);
+	// A workflow file is imported when it is new or changed since the last import, so edits made in
+	// the editor survive restarts until the file itself changes; then it is published (n8n 2.x
+	// ignores `active` on import).
+	const files = bundledWorkflows();
+	const changed = files.filter(({ file }) => state.workflows[file] !== hashFile(path.join(WORKFLOWS_DIR, file)));
+	if (changed.length === 0) {
+		say(`    ${files.length} bundled workflows unchanged since the last import`);
 	} else {
 		const dir = path.join(importDir, 'workflows');
 		fs.mkdirSync(dir, { recursive: true });
-		for (const name of changed) fs.copyFileSync(path.join(WORKFLOWS_DIR, name), path.join(dir, name));
+		for (const { file } of changed) fs.copyFileSync(path.join(WORKFLOWS_DIR, file), path.join(dir, file));
 		await cli(n8nDir, ['import:workflow', '--separate', `--input=${dir}`], /Successfully imported/);
-		for (const name of changed) {
-			const workflow = JSON.parse(fs.readFileSync(path.join(WORKFLOWS_DIR, name), 'utf8')) as {
-				id?: string;
-				active?: boolean;
-			};
-			if (workflow.active === true && workflow.id) {
-				await cli(n8nDir, ['publish:workflow', `--id=${workflow.id}`], /Publishing workflow/);
-			}
-			state.workflows[name] = hashFile(path.join(WORKFLOWS_DIR, name));
+		for (const { file, workflow } of changed) {
+			if (workflow.active) await cli(n8nDir, ['publish:workflow', `--id=${workflow.id}`], /Publishing workflow/);
+			state.workflows[file] = hashFile(path.join(WORKFLOWS_DIR, file));
 		}
-		writeJson(STATE_FILE, state);
-		say(`    imported ${changed.length} workflow(s): ${changed.join(', ')}`);
+		say(`    imported and published ${changed.length} workflow(s): ${changed.map(({ file }) => file).join(', ')}`);
 	}
-	// ─────────────────────────────────────────────────────────────────────────────────────────
+	writeJson(STATE_FILE, state);
+	fs.rmSync(importDir, { recursive: true, force: true });
 }
 
 async function cli(n8nDir: string, args: string[], success: RegExp): Promise<void> {
@@ -179,41 +189,84 @@ async function cli(n8nDir: string, args: string[], success: RegExp): Promise<voi
 }
 
 function readState(): DemoState {
+	let saved: Partial<DemoState> = {};
 	try {
-		return { workflows: {}, ...(JSON.parse(fs.readFileSync(STATE_FILE, 'utf8')) as Partial<DemoState>) };
+		saved = JSON.parse(fs.readFileSync(STATE_FILE, 'utf8')) as Partial<DemoState>;
 	} catch {
-		return { workflows: {} };
+		/* first start */
 	}
+	return {
+		workflows: saved.workflows ?? {},
+		qualifyKey: saved.qualifyKey ?? randomBytes(18).toString('base64url'),
+		ownerPassword: saved.ownerPassword ?? `Demo-${randomBytes(6).toString('hex')}`,
+	};
 }
 
 function hashFile(file: string): string {
 	return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-function printNextSteps(port: number, elapsedMs: number): void {
-	const url = `http://localhost:${port}`;
-	say(`\nn8n is running (ready in ${formatDuration(elapsedMs)}): ${url}\n`);
-	say('Next:');
-	say(`  1. Open ${url} in your browser.`);
-	say('  2. The first time, n8n asks you to set up the owner account (any email and password; it');
-	say('     stays on this machine, in .n8n-demo/). Afterwards you sign in with it.');
-	say('  3. Add a node and search "Referral Campaign" (the package\'s nodes are installed as the community');
-	say(`     package ${PACKAGE_NAME}). Its credential "${DEMO_STORE_CREDENTIAL.name}" is ready:`);
-	say(`     an SQLite file at ${path.relative(REPO_ROOT, SQLITE_PATH)}.`);
-	say('  4. Start with: Referral Campaign → Campaign → Create, then Participant → Enrol.');
+/**
+ * Sets up the owner account the first time (what n8n asks a newcomer on the first visit), with the
+ * demo's email and a password kept in demo-state.json. False when an owner exists whose password is
+ * not ours (set up by hand earlier).
+ */
+async function setUpOwner(instance: N8nInstance, state: DemoState): Promise<boolean> {
+	const response = await fetch(`${instance.url}/rest/owner/setup`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ email: OWNER_EMAIL, firstName: 'Demo', lastName: 'Owner', password: state.ownerPassword }),
+	});
+	if (response.ok) return true;
+	const login = await fetch(`${instance.url}/rest/login`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ emailOrLdapLoginId: OWNER_EMAIL, password: state.ownerPassword }),
+	});
+	return login.ok;
+}
+
+function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: boolean; state: DemoState; elapsedMs: number }): void {
+	const url = `http://localhost:${options.port}`;
+	const { sandbox } = options;
+	say(`\nn8n is running (ready in ${formatDuration(options.elapsedMs)}): ${url}\n`);
+	say(options.ownerReady ? `Sign in: ${OWNER_EMAIL} / ${options.state.ownerPassword}` : 'Sign in with the owner account you set up earlier.');
+	say('The seven bundled workflows are active (Overview → Workflows); each has a note saying what it does.\n');
+	say('Try the whole referral program:');
+	say(`  1. Join as a referrer:      ${url}/form/${BUNDLED_PATHS.referrerForm}`);
+	say('     The page shows your referral link.');
+	say('  2. Open that link (in a private window, say) and sign up as a friend with another email.');
+	say(`     ${sandbox ? 'The sandbox' : 'Pipedrive'} now has the friend as a person and a deal with the referral fields.`);
+	if (sandbox) {
+		say('  3. Win the friend\'s deal in the sandbox, as a salesperson would in Pipedrive:');
+		say(`     curl -X POST ${sandbox.url.replace('127.0.0.1', 'localhost')}/__admin/deals/latest/status -H 'content-type: application/json' -d '{"status":"won"}'`);
+	} else {
+		say('  3. Win the friend\'s deal in Pipedrive. Pipedrive must reach n8n for that: set WEBHOOK_URL to a public');
+		say('     URL of this n8n (a tunnel), or the qualify workflow never hears of it.');
+	}
+	say('     The referral is qualified and a 25 EUR reward becomes due; within a minute the issue-rewards');
+	say('     workflow claims and confirms it (Executions shows each run).');
+	say(`  4. Or qualify by code from any system:`);
+	say(`     curl -X POST ${url}/webhook/${BUNDLED_PATHS.qualifyWebhook} -H '${QUALIFY_KEY_HEADER}: ${options.state.qualifyKey}' -H 'content-type: application/json' -d '{"code": "<the friend's code>"}'`);
 	say('');
+	if (sandbox) {
+		say(`Pipedrive sandbox: ${sandbox.url.replace('127.0.0.1', 'localhost')}/__admin/ lists its admin commands (state, deals, webhooks).`);
+		say('It keeps its data in memory and starts fresh each time; the referral store and n8n keep theirs.');
+	}
+	say(`Credentials "${BUNDLED_CREDENTIALS.store.name}" (${path.relative(REPO_ROOT, SQLITE_PATH)}), "${BUNDLED_CREDENTIALS.pipedrive.name}" and "${BUNDLED_CREDENTIALS.qualifyKey.name}" are set up.`);
 	say(`Data lives in ${path.relative(REPO_ROOT, DEMO_DIR)}/ (reset: stop, then rm -rf .n8n-demo). Log: ${path.relative(REPO_ROOT, LOG_FILE)}`);
 	say('Stop with Ctrl-C.\n');
 }
 
-async function runUntilStopped(instance: N8nInstance): Promise<void> {
+async function runUntilStopped(instance: N8nInstance, sandbox: Sandbox | undefined): Promise<void> {
 	let stopping = false;
 	const stop = async (signal: string) => {
 		if (stopping) return;
 		stopping = true;
 		say(`\n${signal}: stopping n8n ...`);
 		await instance.stop(20_000);
-		say('n8n stopped.');
+		await sandbox?.close();
+		say('Stopped.');
 		process.exit(0);
 	};
 	process.on('SIGINT', () => void stop('Ctrl-C'));
@@ -221,6 +274,7 @@ async function runUntilStopped(instance: N8nInstance): Promise<void> {
 	process.on('SIGHUP', () => void stop('SIGHUP'));
 	const code = await instance.exited;
 	if (!stopping) {
+		await sandbox?.close();
 		say(`\nn8n exited on its own (code ${code}). Last lines of ${path.relative(REPO_ROOT, LOG_FILE)}:\n`);
 		say(tail(instance.logs(), 40));
 		process.exit(code || 1);

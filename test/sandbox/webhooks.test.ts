@@ -202,6 +202,21 @@ test('redelivering the last delivery sends a duplicate with the same event id', 
 	]);
 });
 
+test('the admin API can win "latest", the newest deal (the demo’s command), and the webhook tells of it', async () => {
+	await addWebhook('/latest');
+	const created = sb.createDeal({ title: 'Newest', person_id: 1, stage_id: 1 });
+	await sb.waitForWebhooks();
+	const res = await fetch(`${sb.url}/__admin/deals/latest/status`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ status: 'won' }),
+	});
+	expect(res.status).toBe(200);
+	expect(((await res.json()) as any).data).toMatchObject({ id: created.id, status: 'won' });
+	await sb.waitForWebhooks();
+	expect(at('/latest').map((r) => r.body.data.status)).toEqual(['open', 'won']);
+});
+
 test('lead conversion: the deal carries source_lead_id; webhooks get deal create + lead delete', async () => {
 	await addWebhook('/conv');
 	const lead = sb.state.leadList[0];

@@ -1,0 +1,130 @@
+/**
+ * Driving the bundled workflows over HTTP, as visitors, Pipedrive and other systems do: n8n forms
+ * (multipart POST, then the completion page), the editor's "Execute workflow" (REST, with the owner's
+ * session), and a workflow copy with the qualifying stage picked, as a user does in the editor.
+ */
+import type { N8nInstance } from '../../../scripts/n8n/instance';
+import { bundledWorkflows, type BundledWorkflow } from '../../../scripts/n8n/bundle';
+import { sleep } from '../../../scripts/n8n/proc';
+
+/** Every bundled workflow; the qualify workflow also fires when a deal enters `stageId` of `pipelineId`. */
+export function bundledWithQualifyingStage(pipelineId: number, stageId: number): BundledWorkflow[] {
+	return bundledWorkflows().map(({ file, workflow }) => {
+		if (file !== 'qualify-on-deal-stage.json') return workflow;
+		const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
+		const trigger = copy.nodes.find((node) => node.type.endsWith('.pipedriveReferralTrigger'))!;
+		trigger.parameters.events = ['dealEnteredStage', 'dealWon'];
+		trigger.parameters.pipelineId = pipelineId;
+		trigger.parameters.stageIds = [stageId];
+		return copy;
+	});
+}
+
+export interface FormResult {
+	/** Status of the submission (n8n answers 200 with the URL of the page to show next). */
+	status: number;
+	/** The page shown after submitting (the form's ending page). */
+	page: string;
+	/** The page's heading and text, without markup. */
+	heading: string;
+	text: string;
+}
+
+/** Opens a form page like a browser does (GET /form/<path>?<query>). */
+export async function openForm(instance: N8nInstance, formPath: string, query = ''): Promise<{ status: number; html: string }> {
+	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, { signal: AbortSignal.timeout(30_000) });
+	return { status: response.status, html: await response.text() };
+}
+
+/** The value of a hidden input of a rendered form (`field-<index>`). */
+export function hiddenValue(html: string, index: number): string | null {
+	const match = new RegExp(`<input type="hidden" id="field-${index}" name="field-${index}" value="([^"]*)"`).exec(html);
+	return match ? decodeHtml(match[1]) : null;
+}
+
+/**
+ * Submits a form as its page does: multipart fields `field-0..n` in the form's order, the page's
+ * query string kept; then loads the ending page n8n points to.
+ */
+export async function submitForm(instance: N8nInstance, formPath: string, fields: string[], query = ''): Promise<FormResult> {
+	const body = new FormData();
+	fields.forEach((value, index) => body.append(`field-${index}`, value));
+	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
+		method: 'POST',
+		body,
+		signal: AbortSignal.timeout(60_000),
+	});
+	const answer = await response.text();
+	let waitingUrl: string | undefined;
+	try {
+		waitingUrl = (JSON.parse(answer) as { formWaitingUrl?: string }).formWaitingUrl;
+	} catch {
+		/* not JSON */
+	}
+	if (!waitingUrl) return { status: response.status, page: answer, heading: '', text: answer };
+	// As the form page's script does: wait until the execution reaches its ending page, then open it.
+	const statusUrl = new URL(waitingUrl);
+	statusUrl.pathname += '/n8n-execution-status';
+	await waitFor(async () => {
+		const status = await (await fetch(statusUrl, { signal: AbortSignal.timeout(10_000) })).text();
+		return ['form-waiting', 'success', 'error', 'canceled', 'crashed'].includes(status);
+	}, 60_000, `the form's execution (${statusUrl.pathname})`);
+	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(60_000) })).text();
+	const heading = decodeHtml(/<h1>([\s\S]*?)<\/h1>/.exec(page)?.[1] ?? '').trim();
+	const text = decodeHtml(/<p style="white-space: pre-line;">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '').trim();
+	return { status: response.status, page, heading, text };
+}
+
+function decodeHtml(text: string): string {
+	return text
+		.replace(/&#x27;/g, "'")
+		.replace(/&quot;/g, '"')
+		.replace(/&lt;/g, '<')
+		.replace(/&gt;/g, '>')
+		.replace(/&#x2F;/g, '/')
+		.replace(/&amp;/g, '&');
+}
+
+/** Runs a workflow from one of its triggers as the editor's "Execute workflow" does; resolves with the finished execution. */
+export async function executeWorkflowNow(
+	instance: N8nInstance,
+	cookie: string,
+	workflowId: string,
+	triggerName: string,
+	timeoutMs = 120_000,
+): Promise<{ id: string; status: string }> {
+	const headers = { cookie, 'content-type': 'application/json' };
+	const workflow = (await (await fetch(`${instance.url}/rest/workflows/${workflowId}`, { headers })).json()) as { data: unknown };
+	const started = await fetch(`${instance.url}/rest/workflows/${workflowId}/run`, {
+		method: 'POST',
+		headers,
+		body: JSON.stringify({ workflowData: workflow.data, triggerToStartFrom: { name: triggerName } }),
+	});
+	if (!started.ok) throw new Error(`running ${workflowId}: ${started.status} ${await started.text()}`);
+	const { executionId } = ((await started.json()) as { data: { executionId: string } }).data;
+	return await waitFor(async () => {
+		const execution = (await (await fetch(`${instance.url}/rest/executions/${executionId}`, { headers })).json()) as {
+			data?: { status: string };
+		};
+		const status = execution.data?.status;
+		return status && !['new', 'running', 'waiting'].includes(status) ? { id: executionId, status } : undefined;
+	}, timeoutMs, `execution ${executionId} of ${workflowId} to finish`);
+}
+
+/** Polls until `check` returns a value other than undefined/false. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	let lastError: unknown;
+	for (;;) {
+		try {
+			const value = await check();
+			if (value !== undefined && value !== false) return value as T;
+		} catch (error) {
+			lastError = error;
+		}
+		if (Date.now() > deadline) {
+			throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+		}
+		await sleep(250);
+	}
+}

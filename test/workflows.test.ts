@@ -1,0 +1,192 @@
+/**
+ * The bundled workflow files, checked against the nodes they use: this package's node types as an
+ * installed community package names them, with parameters these nodes have and option values they
+ * offer, and n8n's own core nodes. The real-n8n suite (test/e2e/bundled.test.ts) imports and runs
+ * them; this one says precisely which file and node is wrong, in a second.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow';
+
+import { BUNDLED_CREDENTIALS, BUNDLED_PATHS, bundledWorkflows, type BundledWorkflowNode } from '../scripts/n8n/bundle';
+
+const ROOT = path.resolve(__dirname, '..');
+const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+	name: string;
+	n8n: { nodes: string[] };
+};
+
+/** This package's node descriptions by type, loaded from the sources the manifest's dist files come from. */
+const packageNodes = new Map<string, INodeTypeDescription>(
+	manifest.n8n.nodes.map((distFile) => {
+		const source = path.join(ROOT, distFile.replace(/^dist\//, '').replace(/\.js$/, '.ts'));
+		const className = path.basename(source, '.node.ts');
+		const NodeClass = (require(source) as Record<string, new () => INodeType>)[className];
+		const description = new NodeClass().description;
+		return [`${manifest.name}.${description.name}`, description];
+	}),
+);
+
+/** The core nodes the design allows in bundled workflows, with the versions used. */
+const CORE_NODES: Record<string, number[]> = {
+	'n8n-nodes-base.formTrigger': [2.5],
+	'n8n-nodes-base.form': [2.5],
+	'n8n-nodes-base.webhook': [2.1],
+	'n8n-nodes-base.respondToWebhook': [1.5],
+	'n8n-nodes-base.scheduleTrigger': [1.2],
+	'n8n-nodes-base.manualTrigger': [1],
+	'n8n-nodes-base.if': [2.2],
+	'n8n-nodes-base.emailSend': [2.1],
+	'n8n-nodes-base.noOp': [1],
+	'n8n-nodes-base.stickyNote': [1],
+};
+
+const EXPECTED_FILES = [
+	'issue-rewards.json',
+	'qualify-on-deal-stage.json',
+	'qualify-with-code-webhook.json',
+	'referred-signup.json',
+	'referrer-signup.json',
+	'sync-pipedrive-contacts.json',
+	'unqualify-on-deal-lost.json',
+];
+
+const workflows = bundledWorkflows();
+const allNodes = workflows.flatMap(({ file, workflow }) => workflow.nodes.map((node) => ({ file, node })));
+const isExpression = (value: unknown) => typeof value === 'string' && value.startsWith('=');
+
+/** Problems with one package node's top-level parameters: unknown names, values not offered. */
+function parameterProblems(node: BundledWorkflowNode, description: INodeTypeDescription): string[] {
+	const properties = description.properties;
+	const known = new Set(properties.map((property) => property.name));
+	if (description.polling) known.add('pollTimes');
+	const problems: string[] = [];
+	for (const [name, value] of Object.entries(node.parameters)) {
+		if (!known.has(name)) {
+			problems.push(`unknown parameter "${name}"`);
+			continue;
+		}
+		const candidates = properties.filter((property) => property.name === name);
+		if (candidates.some((property) => property.type === 'collection' || property.type === 'fixedCollection')) {
+			const options = candidates.flatMap((property) => (property.options ?? []) as INodeProperties[]);
+			for (const key of Object.keys(value as object)) {
+				if (!options.some((option) => option.name === key)) problems.push(`unknown option "${name}.${key}"`);
+			}
+			continue;
+		}
+		const offered = candidates.flatMap((property) =>
+			property.type === 'options' || property.type === 'multiOptions'
+				? ((property.options ?? []) as Array<{ value: unknown }>).map((option) => option.value)
+				: [],
+		);
+		const dynamic = candidates.some((property) => property.typeOptions?.loadOptionsMethod);
+		if (offered.length === 0 || dynamic || isExpression(value)) continue;
+		for (const chosen of Array.isArray(value) ? value : [value]) {
+			if (!offered.includes(chosen)) problems.push(`"${name}" is ${JSON.stringify(chosen)}, not one of ${JSON.stringify(offered)}`);
+		}
+	}
+	return problems;
+}
+
+describe('bundled workflows (workflows/*.json)', () => {
+	it('are the seven the README lists, each importable as is (id, name, active, v1 execution order)', () => {
+		expect(workflows.map(({ file }) => file)).toEqual(EXPECTED_FILES);
+		for (const { file, workflow } of workflows) {
+			expect({ file, id: workflow.id }).toEqual({ file, id: expect.stringMatching(/^[A-Za-z0-9]{16}$/) });
+			expect(workflow.name).toMatch(/^Referral program: /);
+			expect(workflow.active).toBe(true);
+			expect(workflow.settings).toMatchObject({ executionOrder: 'v1' });
+		}
+		expect(new Set(workflows.map(({ workflow }) => workflow.id)).size).toBe(workflows.length);
+	});
+
+	it('use only this package’s node types (as installed) and the allowed core nodes, at known versions', () => {
+		const problems = allNodes.flatMap(({ file, node }) => {
+			const own = packageNodes.get(node.type);
+			if (own) {
+				const versions = Array.isArray(own.version) ? own.version : [own.version];
+				return versions.includes(node.typeVersion) ? [] : [`${file} / ${node.name}: version ${node.typeVersion}`];
+			}
+			const core = CORE_NODES[node.type];
+			if (!core) return [`${file} / ${node.name}: node type ${node.type} is not allowed`];
+			return core.includes(node.typeVersion) ? [] : [`${file} / ${node.name}: ${node.type} version ${node.typeVersion}`];
+		});
+		expect(problems).toEqual([]);
+		expect(allNodes.some(({ node }) => node.type.startsWith('CUSTOM.'))).toBe(false);
+	});
+
+	it('set only parameters this package’s nodes have, with values they offer', () => {
+		const problems = allNodes.flatMap(({ file, node }) => {
+			const description = packageNodes.get(node.type);
+			return description ? parameterProblems(node, description).map((problem) => `${file} / ${node.name}: ${problem}`) : [];
+		});
+		expect(problems).toEqual([]);
+	});
+
+	it('connect existing nodes, with unique node ids and webhook ids across all files', () => {
+		for (const { file, workflow } of workflows) {
+			const names = new Set(workflow.nodes.map((node) => node.name));
+			expect({ file, unique: names.size }).toEqual({ file, unique: workflow.nodes.length });
+			for (const [from, outputs] of Object.entries(workflow.connections)) {
+				expect({ file, from, exists: names.has(from) }).toEqual({ file, from, exists: true });
+				for (const target of outputs.main.flat()) expect({ file, to: target.node, exists: names.has(target.node) }).toEqual({ file, to: target.node, exists: true });
+			}
+		}
+		const ids = allNodes.map(({ node }) => node.id);
+		expect(new Set(ids).size).toBe(ids.length);
+		// Two workflows registering the same webhook id would clash when both are published.
+		const webhookIds = allNodes.map(({ node }) => node.webhookId).filter(Boolean);
+		expect(new Set(webhookIds).size).toBe(webhookIds.length);
+	});
+
+	it('reference the bundled credentials by id and name, of types the nodes accept', () => {
+		const bundled = Object.values(BUNDLED_CREDENTIALS);
+		for (const { file, node } of allNodes) {
+			const accepted = packageNodes.get(node.type)?.credentials?.map((credential) => credential.name);
+			for (const [type, ref] of Object.entries(node.credentials ?? {})) {
+				expect({ file, node: node.name, ref }).toEqual({ file, node: node.name, ref: expect.objectContaining(bundled.find((b) => b.id === ref.id) ?? { id: 'a bundled credential' }) });
+				if (accepted) expect({ file, node: node.name, type, accepted: accepted.includes(type) }).toEqual({ file, node: node.name, type, accepted: true });
+			}
+			if (packageNodes.has(node.type) && node.type !== `${manifest.name}.pipedriveReferralTrigger`) {
+				expect({ file, node: node.name, store: node.credentials?.referralStoreApi?.id }).toEqual({
+					file,
+					node: node.name,
+					store: BUNDLED_CREDENTIALS.store.id,
+				});
+			}
+		}
+	});
+
+	it('each carry a sticky note saying what the workflow does and what to set up', () => {
+		for (const { file, workflow } of workflows) {
+			const notes = workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.stickyNote').map((node) => String(node.parameters.content));
+			expect({ file, note: notes.some((note) => /^## /.test(note) && /Set up/.test(note)) }).toEqual({ file, note: true });
+		}
+	});
+
+	it('serve the public paths: two branded forms, the hidden ref field, the qualify webhook with header auth', () => {
+		const forms = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.formTrigger').map(({ node }) => node);
+		expect(forms.map((form) => form.parameters.options.path).sort()).toEqual([BUNDLED_PATHS.referredForm, BUNDLED_PATHS.referrerForm].sort());
+		for (const form of forms) {
+			expect(form.parameters).toMatchObject({ formTitle: expect.any(String), formDescription: expect.any(String), responseMode: 'lastNode' });
+			expect(form.parameters.options).toMatchObject({ buttonLabel: expect.any(String), customCss: expect.stringContaining(':root') });
+		}
+		const referred = forms.find((form) => form.parameters.options.path === BUNDLED_PATHS.referredForm)!;
+		expect(referred.parameters.formFields.values).toContainEqual({ fieldName: 'ref', fieldType: 'hiddenField' });
+
+		const webhooks = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.webhook').map(({ node }) => node);
+		expect(webhooks).toEqual([
+			expect.objectContaining({
+				parameters: expect.objectContaining({ httpMethod: 'POST', path: BUNDLED_PATHS.qualifyWebhook, authentication: 'headerAuth', responseMode: 'responseNode' }),
+				credentials: { httpHeaderAuth: BUNDLED_CREDENTIALS.qualifyKey },
+			}),
+		]);
+	});
+
+	it('keep reward delivery disabled until configured, with its failures going to Mark Failed', () => {
+		const { workflow } = workflows.find(({ file }) => file === 'issue-rewards.json')!;
+		const deliver = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.emailSend')!;
+		expect(deliver).toMatchObject({ disabled: true, onError: 'continueErrorOutput' });
+		expect(workflow.connections[deliver.name].main[1]).toEqual([expect.objectContaining({ node: 'Mark Failed' })]);
+	});
+});
