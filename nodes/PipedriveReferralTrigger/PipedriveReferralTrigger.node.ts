@@ -108,7 +108,7 @@ export class PipedriveReferralTrigger implements INodeType {
 				typeOptions: { loadOptionsMethod: 'getDealFields' },
 				default: '',
 				description:
-					'The deal custom field holding the referral code (leads use the deal fields). Output as referralCode; empty when not set. Choose from the list, or specify a field key or name using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+					'The deal custom field holding the referral code (leads use the deal fields); an expression may give its key or its name. Output as referralCode; empty when not set. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 			},
 			{
 				displayName: 'Person Referral Code Field Name or ID',
@@ -117,7 +117,7 @@ export class PipedriveReferralTrigger implements INodeType {
 				typeOptions: { loadOptionsMethod: 'getPersonFields' },
 				default: '',
 				description:
-					'The person custom field holding a referral code, for person events. Choose from the list, or specify a field key or name using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+					'The person custom field holding a referral code, for person events; an expression may give its key or its name. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 				displayOptions: { show: { events: ['personCreatedOrUpdated'] } },
 			},
 			{

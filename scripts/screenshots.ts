@@ -1,0 +1,135 @@
+/**
+ * `npm run screenshots`: a PNG of each bundled workflow open in the real n8n editor, for the README
+ * (docs/workflows/<file>.png). Sets up n8n as the end-to-end suite does (the package installed as a
+ * community package, the credentials and workflows imported, the sandbox as Pipedrive), then drives
+ * headless Chromium over the DevTools protocol with the owner's session cookie.
+ *
+ * Needs Debian's Chromium (`apt-get install chromium`; CHROMIUM overrides /usr/bin/chromium). Not
+ * part of CI: the PNGs are committed.
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { startSandbox } from '../sandbox';
+import { prepareRealN8n, setUpOwner } from '../test/e2e/helpers/real-n8n';
+import type { WorkflowFile } from '../test/e2e/fixtures/workflows';
+import { bundledCredentialFiles, bundledWorkflows } from './n8n/bundle';
+import { freePort } from './n8n/instance';
+import { REPO_ROOT, sleep } from './n8n/proc';
+
+const OUT_DIR = path.join(REPO_ROOT, 'docs', 'workflows');
+const WIDTH = 1600;
+const HEIGHT = 900;
+
+/** A minimal DevTools-protocol session over Node's WebSocket. */
+class Devtools {
+	private nextId = 1;
+	private pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
+	private constructor(private readonly socket: WebSocket) {
+		socket.addEventListener('message', (event) => {
+			const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
+			const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
+			if (!waiter) return;
+			this.pending.delete(message.id!);
+			if (message.error) waiter.reject(new Error(message.error.message));
+			else waiter.resolve(message.result);
+		});
+	}
+
+	static async connect(url: string): Promise<Devtools> {
+		const socket = new WebSocket(url);
+		await new Promise<void>((resolve, reject) => {
+			socket.addEventListener('open', () => resolve(), { once: true });
+			socket.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)), { once: true });
+		});
+		return new Devtools(socket);
+	}
+
+	send(method: string, params: Record<string, unknown> = {}): Promise<any> {
+		const id = this.nextId++;
+		this.socket.send(JSON.stringify({ id, method, params }));
+		return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+	}
+
+	close(): void {
+		this.socket.close();
+	}
+}
+
+async function pageTarget(port: number): Promise<string> {
+	for (let attempt = 0; attempt < 100; attempt++) {
+		try {
+			const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
+			const page = targets.find((target) => target.type === 'page');
+			if (page) return page.webSocketDebuggerUrl;
+		} catch {
+			/* not up yet */
+		}
+		await sleep(200);
+	}
+	throw new Error('Chromium did not open its DevTools port');
+}
+
+async function main(): Promise<void> {
+	const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+	if (!fs.existsSync(chromium)) throw new Error(`${chromium} not found: apt-get install chromium (or set CHROMIUM)`);
+	const sandbox = await startSandbox({});
+	const n8n = await prepareRealN8n({
+		credentials: (userFolder) =>
+			bundledCredentialFiles({
+				store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
+				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
+				qualifyKey: 'screenshot-key',
+			}),
+		workflows: bundledWorkflows().map(({ workflow }) => workflow) as unknown as WorkflowFile[],
+	});
+	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-screens-'));
+	const port = await freePort();
+	const browser = spawn(
+		chromium,
+		[
+			'--headless=new',
+			'--no-sandbox',
+			'--disable-gpu',
+			'--hide-scrollbars',
+			`--remote-debugging-port=${port}`,
+			`--user-data-dir=${profile}`,
+			`--window-size=${WIDTH},${HEIGHT}`,
+			'about:blank',
+		],
+		{ stdio: 'ignore' },
+	);
+	try {
+		const cookie = await setUpOwner(n8n.instance);
+		const devtools = await Devtools.connect(await pageTarget(port));
+		await devtools.send('Page.enable');
+		await devtools.send('Network.enable');
+		await devtools.send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: HEIGHT, deviceScaleFactor: 1, mobile: false });
+		for (const part of cookie.split('; ')) {
+			const [name, ...value] = part.split('=');
+			await devtools.send('Network.setCookie', { name, value: value.join('='), url: n8n.instance.url });
+		}
+		fs.mkdirSync(OUT_DIR, { recursive: true });
+		for (const { file, workflow } of bundledWorkflows()) {
+			await devtools.send('Page.navigate', { url: `${n8n.instance.url}/workflow/${workflow.id}` });
+			// The editor loads, then fits the canvas to the workflow; give it time to settle.
+			await sleep(8_000);
+			const shot = (await devtools.send('Page.captureScreenshot', { format: 'png' })) as { data: string };
+			const target = path.join(OUT_DIR, file.replace(/\.json$/, '.png'));
+			fs.writeFileSync(target, Buffer.from(shot.data, 'base64'));
+			process.stdout.write(`${path.relative(REPO_ROOT, target)}\n`);
+		}
+		devtools.close();
+	} finally {
+		browser.kill('SIGKILL');
+		fs.rmSync(profile, { recursive: true, force: true });
+		await n8n.dispose();
+		await sandbox.close();
+	}
+}
+
+main().catch((error) => {
+	process.stderr.write(`screenshots failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+	process.exit(1);
+});
