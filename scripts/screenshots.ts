@@ -19,6 +19,15 @@ import { freePort } from './n8n/instance';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
 const OUT_DIR = path.join(REPO_ROOT, 'docs', 'workflows');
+
+/** Hides the editor's "Production Checklist" card, which would cover the workflow's note. */
+const CLOSE_POPUPS = `(() => {
+	const title = [...document.querySelectorAll('body *')].find((el) => el.childElementCount === 0 && el.textContent.trim() === 'Production Checklist');
+	let card = title;
+	while (card && card.parentElement && !/Enable MCP access|Track time saved/.test(card.textContent)) card = card.parentElement;
+	if (card && card !== document.body) card.style.display = 'none';
+	return Boolean(card);
+})()`;
 const WIDTH = 1600;
 const HEIGHT = 900;
 
@@ -113,8 +122,17 @@ async function main(): Promise<void> {
 		fs.mkdirSync(OUT_DIR, { recursive: true });
 		for (const { file, workflow } of bundledWorkflows()) {
 			await devtools.send('Page.navigate', { url: `${n8n.instance.url}/workflow/${workflow.id}` });
-			// The editor loads, then fits the canvas to the workflow; give it time to settle.
-			await sleep(8_000);
+			// The editor loads (slowly the first time), draws the nodes, then fits the canvas to them.
+			const names = workflow.nodes.filter((node) => node.type !== 'n8n-nodes-base.stickyNote').map((node) => node.name);
+			const drawn = `${JSON.stringify(names)}.every((name) => document.body.innerText.includes(name))`;
+			for (let waited = 0; waited < 60_000; waited += 500) {
+				const check = (await devtools.send('Runtime.evaluate', { expression: drawn, returnByValue: true })) as { result: { value: boolean } };
+				if (check.result.value) break;
+				await sleep(500);
+			}
+			await sleep(3_000);
+			await devtools.send('Runtime.evaluate', { expression: CLOSE_POPUPS });
+			await sleep(1_000);
 			const shot = (await devtools.send('Page.captureScreenshot', { format: 'png' })) as { data: string };
 			const target = path.join(OUT_DIR, file.replace(/\.json$/, '.png'));
 			fs.writeFileSync(target, Buffer.from(shot.data, 'base64'));

@@ -247,7 +247,7 @@ function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: 
 	say('     The referral is qualified and a 25 EUR reward becomes due; within a minute the issue-rewards');
 	say('     workflow claims and confirms it (Executions shows each run).');
 	say(`  4. Or qualify by code from any system:`);
-	say(`     curl -X POST ${url}/webhook/${BUNDLED_PATHS.qualifyWebhook} -H '${QUALIFY_KEY_HEADER}: ${options.state.qualifyKey}' -H 'content-type: application/json' -d '{"code": "<the friend's code>"}'`);
+	say(`     curl -X POST ${url}/webhook/${BUNDLED_PATHS.qualifyWebhook} -H '${QUALIFY_KEY_HEADER}: ${options.state.qualifyKey}' -H 'content-type: application/json' -d '{"code": "CODE-OF-A-REFERRED-PERSON"}'`);
 	say('');
 	if (sandbox) {
 		say(`Pipedrive sandbox: ${sandbox.url.replace('127.0.0.1', 'localhost')}/__admin/ lists its admin commands (state, deals, webhooks).`);

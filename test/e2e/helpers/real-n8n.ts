@@ -124,7 +124,7 @@ export async function prepareRealN8n(options: PrepareOptions = {}): Promise<Real
 		// n8n 2.41 activates published workflows in the background after start.
 		const webhooks = (workflows ?? []).flatMap(webhooksOf);
 		if (webhooks.length) {
-			await waitForWebhooks(instance, webhooks);
+			await waitForWebhooks(instance, webhooks, 180_000);
 			step(`${webhooks.length} webhook(s) active`);
 		}
 		return { n8nDir, tarball, userFolder, instance, cliOutput, dispose };
