@@ -56,7 +56,8 @@ beforeAll(async () => {
 	await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
 	base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
 	// 3 s / 30 s / 150 s become 30 ms / 300 ms / 1.5 s
-	sb = await startSandbox({ rateLimit: 0, webhookTimeScale: 0.01, webhookTimeoutMs: 300 });
+	// The delivery timeout stays long enough for a loaded machine; the "hang" case waits it out.
+	sb = await startSandbox({ rateLimit: 0, webhookTimeScale: 0.01, webhookTimeoutMs: 1_500 });
 });
 
 beforeEach(() => {
@@ -156,7 +157,7 @@ test('a failing receiver gets retries at the (scaled) 3 s / 30 s / 150 s schedul
 	const [failed] = sb.deliveries({ webhookId: failId });
 	expect(failed.state).toBe('failed');
 	expect(failed.attempts.map((a) => a.status)).toEqual([500, 503, 502, 500]);
-	// flaky: 500, then a hang past the 300 ms timeout, then success on attempt 3
+	// flaky: 500, then a hang past the 1.5 s timeout, then success on attempt 3
 	expect(at('/flaky').map((r) => r.body.meta.attempt)).toEqual([1, 2, 3]);
 	const [flaky] = sb.deliveries({ webhookId: flakyId });
 	expect(flaky.state).toBe('delivered');
