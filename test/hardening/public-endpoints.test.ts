@@ -1,0 +1,286 @@
+/**
+ * Bad input and security at the two public doors, in a real n8n 2.41 running the bundled
+ * workflows against the sandbox: the forms (referrer signup, referred signup) and the qualify
+ * webhook. Every case asserts the exact answer a caller gets and that the referral store is
+ * unchanged (or changed exactly as intended); then nothing secret may appear in what the suite saw.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ReferralProgram } from '../../lib/referrals/program';
+import { closeAllStores, openStore } from '../../lib/store';
+import type { ReferralStore } from '../../lib/store/types';
+import { startSandbox, type Sandbox } from '../../sandbox';
+import { BUNDLED_PATHS, bundledCredentialFiles, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
+import type { WorkflowFile } from '../e2e/fixtures/workflows';
+import { bundledWithQualifyingStage, openForm, submitForm, waitFor } from '../e2e/helpers/bundled';
+import { prepareRealN8n, setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
+
+const QUALIFY_KEY = 'hardening-qualify-key-7c4e19b2d8';
+const TEN_KB = 'x'.repeat(10 * 1024);
+
+describe('hardening: the public forms and the qualify webhook in a real n8n', () => {
+	let sandbox: Sandbox;
+	let n8n: RealN8n;
+	let store: ReferralStore;
+	let program: ReferralProgram;
+	let campaignId: number;
+	let referrerCode: string;
+	let referralCode: string;
+	/** Everything callers were answered, for the secrets check. */
+	const answers: string[] = [];
+	let cases = 0;
+
+	beforeAll(async () => {
+		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
+		n8n = await prepareRealN8n({
+			credentials: (userFolder) =>
+				bundledCredentialFiles({
+					store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
+					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
+					qualifyKey: QUALIFY_KEY,
+				}),
+			workflows: bundledWithQualifyingStage(1, 3) as unknown as WorkflowFile[],
+		});
+		store = await openStore({ backend: 'sqlite', path: path.join(n8n.userFolder, '.n8n', 'referrals.sqlite') });
+		program = new ReferralProgram(store);
+		await waitFor(async () => (await openForm(n8n.instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');
+		// One referrer and one pending referral to aim at.
+		const signup = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Ann', 'Lee', 'ann@example.com']);
+		referrerCode = /ref=(\S+)/.exec(signup.text)![1];
+		await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, ['Bo', 'Friend', 'bo@example.com', referrerCode], `ref=${referrerCode}`);
+		campaignId = (await program.getCampaign({ slug: 'referral-program' })).id;
+		referralCode = (await program.getParticipant(campaignId, { email: 'bo@example.com' })).code;
+	});
+
+	afterAll(async () => {
+		// eslint-disable-next-line no-console
+		console.log(`hardening (public endpoints): ${cases} bad-input cases run`);
+		await closeAllStores();
+		await n8n?.dispose();
+		await sandbox?.close();
+	});
+
+	/** The whole store as JSON: every change to it also appends an event, and rewards and people are compared as well. */
+	async function snapshot(): Promise<string> {
+		const events = await program.listEvents({}, 100_000, 'asc');
+		const people = await program.listParticipants(campaignId, { includeErased: true }, { limit: 100_000 });
+		const rewards = await program.rewards.list({}, { limit: 100_000 });
+		return JSON.stringify({ events, people, rewards });
+	}
+
+	async function qualify(body: string | object, headers: Record<string, string> = { [QUALIFY_KEY_HEADER]: QUALIFY_KEY }, contentType = 'application/json') {
+		const response = await fetch(`${n8n.instance.url}/webhook/${BUNDLED_PATHS.qualifyWebhook}`, {
+			method: 'POST',
+			headers: { 'content-type': contentType, ...headers },
+			body: typeof body === 'string' ? body : JSON.stringify(body),
+		});
+		const text = await response.text();
+		answers.push(text);
+		let json: unknown = text;
+		try {
+			json = JSON.parse(text);
+		} catch {
+			/* not JSON */
+		}
+		return { status: response.status, body: json };
+	}
+
+	describe('the qualify webhook answers bad bodies plainly and changes nothing', () => {
+		const table: Array<[string, () => string | object, number, object | RegExp]> = [
+			['an empty object', () => ({}), 400, { error: 'The referral code is missing', field: 'code' }],
+			['an empty code', () => ({ code: '' }), 400, { error: 'The referral code is empty', field: 'code' }],
+			['an unknown code', () => ({ code: 'NOPE23456' }), 404, { error: 'No referral has the referral code "NOPE23456"', field: 'code' }],
+			['a malformed code', () => ({ code: 'ab' }), 400, { error: '"ab" is not a referral code', field: 'code' }],
+			['SQL in the code', () => ({ code: "' OR 1=1 --" }), 400, { error: `"' OR 1=1 --" is not a referral code`, field: 'code' }],
+			['quotes in the code', () => ({ code: 'A"B\'C;DROP' }), 400, { error: `"A"B'C;DROP" is not a referral code`, field: 'code' }],
+			['a 10 KB code', () => ({ code: TEN_KB }), 400, { error: `"${'x'.repeat(40)}" is not a referral code`, field: 'code' }],
+			['emoji as the code', () => ({ code: '😀😀😀😀😀' }), 400, { error: '"😀😀😀😀😀" is not a referral code', field: 'code' }],
+			['a code that is an object', () => ({ code: { $ne: null } }), 400, { error: 'The referral code must be text', field: 'code' }],
+			['a code that is a list', () => ({ code: [referralCode] }), 400, { error: 'The referral code must be text', field: 'code' }],
+			['a code that is true', () => ({ code: true }), 400, { error: 'The referral code must be text', field: 'code' }],
+			['a malformed email', () => ({ email: 'not-an-email' }), 400, { error: 'The email "not-an-email" is not a valid email address', field: 'email' }],
+			['SQL in the email', () => ({ email: "x'; DROP TABLE participants;--@example.com" }), 400, /is not a valid email address/],
+			['a 10 KB email', () => ({ email: `${TEN_KB}@example.com` }), 400, { error: 'The email is longer than 254 characters', field: 'email' }],
+			['an email nobody has', () => ({ email: 'nobody@example.com' }), 404, /nobody@example\.com/],
+			['an email that is a number', () => ({ email: 42 }), 400, { error: 'The email must be text, not a number', field: 'email' }],
+			['a sale value that is text', () => ({ code: referralCode, saleValue: 'lots' }), 400, { error: 'The sale value "lots" is not an amount', field: 'saleValue' }],
+			['a negative sale value', () => ({ code: referralCode, saleValue: -5 }), 400, /sale value/i],
+			['a sale value that is a list', () => ({ code: referralCode, saleValue: [1] }), 400, /sale value/i],
+			['a made-up currency', () => ({ code: referralCode, saleValue: 10, currency: 'EURO' }), 400, /currency/i],
+			['an unknown action', () => ({ code: referralCode, action: 'refund' }), 400, { error: 'The action must be qualify or unqualify', field: 'action' }],
+			['an action that is a list', () => ({ code: referralCode, action: ['qualify'] }), 400, { error: 'The action must be qualify or unqualify', field: 'action' }],
+			['extra fields with an unknown code', () => ({ code: 'NOPE23456', admin: true, referrerId: 1, status: 'qualified' }), 404, /NOPE23456/],
+			['a body that is a JSON list', () => [referralCode], 400, { error: 'The referral code is missing', field: 'code' }],
+			['a body that is a JSON string', () => JSON.stringify(referralCode), 400, /code/],
+		];
+		it.each(table)('%s', async (_name, body, status, expected) => {
+			const before = await snapshot();
+			const answer = await qualify(body());
+			cases++;
+			expect(answer.status).toBe(status);
+			if (expected instanceof RegExp) expect(JSON.stringify(answer.body)).toMatch(expected);
+			else expect(answer.body).toEqual(expected);
+			expect(await snapshot()).toBe(before);
+		});
+
+		it('a body that is not JSON is refused by n8n itself (422), before any workflow runs', async () => {
+			const before = await snapshot();
+			for (const body of ['not json', '{"code": ', Buffer.from([0xff, 0xfe, 0x7b]).toString('latin1')]) {
+				const answer = await qualify(body);
+				cases++;
+				expect(answer.status).toBe(422);
+				expect(answer.body).toMatchObject({ message: 'Failed to parse request body' });
+			}
+			expect(await snapshot()).toBe(before);
+		});
+
+		it('without its header key, or with a wrong one, it is refused (403) and nothing runs', async () => {
+			const before = await snapshot();
+			for (const headers of [{}, { [QUALIFY_KEY_HEADER]: 'wrong' }, { [QUALIFY_KEY_HEADER]: `${QUALIFY_KEY}x` }, { authorization: `Bearer ${QUALIFY_KEY}` }] as Array<Record<string, string>>) {
+				const answer = await qualify({ code: referralCode }, headers);
+				cases++;
+				expect(answer.status).toBe(403);
+			}
+			expect(await snapshot()).toBe(before);
+			expect(await program.getParticipant(campaignId, { code: referralCode })).toMatchObject({ referralStatus: 'pending' });
+		});
+	});
+
+	describe('the forms never show an error page to a visitor and never qualify anyone', () => {
+		const referred = (fields: string[], query = '') => submitForm(n8n.instance, BUNDLED_PATHS.referredForm, fields, query);
+
+		const unchanged: Array<[string, () => string[]]> = [
+			['a malformed email', () => ['Eve', '', 'not-an-email', referrerCode]],
+			['a hostile email', () => ['Eve', '', '<script>alert(1)</script>@example.com', referrerCode]],
+			['SQL in the email', () => ['Eve', '', "eve@example.com' OR '1'='1", referrerCode]],
+			['a 10 KB email', () => ['Eve', '', `${TEN_KB}@example.com`, referrerCode]],
+			['a 10 KB first name', () => [TEN_KB, '', 'eve.long@example.com', referrerCode]],
+			['a name with control characters', () => ['Eve\u0007\u0000', '', 'eve.ctrl@example.com', referrerCode]],
+			['a name that is not valid UTF-8', () => [Buffer.from([0x45, 0xff, 0x76, 0x65]).toString('utf8'), '', 'eve.bytes@example.com', referrerCode]],
+			['the referrer’s own email (self-referral)', () => ['Ann', 'Lee', 'ann@example.com', referrerCode]],
+			['a referral signing up again with another code', () => ['Bo', 'Friend', 'bo@example.com', 'NOPE23456']],
+		];
+		it.each(unchanged)('%s: the thank-you page, the store unchanged', async (_name, fields) => {
+			const before = await snapshot();
+			const page = await referred(fields(), `ref=${encodeURIComponent(fields()[3])}`);
+			answers.push(page.page);
+			cases++;
+			expect(page).toMatchObject({ status: 200, heading: 'Thank you!' });
+			expect(await snapshot()).toBe(before);
+		});
+
+		it('SQL metacharacters, quotes and emoji in names are kept verbatim, nothing else changes', async () => {
+			const names: Array<[string, string, string]> = [
+				["Robert'); DROP TABLE participants;--", 'O\'Brien "Bobby"', 'bobby.tables@example.com'],
+				['Zoë 😀', '山田', 'zoe.emoji@example.com'],
+				['%_\\', '`$(rm -rf /)`', 'wild.cards@example.com'],
+			];
+			for (const [first, last, email] of names) {
+				const page = await referred([first, last, email, referrerCode], `ref=${referrerCode}`);
+				cases++;
+				expect(page.heading).toBe('Thank you!');
+				expect(await program.getParticipant(campaignId, { email })).toMatchObject({ firstName: first, lastName: last, source: 'referred' });
+			}
+			// Every table is still there and counts add up: 1 referrer + Bo + these 3.
+			expect((await program.getCampaignStats(campaignId)).participants).toBe(5);
+		});
+
+		it('a hostile or malformed code in the link records a direct signup, never an error page', async () => {
+			for (const [ref, email] of [["' OR 1=1 --", 'hostile.ref@example.com'], ['😀', 'emoji.ref@example.com'], [TEN_KB, 'long.ref@example.com']]) {
+				const page = await referred(['Cy', '', email, ref], `ref=${encodeURIComponent(ref)}`);
+				cases++;
+				expect(page.heading).toBe('Thank you!');
+				expect(await program.getParticipant(campaignId, { email })).toMatchObject({ source: 'direct', referredBy: null });
+			}
+		});
+
+		it('the referrer form answers bad input on its ending page, without a trace or a change', async () => {
+			for (const [fields, message] of [
+				[['Eve', '', 'not-an-email'], 'The email "not-an-email" is not a valid email address'],
+				[['Eve', '', ''], 'The email is empty'],
+				[[TEN_KB, '', 'eve.ten@example.com'], 'The firstName is longer than 100 characters'],
+			] as Array<[string[], string]>) {
+				const before = await snapshot();
+				const page = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, fields);
+				answers.push(page.page);
+				cases++;
+				expect(page.heading).toBe('Please check your details');
+				expect(page.text).toContain(message);
+				expect(page.page).not.toMatch(/at [\w.]+ \(|node_modules|\.ts:\d+/);
+				expect(await snapshot()).toBe(before);
+			}
+		});
+
+		it('no form qualifies anyone, whatever fields are posted', async () => {
+			const before = await program.getParticipant(campaignId, { code: referralCode });
+			for (const extra of [['qualify'], ['qualified', 'action=qualify'], [referralCode, 'qualify', '480']]) {
+				await referred(['Bo', 'Friend', 'bo@example.com', referralCode, ...extra], `ref=${referralCode}&action=qualify&status=qualified`);
+				await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Bo', 'Friend', 'bo@example.com', ...extra]);
+				cases += 2;
+			}
+			expect(await program.getParticipant(campaignId, { code: referralCode })).toMatchObject({ referralStatus: before.referralStatus });
+			expect((await program.listEvents({ types: ['referral.qualified'] }, 100, 'asc')).length).toBe(0);
+		});
+
+		it('a campaign paused mid-flight: referred signups are refused quietly, qualification still works', async () => {
+			await program.updateCampaign(campaignId, { status: 'paused' });
+			try {
+				const before = await snapshot();
+				const page = await referred(['Dee', '', 'dee.paused@example.com', referrerCode], `ref=${referrerCode}`);
+				cases++;
+				expect(page.heading).toBe('Thank you!');
+				expect(await snapshot()).toBe(before);
+			} finally {
+				await program.updateCampaign(campaignId, { status: 'active' });
+			}
+		});
+	});
+
+	describe('the Pipedrive webhook', () => {
+		it('without or with wrong basic auth answers 401 and starts no execution', async () => {
+			const cookie = await setUpOwner(n8n.instance);
+			const count = async () =>
+				((await (await fetch(`${n8n.instance.url}/rest/executions?limit=500`, { headers: { cookie } })).json()) as { data: { count: number } }).data.count;
+			const webhook = [...sandbox.state.webhooks.values()][0];
+			const before = await count();
+			const payload = JSON.stringify({ meta: { action: 'change', entity: 'deal', id: 'x', version: '2.0' }, data: { id: 1, status: 'won' }, previous: { status: 'open' } });
+			for (const authorization of [undefined, `Basic ${Buffer.from('n8n:wrong').toString('base64')}`, `Basic ${Buffer.from(`n8n:${webhook.http_auth_password}x`).toString('base64')}`, 'Bearer x']) {
+				const response = await fetch(webhook.subscription_url, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+					body: payload,
+				});
+				answers.push(await response.text());
+				cases++;
+				expect(response.status).toBe(401);
+			}
+			await new Promise((resolve) => setTimeout(resolve, 2_000));
+			expect(await count()).toBe(before);
+		});
+	});
+
+	it('no secret appears in any answer, node output, error message or log line the suite produced', async () => {
+		const cookie = await setUpOwner(n8n.instance).catch(() => '');
+		const secrets = [sandbox.apiToken, ...[...sandbox.state.webhooks.values()].map((w) => String(w.http_auth_password))];
+		const logs = fs.readFileSync(n8n.instance.logFile, 'utf8') + n8n.cliOutput;
+		// Node outputs and errors of every execution, as the editor shows them.
+		const list = (await (await fetch(`${n8n.instance.url}/rest/executions?limit=1000`, { headers: { cookie } })).json()) as {
+			data: { results: Array<{ id: string }> };
+		};
+		const executions: string[] = [];
+		for (const { id } of list.data.results) {
+			executions.push(await (await fetch(`${n8n.instance.url}/rest/executions/${id}`, { headers: { cookie } })).text());
+		}
+		expect(executions.length).toBeGreaterThan(10);
+		for (const secret of secrets) {
+			expect(secret.length).toBeGreaterThan(20);
+			for (const [where, text] of [['answers', answers.join('\n')], ['logs', logs], ['executions', executions.join('\n')]] as const) {
+				expect({ where, leaked: text.includes(secret) }).toEqual({ where, leaked: false });
+			}
+		}
+		// The qualify key: never in an answer or a log line (n8n's Webhook node keeps request headers in
+		// its own output, which is n8n's, not this package's).
+		expect(answers.join('\n').includes(QUALIFY_KEY)).toBe(false);
+		expect(logs.includes(QUALIFY_KEY)).toBe(false);
+	});
+});
