@@ -41,6 +41,15 @@ export interface BatchOptions {
 	stopOnError: boolean;
 }
 
+export interface EnrolOptions extends BatchOptions {
+	/**
+	 * Someone already in the campaign: true (default) fills their missing names and merges the
+	 * metadata given; false leaves their record exactly as it is (for public forms, where anyone can
+	 * type anyone's email).
+	 */
+	updateExisting?: boolean;
+}
+
 export interface EnrolInput {
 	email: unknown;
 	firstName?: unknown;
@@ -280,7 +289,7 @@ export class ReferralProgram {
 	async enrol(
 		campaignId: number,
 		inputs: EnrolInput[],
-		options: BatchOptions,
+		options: EnrolOptions,
 	): Promise<Array<Outcome<EnrolResult>>> {
 		return await this.runBatch(inputs, options, validateEnrol, (tx, items, now) =>
 			this.enrolInTransaction(tx, campaignId, items, now, options),
@@ -599,7 +608,7 @@ export class ReferralProgram {
 		campaignId: number,
 		items: Array<Pending<ValidEnrol>>,
 		now: string,
-		options: BatchOptions,
+		options: EnrolOptions,
 	): Promise<Map<number, Outcome<EnrolResult>>> {
 		const outcomes = new Map<number, Outcome<EnrolResult>>();
 		const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
@@ -637,7 +646,7 @@ export class ReferralProgram {
 			const { email } = item.input;
 			const isCreator = toCreate.get(email) === item;
 			let participant = byEmail.get(email)!;
-			if (!isCreator) {
+			if (!isCreator && options.updateExisting !== false) {
 				const patch = enrolPatch(participant, item.input);
 				if (patch) {
 					participant = (await tx.updateParticipant(participant.id, patch, now)) ?? participant;

@@ -135,6 +135,22 @@ describe('ReferralProgram (SQLite store)', () => {
 			expect(again.participant.metadata).toEqual({ plan: 'pro', utm: 'mail' });
 		});
 
+		it('with updateExisting false, leaves someone already enrolled exactly as they are', async () => {
+			const first = await enrolOne('ann@example.com', { metadata: { plan: 'pro' } });
+			const eventsBefore = await store.read((tx) => tx.listEvents({}, 100, 'asc'));
+			const [again] = await program.enrol(
+				campaign.id,
+				[{ email: 'ann@example.com', firstName: 'Mallory', lastName: 'Intruder', metadata: { plan: 'free' } }],
+				{ ...stopAtFirst, updateExisting: false },
+			);
+			expect(value(again)).toEqual({ participant: first.participant, created: false });
+			expect(await program.getParticipant(campaign.id, { id: first.participant.id })).toEqual(first.participant);
+			expect(await store.read((tx) => tx.listEvents({}, 100, 'asc'))).toEqual(eventsBefore);
+			// New people are still enrolled.
+			const [bo] = await program.enrol(campaign.id, [{ email: 'bo@example.com', firstName: 'Bo' }], { ...stopAtFirst, updateExisting: false });
+			expect(value(bo)).toMatchObject({ created: true, participant: { firstName: 'Bo' } });
+		});
+
 		it('treats the same email twice in one batch as one participant', async () => {
 			const outcomes = await program.enrol(
 				campaign.id,

@@ -48,10 +48,33 @@ const properties: INodeProperties[] = [
 	},
 ];
 
+const options: INodeProperties = {
+	displayName: 'Options',
+	name: 'options',
+	type: 'collection',
+	placeholder: 'Add Option',
+	default: {},
+	options: [
+		{
+			displayName: 'Update Existing Participants',
+			name: 'updateExisting',
+			type: 'boolean',
+			default: true,
+			description:
+				'Whether enrolling someone already in the campaign fills in their missing names and merges the metadata given. Turn off for public forms, where anyone can type anyone’s email: their record then stays exactly as it is.',
+		},
+	],
+};
+
 export const description = [
 	inputModeField('enrol', 'email, firstName, lastName, source and metadata'),
-	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['enrol'] } }, properties),
+	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['enrol'] } }, [...properties, options]),
 ];
+
+/** A setting of the whole run, read once. */
+function updateExisting(context: IExecuteFunctions): boolean {
+	return (context.getNodeParameter('options', 0, {}) as IDataObject).updateExisting !== false;
+}
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
 	const autoMap = this.getNodeParameter('inputMode', 0) === 'autoMap';
@@ -63,7 +86,7 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 			const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
 			return { email: this.getNodeParameter('email', itemIndex), ...fields };
 		},
-		(campaignId, inputs, options) => program.enrol(campaignId, inputs, options),
+		(campaignId, inputs, batch) => program.enrol(campaignId, inputs, { ...batch, updateExisting: updateExisting(this) }),
 		({ participant, created }) => ({ ...participantJson(participant), created }),
 	);
 }
