@@ -1,18 +1,21 @@
 /**
  * Bad input to every action node, run by n8n-core's workflow engine: each case must fail with a
- * message that names the problem, the item and the field, and leave the referral store exactly as
- * it was. (The public doors, forms and the qualify webhook, are in public-endpoints.test.ts.)
+ * message that names the problem, the item and the field, and leave the referral store (and the
+ * Pipedrive sandbox) exactly as it was. (The public doors, forms and the qualify webhook, are in public-endpoints.test.ts.)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IDataObject, INodeType } from 'n8n-workflow';
 
+import { PipedriveReferralApi } from '../../credentials/PipedriveReferralApi.credentials';
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
+import { PipedriveReferralSync } from '../../nodes/PipedriveReferralSync/PipedriveReferralSync.node';
 import { QualifyWithCode } from '../../nodes/QualifyWithCode/QualifyWithCode.node';
+import { startSandbox, type Sandbox } from '../../sandbox';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
 import { RewardIssuer } from '../../nodes/RewardIssuer/RewardIssuer.node';
 import { runWorkflow } from '../helpers/n8n';
@@ -22,17 +25,19 @@ const NODES: Record<string, INodeType> = {
 	[`${PACKAGE}.referralCampaign`]: new ReferralCampaign(),
 	[`${PACKAGE}.qualifyWithCode`]: new QualifyWithCode(),
 	[`${PACKAGE}.rewardIssuer`]: new RewardIssuer(),
+	[`${PACKAGE}.pipedriveReferralSync`]: new PipedriveReferralSync(),
 };
 const TEN_KB = 'y'.repeat(10 * 1024);
 const CAMPAIGN = { __rl: true, mode: 'slug', value: 'hardening' };
 
 interface Case {
 	name: string;
-	node: 'referralCampaign' | 'qualifyWithCode' | 'rewardIssuer';
+	node: 'referralCampaign' | 'qualifyWithCode' | 'rewardIssuer' | 'pipedriveReferralSync';
 	parameters: IDataObject;
 	item?: IDataObject;
 	message: string | RegExp;
-	field: string;
+	/** The field the description names ("Item 0, field ..."); null for a setting of the whole run, which the message names itself. */
+	field: string | null;
 }
 
 const CASES: Case[] = [
@@ -72,15 +77,23 @@ const CASES: Case[] = [
 	{ name: 'claim with a lease of 0 minutes', node: 'rewardIssuer', parameters: { resource: 'reward', operation: 'claim', campaign: CAMPAIGN, limit: 10, options: { leaseMinutes: 0 } }, message: /lease/i, field: 'leaseMinutes' },
 	{ name: 'add an empty coupon list', node: 'rewardIssuer', parameters: { resource: 'reward', operation: 'addCoupons', campaign: CAMPAIGN, coupons: ' \n , ' }, message: /coupon/i, field: 'coupons' },
 	{ name: 'add a 10 KB coupon', node: 'rewardIssuer', parameters: { resource: 'reward', operation: 'addCoupons', campaign: CAMPAIGN, coupons: TEN_KB }, message: /coupon/i, field: 'coupons' },
+	// Pipedrive Referral Sync (against the sandbox: every setting is checked before anything is sent)
+	{ name: 'send with a code field Pipedrive does not have', node: 'pipedriveReferralSync', parameters: { resource: 'participant', operation: 'send', campaign: CAMPAIGN, lookupBy: 'code', lookupValue: '={{ $json.referralCode }}', target: 'deal', sources: ['referred'], codeField: 'No such field', recordFields: {}, options: {} }, message: 'The deal field "No such field" chosen as Referral Code Field does not exist in Pipedrive', field: null },
+	{ name: 'send to a pipeline that does not exist', node: 'pipedriveReferralSync', parameters: { resource: 'participant', operation: 'send', campaign: CAMPAIGN, lookupBy: 'code', lookupValue: '={{ $json.referralCode }}', target: 'deal', sources: ['referred'], pipelineId: 999, codeField: 'Referral code', recordFields: {}, options: {} }, message: 'There is no pipeline with ID 999 in Pipedrive', field: null },
+	{ name: 'send someone looked up by an ID that is SQL', node: 'pipedriveReferralSync', parameters: { resource: 'participant', operation: 'send', campaign: CAMPAIGN, lookupBy: 'id', lookupValue: '1 OR 1=1', target: 'person', sources: ['referred'], options: {} }, message: /ID/, field: 'lookupValue' },
+	{ name: 'referrer metrics into a field Pipedrive does not have', node: 'pipedriveReferralSync', parameters: { resource: 'participant', operation: 'updateMetrics', campaign: CAMPAIGN, lookupBy: 'code', lookupValue: '={{ $json.referrerCode }}', referralsField: 'Referalz', qualifiedField: '' }, message: 'The person field "Referalz" chosen as Referrals Field does not exist in Pipedrive', field: null },
+	{ name: 'sync contacts into a link field Pipedrive does not have', node: 'pipedriveReferralSync', parameters: { resource: 'contact', operation: 'sync', campaign: CAMPAIGN, scope: 'all', mode: 'full', linkField: 'Linky', moreFields: {}, output: 'summary', options: {} }, message: 'The person field "Linky" chosen as Referral Link Field does not exist in Pipedrive', field: null },
 ];
 
 describe('hardening: bad input to every action node', () => {
+	let sandbox: Sandbox;
 	let folder: string;
 	let store: ReferralStore;
 	let program: ReferralProgram;
 	let codes: { referrerCode: string; referralCode: string };
 
 	beforeAll(async () => {
+		sandbox = await startSandbox({ rateLimit: 0 });
 		folder = mkdtempSync(join(tmpdir(), 'hardening-nodes-'));
 		store = await openStore({ backend: 'sqlite', path: join(folder, 'referrals.sqlite') });
 		program = new ReferralProgram(store);
@@ -96,11 +109,15 @@ describe('hardening: bad input to every action node', () => {
 		// eslint-disable-next-line no-console
 		console.log(`hardening (nodes): ${CASES.length} bad-input cases run`);
 		await closeAllStores();
+		await sandbox.close();
 		rmSync(folder, { recursive: true, force: true });
 	});
 
+	/** The store, and what Pipedrive holds. */
 	async function snapshot(): Promise<string> {
 		return JSON.stringify({
+			persons: sandbox.state.personList.length,
+			deals: sandbox.state.deals.size,
 			events: await program.listEvents({}, 100_000, 'asc'),
 			campaigns: await program.listCampaigns({}, { limit: 1000 }),
 			rewards: await program.rewards.list({}, { limit: 1000 }),
@@ -120,22 +137,26 @@ describe('hardening: bad input to every action node', () => {
 						typeVersion: 1,
 						position: [200, 0],
 						parameters: testCase.parameters,
-						credentials: { referralStoreApi: { id: '1', name: 'Store' } },
+						credentials: { referralStoreApi: { id: '1', name: 'Store' }, pipedriveReferralApi: { id: '2', name: 'Pipedrive' } },
 					},
 				],
 				connections: { Start: { main: [[{ node: 'Node', type: 'main', index: 0 }]] } },
 				settings: { executionOrder: 'v1' },
 			},
 			nodeTypes: NODES,
-			credentials: { referralStoreApi: { backend: 'sqlite', sqlitePath: join(folder, 'referrals.sqlite') } },
-			credentialTypes: [new ReferralStoreApi()],
+			credentials: {
+				referralStoreApi: { backend: 'sqlite', sqlitePath: join(folder, 'referrals.sqlite') },
+				pipedriveReferralApi: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
+			},
+			credentialTypes: [new ReferralStoreApi(), new PipedriveReferralApi()],
 			inputItems: [{ ...codes, ...(testCase.item ?? {}) }],
 		});
 		expect(result.status).toBe('error');
 		expect(result.error?.nodeName).toBe('Node');
 		if (typeof testCase.message === 'string') expect(result.error?.message).toBe(testCase.message);
 		else expect(result.error?.message).toMatch(testCase.message);
-		expect(result.error?.description ?? '').toContain(`field "${testCase.field}"`);
+		if (testCase.field === null) expect(result.error?.description ?? '').not.toMatch(/^Item \d/);
+		else expect(result.error?.description ?? '').toContain(`Item 0, field "${testCase.field}"`);
 		expect(await snapshot()).toBe(before);
 	});
 });
