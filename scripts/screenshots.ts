@@ -12,9 +12,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSandbox } from '../sandbox';
-import { prepareRealN8n, setUpOwner } from '../test/e2e/helpers/real-n8n';
-import type { WorkflowFile } from '../test/e2e/fixtures/workflows';
-import { bundledCredentialFiles, bundledWorkflows } from './n8n/bundle';
+import { prepareBundledN8n } from '../test/e2e/helpers/bundled';
+import { setUpOwner } from '../test/e2e/helpers/real-n8n';
+import { bundledWorkflows } from './n8n/bundle';
 import { freePort } from './n8n/instance';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
@@ -84,14 +84,9 @@ async function main(): Promise<void> {
 	const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
 	if (!fs.existsSync(chromium)) throw new Error(`${chromium} not found: apt-get install chromium (or set CHROMIUM)`);
 	const sandbox = await startSandbox({});
-	const n8n = await prepareRealN8n({
-		credentials: (userFolder) =>
-			bundledCredentialFiles({
-				store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
-				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-				qualifyKey: 'screenshot-key',
-			}),
-		workflows: bundledWorkflows().map(({ workflow }) => workflow) as unknown as WorkflowFile[],
+	const n8n = await prepareBundledN8n(sandbox, {
+		qualifyKey: 'screenshot-key',
+		workflows: bundledWorkflows().map(({ workflow }) => workflow),
 	});
 	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-screens-'));
 	const port = await freePort();

@@ -5,16 +5,23 @@
  * HTTP only, by visitors (the forms), Pipedrive (the sandbox's webhooks) and another system (the
  * qualify webhook). The store is read to check the outcome, never written.
  */
-import * as path from 'node:path';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
 import { startSandbox, DEAL_FIELD_KEYS, PERSON_FIELD_KEYS, type Sandbox } from '../../sandbox';
-import { BUNDLED_PATHS, bundledCredentialFiles, bundledWorkflows, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
+import { BUNDLED_PATHS, bundledWorkflows, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
 import { PACKAGE_NAME } from '../../scripts/n8n/package';
-import type { WorkflowFile } from './fixtures/workflows';
-import { bundledWithQualifyingStage, executeWorkflowNow, hiddenValue, openForm, submitForm, waitFor } from './helpers/bundled';
-import { getJson, packageProblemLines, prepareRealN8n, setUpOwner, type RealN8n } from './helpers/real-n8n';
+import {
+	bundledWithQualifyingStage,
+	executeWorkflowNow,
+	hiddenValue,
+	openForm,
+	prepareBundledN8n,
+	sqliteStorePath,
+	submitForm,
+	waitFor,
+} from './helpers/bundled';
+import { getJson, packageProblemLines, setUpOwner, type RealN8n } from './helpers/real-n8n';
 
 const QUALIFY_KEY = 'e2e-qualify-key-4f9c1d7a2b';
 const SALES_PIPELINE = 1;
@@ -32,17 +39,9 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 	beforeAll(async () => {
 		// Retries come fast (3 s → 30 ms), but n8n gets the normal 10 s to answer a delivery.
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
-		n8n = await prepareRealN8n({
-			credentials: (userFolder) =>
-				bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
-					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-					qualifyKey: QUALIFY_KEY,
-				}),
-			// What a user does after importing: pick the stage that qualifies a referral.
-			workflows: bundledWithQualifyingStage(SALES_PIPELINE, QUALIFYING_STAGE) as unknown as WorkflowFile[],
-		});
-		store = await openStore({ backend: 'sqlite', path: path.join(n8n.userFolder, '.n8n', 'referrals.sqlite') });
+		// What a user does after importing: pick the stage that qualifies a referral.
+		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY, workflows: bundledWithQualifyingStage(SALES_PIPELINE, QUALIFYING_STAGE) });
+		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store);
 		cookie = await setUpOwner(n8n.instance);
 	});

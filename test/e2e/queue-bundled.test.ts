@@ -7,7 +7,6 @@
  * Needs `redis-server` on PATH and PostgreSQL at 127.0.0.1:5432; skipped with the reason printed
  * when either is missing, failed instead when CI=true.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,28 +16,17 @@ import { startSandbox, type Sandbox } from '../../sandbox';
 import { BUNDLED_PATHS, bundledCredentialFiles } from '../../scripts/n8n/bundle';
 import { startWorker, type N8nProcess } from '../../scripts/n8n/instance';
 import { installCommunityPackage } from '../../scripts/n8n/package';
-import { createTestDatabase, describePostgres, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, type TestDatabase } from '../helpers/postgres';
 import type { WorkflowFile } from './fixtures/workflows';
 import { bundledWithQualifyingStage, openForm, submitForm, waitFor } from './helpers/bundled';
 import { prepareRealN8n, type RealN8n } from './helpers/real-n8n';
-import { redisAvailable, startRedis, type RedisServer } from './helpers/redis';
+import { describeQueue, queueModeEnv, startRedis, type RedisServer } from './helpers/redis';
 
 const SALES_PIPELINE = 1;
 const QUALIFYING_STAGE = 3;
 const DELIVERIES = 100;
 const AT_ONCE = 20;
 
-const redis = redisAvailable();
-const describeQueue: typeof describePostgres = (name, fn) => {
-	if (redis.ok) return describePostgres(name, fn);
-	if (process.env.CI === 'true') {
-		describe(name, () => it('needs redis-server (CI=true)', () => { throw new Error(redis.reason); }));
-		return;
-	}
-	// eslint-disable-next-line no-console
-	console.warn(`Skipping "${name}": ${redis.reason}`);
-	describe.skip(name, fn);
-};
 
 describeQueue('real n8n in queue mode: the bundled workflows on two workers, PostgreSQL', () => {
 	let redisServer: RedisServer;
@@ -52,18 +40,7 @@ describeQueue('real n8n in queue mode: the bundled workflows on two workers, Pos
 		redisServer = await startRedis();
 		db = await createTestDatabase('n8n_queue_bundled');
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
-		const env = {
-			EXECUTIONS_MODE: 'queue',
-			QUEUE_BULL_REDIS_HOST: redisServer.host,
-			QUEUE_BULL_REDIS_PORT: String(redisServer.port),
-			DB_TYPE: 'postgresdb',
-			DB_POSTGRESDB_HOST: PG_HOST,
-			DB_POSTGRESDB_PORT: String(PG_PORT),
-			DB_POSTGRESDB_DATABASE: db.database,
-			DB_POSTGRESDB_USER: PG_USER,
-			DB_POSTGRESDB_PASSWORD: PG_PASSWORD,
-			N8N_ENCRYPTION_KEY: randomBytes(24).toString('hex'),
-		};
+		const env = queueModeEnv(redisServer, db.database);
 		n8n = await prepareRealN8n({
 			env,
 			credentials: bundledCredentialFiles({

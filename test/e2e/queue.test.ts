@@ -6,31 +6,19 @@
  * Needs `redis-server` on PATH and PostgreSQL at 127.0.0.1:5432 (PG* env overrides); skipped with
  * the reason printed when either is missing, failed instead when CI=true.
  */
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startWorker, type N8nProcess } from '../../scripts/n8n/instance';
 import { installCommunityPackage } from '../../scripts/n8n/package';
-import { createTestDatabase, describePostgres, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, type TestDatabase } from '../helpers/postgres';
+import { createTestDatabase, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, type TestDatabase } from '../helpers/postgres';
 import { createCampaignWorkflow, enrolWorkflow, postgresStoreCredential } from './fixtures/workflows';
 import { postWebhook, prepareRealN8n, type RealN8n } from './helpers/real-n8n';
-import { redisAvailable, startRedis, type RedisServer } from './helpers/redis';
+import { describeQueue, queueModeEnv, startRedis, type RedisServer } from './helpers/redis';
 
 const credential = { id: 'e2eQueueStore001', name: 'E2E referral store (Postgres)' };
 const PATHS = { campaign: 'e2e/q/campaign', enrol: 'e2e/q/enrol' };
 
-const redis = redisAvailable();
-const describeQueue: typeof describePostgres = (name, fn) => {
-	if (redis.ok) return describePostgres(name, fn);
-	if (process.env.CI === 'true') {
-		describe(name, () => it('needs redis-server (CI=true)', () => { throw new Error(redis.reason); }));
-		return;
-	}
-	// eslint-disable-next-line no-console
-	console.warn(`Skipping "${name}": ${redis.reason}`);
-	describe.skip(name, fn);
-};
 
 describeQueue('real n8n in queue mode: main + worker, PostgreSQL', () => {
 	let redisServer: RedisServer;
@@ -42,18 +30,7 @@ describeQueue('real n8n in queue mode: main + worker, PostgreSQL', () => {
 	beforeAll(async () => {
 		redisServer = await startRedis();
 		db = await createTestDatabase('n8n_queue');
-		const env = {
-			EXECUTIONS_MODE: 'queue',
-			QUEUE_BULL_REDIS_HOST: redisServer.host,
-			QUEUE_BULL_REDIS_PORT: String(redisServer.port),
-			DB_TYPE: 'postgresdb',
-			DB_POSTGRESDB_HOST: PG_HOST,
-			DB_POSTGRESDB_PORT: String(PG_PORT),
-			DB_POSTGRESDB_DATABASE: db.database,
-			DB_POSTGRESDB_USER: PG_USER,
-			DB_POSTGRESDB_PASSWORD: PG_PASSWORD,
-			N8N_ENCRYPTION_KEY: randomBytes(24).toString('hex'),
-		};
+		const env = queueModeEnv(redisServer, db.database);
 		const store = { host: PG_HOST, port: PG_PORT, database: db.database, user: PG_USER, password: PG_PASSWORD, schema: 'referrals' };
 		n8n = await prepareRealN8n({
 			env,

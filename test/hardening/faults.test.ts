@@ -10,11 +10,10 @@ import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
 import { DEAL_FIELD_KEYS, PERSON_FIELD_KEYS, startSandbox, type Sandbox } from '../../sandbox';
-import { BUNDLED_PATHS, bundledCredentialFiles, type BundledWorkflow } from '../../scripts/n8n/bundle';
+import { BUNDLED_PATHS, type BundledWorkflow } from '../../scripts/n8n/bundle';
 import { descendantsOf, startN8n, type N8nInstance } from '../../scripts/n8n/instance';
-import type { WorkflowFile } from '../e2e/fixtures/workflows';
-import { bundledWithQualifyingStage, executeWorkflowNow, openForm, submitForm, waitFor } from '../e2e/helpers/bundled';
-import { prepareRealN8n, setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
+import { bundledWithQualifyingStage, executeWorkflowNow, openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from '../e2e/helpers/bundled';
+import { setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
 
 const QUALIFYING_STAGE = 3;
 const FRIENDS = 12;
@@ -69,17 +68,9 @@ describe('hardening: faults and crashes converge', () => {
 
 	beforeAll(async () => {
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
-		n8n = await prepareRealN8n({
-			credentials: (userFolder) =>
-				bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
-					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-					qualifyKey: 'faults-qualify-key-3b8d',
-				}),
-			workflows: workflows() as unknown as WorkflowFile[],
-		});
+		n8n = await prepareBundledN8n(sandbox, { qualifyKey: 'faults-qualify-key-3b8d', workflows: workflows() });
 		instance = n8n.instance;
-		store = await openStore({ backend: 'sqlite', path: path.join(n8n.userFolder, '.n8n', 'referrals.sqlite') });
+		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store);
 		cookie = await setUpOwner(instance);
 		await waitFor(async () => (await openForm(instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');

@@ -5,15 +5,13 @@
  * unchanged (or changed exactly as intended); then nothing secret may appear in what the suite saw.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
 import { startSandbox, type Sandbox } from '../../sandbox';
-import { BUNDLED_PATHS, bundledCredentialFiles, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
-import type { WorkflowFile } from '../e2e/fixtures/workflows';
-import { bundledWithQualifyingStage, openForm, submitForm, waitFor } from '../e2e/helpers/bundled';
-import { prepareRealN8n, setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
+import { BUNDLED_PATHS, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
+import { openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from '../e2e/helpers/bundled';
+import { setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
 
 const QUALIFY_KEY = 'hardening-qualify-key-7c4e19b2d8';
 const TEN_KB = 'x'.repeat(10 * 1024);
@@ -32,16 +30,8 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 
 	beforeAll(async () => {
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
-		n8n = await prepareRealN8n({
-			credentials: (userFolder) =>
-				bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: path.join(userFolder, '.n8n', 'referrals.sqlite') },
-					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-					qualifyKey: QUALIFY_KEY,
-				}),
-			workflows: bundledWithQualifyingStage(1, 3) as unknown as WorkflowFile[],
-		});
-		store = await openStore({ backend: 'sqlite', path: path.join(n8n.userFolder, '.n8n', 'referrals.sqlite') });
+		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY });
+		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store);
 		await waitFor(async () => (await openForm(n8n.instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');
 		// One referrer and one pending referral to aim at.

@@ -3,9 +3,13 @@
  * (multipart POST, then the completion page), the editor's "Execute workflow" (REST, with the owner's
  * session), and a workflow copy with the qualifying stage picked, as a user does in the editor.
  */
+import * as path from 'node:path';
+import type { Sandbox } from '../../../sandbox';
+import { bundledCredentialFiles, bundledWorkflows, type BundledWorkflow } from '../../../scripts/n8n/bundle';
 import type { N8nInstance } from '../../../scripts/n8n/instance';
-import { bundledWorkflows, type BundledWorkflow } from '../../../scripts/n8n/bundle';
 import { sleep } from '../../../scripts/n8n/proc';
+import type { WorkflowFile } from '../fixtures/workflows';
+import { prepareRealN8n, type RealN8n } from './real-n8n';
 
 /** Every bundled workflow; the qualify workflow also fires when a deal enters `stageId` of `pipelineId`. */
 export function bundledWithQualifyingStage(pipelineId: number, stageId: number): BundledWorkflow[] {
@@ -127,4 +131,29 @@ export async function waitFor<T>(check: () => Promise<T | undefined | false> | T
 		}
 		await sleep(250);
 	}
+}
+
+/** The referral store file of a user folder, as the bundled SQLite credential points at it. */
+export function sqliteStorePath(userFolder: string): string {
+	return path.join(userFolder, '.n8n', 'referrals.sqlite');
+}
+
+/**
+ * A real n8n with the package, the three bundled credentials (the store on SQLite in the user
+ * folder, Pipedrive pointing at the sandbox, the qualify key) and the given workflows (by default
+ * every bundled one, with the qualifying stage picked as a user does after importing).
+ */
+export async function prepareBundledN8n(
+	sandbox: Sandbox,
+	options: { qualifyKey: string; workflows?: BundledWorkflow[] },
+): Promise<RealN8n> {
+	return await prepareRealN8n({
+		credentials: (userFolder) =>
+			bundledCredentialFiles({
+				store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
+				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
+				qualifyKey: options.qualifyKey,
+			}),
+		workflows: (options.workflows ?? bundledWithQualifyingStage(1, 3)) as unknown as WorkflowFile[],
+	});
 }
