@@ -14,7 +14,7 @@ import type { Campaign, Participant, Reward } from '../../../lib/referrals/model
 import type { ReferralProgram } from '../../../lib/referrals/program';
 import { campaignLocator, campaignOf, searchCampaigns } from '../../shared/campaign';
 import { errorItem, toNodeError } from '../../shared/errors';
-import { referrerJson } from '../../shared/json';
+import { participantFields, referrerJson } from '../../shared/json';
 
 /** The list-mode value of the campaign picker that stands for every campaign. */
 export const ALL_CAMPAIGNS = 'all';
@@ -103,35 +103,20 @@ export function rewardJson(reward: Reward): IDataObject {
 
 /** What downstream nodes need of the referral behind a reward. */
 export function referralJson(referral: Participant | null): IDataObject | null {
-	if (!referral) return null;
-	const {
-		id,
-		email,
-		firstName,
-		lastName,
-		code,
-		referralStatus,
-		qualifiedAt,
-		saleValue,
-		saleCurrency,
-		pipedrivePersonId,
-		pipedriveLeadId,
-		pipedriveDealId,
-	} = referral;
-	return {
-		id,
-		email,
-		firstName,
-		lastName,
-		code,
-		referralStatus,
-		qualifiedAt,
-		saleValue,
-		saleCurrency,
-		pipedrivePersonId,
-		pipedriveLeadId,
-		pipedriveDealId,
-	};
+	return participantFields(referral, [
+		'id',
+		'email',
+		'firstName',
+		'lastName',
+		'code',
+		'referralStatus',
+		'qualifiedAt',
+		'saleValue',
+		'saleCurrency',
+		'pipedrivePersonId',
+		'pipedriveLeadId',
+		'pipedriveDealId',
+	]);
 }
 
 /**
