@@ -15,7 +15,7 @@
 //     `findExisting()` finds the entity, that entity is returned instead of creating it twice.
 //     Without `findExisting`, the error is raised with `outcomeUnknown: true`.
 
-import { FieldsCache, applyCustomFieldValues, fieldFromV1, fieldFromV2 } from './fields';
+import { type AccountListsCache, FieldsCache, applyCustomFieldValues, fieldFromV1, fieldFromV2 } from './fields';
 import type { FieldEntity, PipedriveField } from './fields';
 import { PipedriveApiError, readErrorBody } from './errors';
 import type { PipedriveErrorKind } from './errors';
@@ -89,6 +89,8 @@ export interface PipedriveClientOptions {
 	sleep: Sleep;
 	random?: () => number;
 	onEvent?: (event: PipedriveClientEvent) => void;
+	/** Keeps fields, pipelines, stages and labels across clients of the same account (`scope`). */
+	accountLists?: { cache: AccountListsCache; scope: string };
 }
 
 export interface CallOptions {
@@ -326,7 +328,7 @@ export class PipedriveClient {
 			pipelines: () => collectPages(this.iterateV2<Pipeline>(`${V2}/pipelines`)),
 			stages: (pipelineId) => collectPages(this.iterateV2<Stage>(`${V2}/stages`, { pipeline_id: pipelineId })),
 			leadLabels: async () => ((await this.getData<LeadLabel[]>('GET', `${V1}/leadLabels`)) ?? []) as LeadLabel[],
-		});
+		}, options.accountLists);
 	}
 
 	private emit(event: PipedriveClientEvent): void {

@@ -219,25 +219,55 @@ export interface FieldsCacheLoaders {
 }
 
 /**
- * Per-client memo of field definitions, pipelines, stages and lead labels: each is fetched at most
- * once per client instance (the nodes make one client per execution). Concurrent callers share the
- * same request; a failed load is forgotten so the next call tries again.
+ * Lists that change rarely (field definitions, pipelines, stages, labels) kept for `ttlMs` per
+ * account, across clients: the nodes make one client per execution, and a burst of executions
+ * would otherwise fetch the same lists every time. Concurrent callers share one request; a failed
+ * load is forgotten so the next call tries again.
+ */
+export class AccountListsCache {
+	private readonly entries = new Map<string, { value: Promise<unknown>; at: number }>();
+
+	constructor(
+		private readonly ttlMs: number,
+		private readonly clock: () => number = Date.now,
+	) {}
+
+	remember<T>(key: string, load: () => Promise<T>): Promise<T> {
+		const cached = this.entries.get(key);
+		if (cached && this.clock() - cached.at < this.ttlMs) return cached.value as Promise<T>;
+		const value = load();
+		const entry = { value, at: this.clock() };
+		this.entries.set(key, entry);
+		value.catch(() => {
+			if (this.entries.get(key) === entry) this.entries.delete(key);
+		});
+		return value;
+	}
+
+	/** Forgets every list of an account (keys starting with `scope|`). */
+	forget(scope: string): void {
+		for (const key of this.entries.keys()) if (key.startsWith(`${scope}|`)) this.entries.delete(key);
+	}
+}
+
+/**
+ * Field definitions, pipelines, stages and lead labels of one client: each fetched at most once per
+ * client instance, or once per account within the shared cache's lifetime when one is given.
  */
 export class FieldsCache {
-	private readonly memo = new Map<string, Promise<unknown>>();
+	private readonly memo: AccountListsCache;
+	private readonly scope: string;
 
-	constructor(private readonly loaders: FieldsCacheLoaders) {}
+	constructor(
+		private readonly loaders: FieldsCacheLoaders,
+		shared?: { cache: AccountListsCache; scope: string },
+	) {
+		this.memo = shared?.cache ?? new AccountListsCache(Number.POSITIVE_INFINITY);
+		this.scope = shared?.scope ?? '';
+	}
 
 	private once<T>(key: string, load: () => Promise<T>): Promise<T> {
-		let p = this.memo.get(key) as Promise<T> | undefined;
-		if (!p) {
-			p = load();
-			this.memo.set(key, p);
-			p.catch(() => {
-				if (this.memo.get(key) === p) this.memo.delete(key);
-			});
-		}
-		return p;
+		return this.memo.remember(`${this.scope}|${key}`, load);
 	}
 
 	personFields(): Promise<PipedriveField[]> {
@@ -281,8 +311,8 @@ export class FieldsCache {
 		return buildCustomFieldValues(await this.fieldsFor(entity), values);
 	}
 
-	/** Forgets everything (e.g. after creating a field). */
+	/** Forgets what was fetched, also for the account (e.g. a field just added in Pipedrive). */
 	clear(): void {
-		this.memo.clear();
+		this.memo.forget(this.scope);
 	}
 }

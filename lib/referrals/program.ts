@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
 	CampaignPatch,
 	EventInsert,
@@ -31,6 +32,9 @@ import {
 } from './validation';
 
 /** Each batch item ends as a value or as the error that stopped it. */
+/** How often a caller waiting for a lease asks again. */
+const LEASE_POLL_MS = 100;
+
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
 
 export interface BatchOptions {
@@ -530,6 +534,26 @@ export class ReferralProgram {
 
 	async saveSyncState(campaignId: number, key: string, state: Record<string, unknown>): Promise<void> {
 		await this.store.transaction((tx) => tx.setSyncState(campaignId, key, state, this.now()));
+	}
+
+	/**
+	 * Runs `task` while holding the lease `key`: no other execution or worker runs a task with the
+	 * same key meanwhile; a second caller waits until the first is done. A holder that dies keeps
+	 * the lease for at most `leaseMs`.
+	 */
+	async exclusively<T>(key: string, leaseMs: number, task: () => Promise<T>): Promise<T> {
+		const holder = randomUUID();
+		for (;;) {
+			const now = this.now();
+			const until = new Date(Date.parse(now) + leaseMs).toISOString();
+			if (await this.store.transaction((tx) => tx.acquireLease(key, holder, until, now))) break;
+			await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+		}
+		try {
+			return await task();
+		} finally {
+			await this.store.transaction((tx) => tx.releaseLease(key, holder));
+		}
 	}
 
 	// ---- event log ----

@@ -221,6 +221,15 @@ export interface StoreTransaction {
 	claimIdempotencyKey(key: string, participantId: number, now: string): Promise<boolean>;
 
 	/**
+	 * Takes the lease `key` for `holder` until `until` when no one holds it or its holder's lease ran
+	 * out; false when another holder has it. Makes work outside the store (a send to Pipedrive)
+	 * exclusive across executions and workers, and recoverable when a holder dies.
+	 */
+	acquireLease(key: string, holder: string, until: string, now: string): Promise<boolean>;
+	/** Gives the lease up, if `holder` still holds it. */
+	releaseLease(key: string, holder: string): Promise<void>;
+
+	/**
 	 * Inserts rewards by identity (campaign, beneficiary, rule, ordinal). A reward whose identity
 	 * exists is left alone, unless it was cancelled: then it is revived with the given row's
 	 * content and status. Returns the inserted and revived rewards only.

@@ -55,6 +55,9 @@ export interface SendResult {
 	dealCreated?: boolean;
 }
 
+/** Longer than any send takes with Pipedrive's retries; a crashed sender blocks its person that long. */
+const SEND_LEASE_MS = 5 * 60_000;
+
 const ROLE_LABELS: Record<RecordRole | PersonRole, string> = {
 	code: 'Referral Code Field',
 	referrerName: 'Referrer Name Field',
@@ -88,6 +91,17 @@ export class PipedriveSender {
 	) {}
 
 	async prepare(): Promise<void> {
+		try {
+			await this.check();
+		} catch (error) {
+			if (!(error instanceof ReferralError && error.kind === 'pipedrive_setup')) throw error;
+			// The kept lists may predate a field or stage just added in Pipedrive: ask again once.
+			this.client.fieldsCache.clear();
+			await this.check();
+		}
+	}
+
+	private async check(): Promise<void> {
 		const { target } = this.settings;
 		this.personFields = checkFieldChoices('person', await fieldsOf(this.client, 'person'), this.settings.personFields);
 		if (target === 'person') return;
@@ -126,6 +140,15 @@ export class PipedriveSender {
 				reason: `Source "${participant.source}" is not among the sources to send (${this.settings.sources.join(', ')})`,
 			};
 		}
+		// Two executions sending the same person at once (a double submit, a retried webhook) would
+		// both miss the person in Pipedrive and both create one: one sends, the other waits for it.
+		return await this.program.exclusively(`pipedrive-send:${participant.email}`, SEND_LEASE_MS, async () =>
+			this.sendNow(item, await this.program.getParticipant(item.campaignId, { id: participant.id }), base),
+		);
+	}
+
+	/** Sends a participant; the caller holds the send lease of their email. */
+	private async sendNow(item: SendItem, participant: Participant, base: Pick<SendResult, 'participantId' | 'email' | 'code'>): Promise<SendResult> {
 		const campaign = await this.campaign(participant.campaignId);
 		const person = await this.ensurePerson(participant, item.ownerId);
 		let current = await this.program.linkPipedrive(participant.id, { personId: person.id });

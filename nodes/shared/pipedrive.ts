@@ -10,6 +10,7 @@ import type {
 import { sleep } from 'n8n-workflow';
 
 import { PipedriveClient } from '../../lib/pipedrive/client';
+import { AccountListsCache } from '../../lib/pipedrive/fields';
 import { createN8nRequest, resolveBaseUrl } from '../../lib/pipedrive/request';
 
 type PipedriveUser = IExecuteFunctions | ILoadOptionsFunctions | IHookFunctions | IWebhookFunctions;
@@ -28,10 +29,17 @@ export const authenticationProperty: INodeProperties = {
 };
 
 /**
- * A Pipedrive client over n8n's authenticated requests (n8n keeps the credentials and refreshes
- * OAuth tokens), created once per execution so fields, pipelines and stages are fetched once.
+ * Fields, pipelines and stages per account, for five minutes: a burst of signups or deliveries
+ * fetches them once instead of once per execution (each list costs API tokens). A field added in
+ * Pipedrive meanwhile is found anyway: a miss refreshes the lists (see PipedriveSender.prepare).
  */
-export async function pipedriveClientFor(context: PipedriveUser): Promise<PipedriveClient> {
+const ACCOUNT_LISTS = new AccountListsCache(5 * 60_000);
+
+/**
+ * A Pipedrive client over n8n's authenticated requests (n8n keeps the credentials and refreshes
+ * OAuth tokens), created once per execution. `fresh` skips the kept lists (the editor's dropdowns).
+ */
+export async function pipedriveClientFor(context: PipedriveUser, options: { fresh?: boolean } = {}): Promise<PipedriveClient> {
 	const oauth = context.getNodeParameter('authentication', 0, 'apiToken') === 'oAuth2';
 	const credentialType = oauth ? 'pipedriveReferralOAuth2Api' : 'pipedriveReferralApi';
 	const credentials = await context.getCredentials(credentialType);
@@ -41,9 +49,11 @@ export async function pipedriveClientFor(context: PipedriveUser): Promise<Pipedr
 		baseUrlOverride: credentials.baseUrl as string | undefined,
 		apiDomain: tokenData?.api_domain,
 	});
+	const credentialId = context.getNode().credentials?.[credentialType]?.id ?? '';
 	return new PipedriveClient({
 		baseUrl,
 		authType: oauth ? 'oauth2' : 'apiToken',
+		accountLists: options.fresh ? undefined : { cache: ACCOUNT_LISTS, scope: `${credentialType}:${credentialId}:${baseUrl}` },
 		sleep,
 		request: createN8nRequest(
 			async (options) =>
@@ -63,7 +73,7 @@ async function options<T>(
 	load: (client: PipedriveClient) => Promise<T[]>,
 	toOption: (item: T) => INodePropertyOptions | null,
 ): Promise<INodePropertyOptions[]> {
-	const items = await load(await pipedriveClientFor(context));
+	const items = await load(await pipedriveClientFor(context, { fresh: true }));
 	return items
 		.map(toOption)
 		.filter((option): option is INodePropertyOptions => option !== null)

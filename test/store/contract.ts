@@ -605,6 +605,25 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect(await tx((t) => t.claimIdempotencyKey('pipedrive:event:44', p.id, NOW))).toBe(true);
 		});
 
+		it('gives a lease to one holder at a time, until it is released or runs out', async () => {
+			const until = '2024-05-01T10:05:00.000Z';
+			const takers = await Promise.all(
+				['a', 'b', 'c', 'd'].map((holder) => tx((t) => t.acquireLease('pipedrive-send:bo@example.com', holder, until, NOW))),
+			);
+			expect(takers.filter(Boolean)).toHaveLength(1);
+			const holder = ['a', 'b', 'c', 'd'][takers.indexOf(true)];
+			const other = holder === 'a' ? 'b' : 'a';
+			expect(await tx((t) => t.acquireLease('pipedrive-send:ann@example.com', other, until, NOW))).toBe(true);
+			// Someone else releasing does nothing; the holder releasing frees it.
+			await tx((t) => t.releaseLease('pipedrive-send:bo@example.com', other));
+			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', other, until, NOW))).toBe(false);
+			await tx((t) => t.releaseLease('pipedrive-send:bo@example.com', holder));
+			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', other, until, NOW))).toBe(true);
+			// A lease that ran out (its holder died) goes to the next taker.
+			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', holder, LATER, '2024-05-01T10:04:59.000Z'))).toBe(false);
+			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', holder, LATER, until))).toBe(true);
+		});
+
 		it('keeps sync state per campaign and key, replaced on save', async () => {
 			const c = await newCampaign();
 			const other = await newCampaign();

@@ -105,6 +105,7 @@ describePostgres('PostgreSQL store', () => {
 				'coupons',
 				'events',
 				'idempotency_keys',
+				'leases',
 				'participants',
 				'rewards',
 				'schema_migrations',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PipedriveClient } from '../../lib/pipedrive/client';
+import { AccountListsCache } from '../../lib/pipedrive/fields';
 import { createHttpRequest } from '../helpers/pipedrive-http';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
@@ -43,8 +44,9 @@ describe('Pipedrive sync against the sandbox', () => {
 		rmSync(folder, { recursive: true, force: true });
 	});
 
-	function client(): PipedriveClient {
+	function client(accountLists?: { cache: AccountListsCache; scope: string }): PipedriveClient {
 		return new PipedriveClient({
+			accountLists,
 			request: createHttpRequest({ apiToken: sandbox.apiToken }),
 			baseUrl: sandbox.url,
 			sleep: (ms) => sleep(ms),
@@ -110,6 +112,35 @@ describe('Pipedrive sync against the sandbox', () => {
 			expect(again).toMatchObject({ personId: first.personId, personCreated: false, dealId: first.dealId, dealCreated: false });
 			expect(personsWithEmail('bo@example.com')).toHaveLength(1);
 			expect([...sandbox.state.deals.values()].filter((d) => d.person_id === first.personId)).toHaveLength(1);
+		});
+
+		it('sends a person once when two executions send them at the same moment (a double submit)', async () => {
+			const { friend } = await referral('ann@example.com', 'bo@example.com');
+			const senders = [new PipedriveSender(program, client(), dealSettings), new PipedriveSender(program, client(), dealSettings)];
+			await Promise.all(senders.map((sender) => sender.prepare()));
+			const results = await Promise.all(senders.map((sender) => sender.send({ campaignId: campaign.id, participant: { id: friend.id } })));
+			expect(results.filter((result) => result.dealCreated)).toHaveLength(1);
+			expect(new Set(results.map((result) => result.dealId)).size).toBe(1);
+			expect(personsWithEmail('bo@example.com')).toHaveLength(1);
+			expect([...sandbox.state.deals.values()].filter((d) => d.person_id === results[0].personId)).toHaveLength(1);
+		});
+
+		it('keeps fields, pipelines and stages per account, and still finds a field added in Pipedrive since', async () => {
+			const lists = { cache: new AccountListsCache(60_000), scope: 'account-1' };
+			const listCalls = () => sandbox.requests().filter((r) => ['getDealFields', 'getPersonFields', 'getPipelines', 'getStages'].includes(r.operationId ?? '')).length;
+			await new PipedriveSender(program, client(lists), dealSettings).prepare();
+			const first = listCalls();
+			expect(first).toBe(4);
+			await new PipedriveSender(program, client(lists), dealSettings).prepare();
+			expect(listCalls()).toBe(first);
+
+			sandbox.state.dealFields.push({ id: 12999, key: 'f'.repeat(40), name: 'Referral source', field_type: 'varchar', add_time: '2026-01-01 00:00:00' });
+			const withNewField = new PipedriveSender(program, client(lists), { ...dealSettings, extraRecordFields: [{ field: 'Referral source', value: 'newsletter' }] });
+			await withNewField.prepare();
+			expect(listCalls()).toBe(2 * first);
+			const { friend } = await referral('ann@example.com', 'bo@example.com');
+			const sent = await withNewField.send({ campaignId: campaign.id, participant: { id: friend.id } });
+			expect(sandbox.state.deals.get(sent.dealId!)!.custom['f'.repeat(40)]).toBe('newsletter');
 		});
 
 		it('reuses a Pipedrive person who already has the email', async () => {

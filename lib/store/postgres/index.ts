@@ -754,6 +754,20 @@ class PostgresTransaction implements StoreTransaction {
 		return rows.length === 1;
 	}
 
+	async acquireLease(key: string, holder: string, until: string, now: string): Promise<boolean> {
+		const rows = await this.q(
+			`INSERT INTO leases (key, holder, lease_until) VALUES ($1, $2, $3::timestamptz)
+			ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+			WHERE leases.lease_until <= $4::timestamptz RETURNING key`,
+			[key, holder, toIso(until), toIso(now)],
+		);
+		return rows.length === 1;
+	}
+
+	async releaseLease(key: string, holder: string): Promise<void> {
+		await this.q('DELETE FROM leases WHERE key = $1 AND holder = $2', [key, holder]);
+	}
+
 	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {
 		const ts = toIso(now);
 		if (rows.length === 0) {

@@ -153,4 +153,15 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			`CREATE INDEX coupons_free ON coupons (campaign_id, reward_id, id)`,
 		],
 	},
+	{
+		version: 5,
+		name: 'leases: work outside the store done by one holder at a time',
+		statements: [
+			`CREATE TABLE leases (
+				key text PRIMARY KEY,
+				holder text NOT NULL,
+				lease_until timestamptz NOT NULL
+			)`,
+		],
+	},
 ];

@@ -708,6 +708,19 @@ class SqliteTransaction implements StoreTransaction {
 		return r !== undefined;
 	}
 
+	async acquireLease(key: string, holder: string, until: string, now: string): Promise<boolean> {
+		const r = this.stmt(
+			`INSERT INTO leases (key, holder, lease_until) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+			WHERE leases.lease_until <= ? RETURNING key`,
+		).get(key, holder, toIso(until), toIso(now));
+		return r !== undefined;
+	}
+
+	async releaseLease(key: string, holder: string): Promise<void> {
+		this.stmt('DELETE FROM leases WHERE key = ? AND holder = ?').run(key, holder);
+	}
+
 	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {
 		const ts = toIso(now);
 		const insert = this.stmt(INSERT_REWARD_SQL);

@@ -154,4 +154,15 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			`CREATE INDEX coupons_free ON coupons (campaign_id, reward_id, id)`,
 		],
 	},
+	{
+		version: 5,
+		name: 'leases: work outside the store done by one holder at a time',
+		statements: [
+			`CREATE TABLE leases (
+				key TEXT PRIMARY KEY,
+				holder TEXT NOT NULL,
+				lease_until TEXT NOT NULL
+			) STRICT`,
+		],
+	},
 ];

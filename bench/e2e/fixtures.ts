@@ -1,0 +1,130 @@
+// What the end-to-end benchmark loads into n8n besides the bundled workflows: the baseline
+// workflow, the peer flows' credentials and tables, and the referral store seeded with pending
+// referrals to qualify.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ReferralProgram } from '../../lib/referrals/program';
+import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
+import type { TestDatabase } from '../../test/helpers/postgres';
+import { BUNDLED_CREDENTIALS, bundledWorkflows, type BundledWorkflow } from '../../scripts/n8n/bundle';
+
+export const BASELINE_PATH = 'bench/baseline';
+export const PEER_DIR = path.join(__dirname, '..', 'peer');
+export const PEER_PATHS = { form: 'peer-refer', dealWebhook: 'peer-pipedrive-deal' };
+export const CAMPAIGN_SLUG = 'referral-program';
+const LINK_TEMPLATE = 'http://localhost:5678/form/refer?ref={{code}}';
+
+/** The bundled workflows by file name (without .json). */
+export function bundled(...names: string[]): BundledWorkflow[] {
+	const all = new Map(bundledWorkflows().map(({ file, workflow }) => [file.replace(/\.json$/, ''), workflow]));
+	return names.map((name) => {
+		const workflow = all.get(name);
+		if (!workflow) throw new Error(`no bundled workflow ${name}`);
+		return workflow;
+	});
+}
+
+/** The smallest webhook workflow n8n can answer with: the floor every figure is compared to. */
+export function baselineWorkflow(): BundledWorkflow {
+	return {
+		id: 'benchBaseline001',
+		name: 'Bench baseline: Webhook -> Respond to Webhook',
+		active: false,
+		nodes: [
+			{
+				parameters: { httpMethod: 'POST', path: BASELINE_PATH, authentication: 'headerAuth', responseMode: 'responseNode', options: {} },
+				id: '0b0b6a52-3c1e-4a53-9d6c-0c3bb1f7a001',
+				name: 'Webhook',
+				type: 'n8n-nodes-base.webhook',
+				typeVersion: 2.1,
+				position: [0, 0],
+				webhookId: '0b0b6a52-3c1e-4a53-9d6c-0c3bb1f7a0aa',
+				credentials: { httpHeaderAuth: { id: BUNDLED_CREDENTIALS.qualifyKey.id, name: BUNDLED_CREDENTIALS.qualifyKey.name } },
+			},
+			{
+				// No expression: n8n 2.x evaluates expressions in an isolate, which a bare webhook skips.
+				parameters: { respondWith: 'firstIncomingItem', options: {} },
+				id: '0b0b6a52-3c1e-4a53-9d6c-0c3bb1f7a002',
+				name: 'Respond',
+				type: 'n8n-nodes-base.respondToWebhook',
+				typeVersion: 1.5,
+				position: [220, 0],
+			},
+		],
+		connections: { Webhook: { main: [[{ node: 'Respond', type: 'main', index: 0 }]] } },
+		settings: { executionOrder: 'v1' },
+	} as unknown as BundledWorkflow;
+}
+
+export function peerWorkflows(): BundledWorkflow[] {
+	return ['peer-referred-signup.json', 'peer-qualify-on-deal-won.json'].map(
+		(file) => JSON.parse(fs.readFileSync(path.join(PEER_DIR, file), 'utf8')) as BundledWorkflow,
+	);
+}
+
+export const PEER_WEBHOOK_AUTH = { user: 'pipedrive', password: 'peer-webhook-secret-5d1c' };
+
+/** The credentials the peer flows use, in `n8n import:credentials` shape. */
+export function peerCredentials(settings: { oauthToken: string; database: string; host: string; port: number; user: string; password: string }): unknown[] {
+	return [
+		{
+			id: 'peerPipedrive001',
+			name: 'Pipedrive (peer)',
+			type: 'pipedriveOAuth2Api',
+			data: {
+				clientId: 'peer-bench',
+				clientSecret: 'peer-bench',
+				oauthTokenData: { access_token: settings.oauthToken, token_type: 'Bearer', refresh_token: 'unused', expires_in: 86_400 },
+			},
+		},
+		{
+			id: 'peerPostgres0001',
+			name: 'Postgres (peer)',
+			type: 'postgres',
+			data: { host: settings.host, port: settings.port, database: settings.database, user: settings.user, password: settings.password, ssl: 'disable' },
+		},
+		{ id: 'peerWebhookAuth1', name: 'Pipedrive webhook (peer)', type: 'httpBasicAuth', data: PEER_WEBHOOK_AUTH },
+	];
+}
+
+export async function createPeerTables(db: TestDatabase): Promise<void> {
+	await db.query(fs.readFileSync(path.join(PEER_DIR, 'schema.sql'), 'utf8'));
+}
+
+/**
+ * The campaign the bundled workflows use (as the referrer form creates it), one referrer, and
+ * `count` people registered under them: pending referrals, each with a code to qualify.
+ */
+export async function seedPendingReferrals(config: StoreConfig, count: number): Promise<string[]> {
+	const store = await openStore(config);
+	try {
+		const program = new ReferralProgram(store);
+		const [referrerSignup] = bundled('referrer-signup');
+		const campaignNode = referrerSignup.nodes.find((node) => node.name === 'Referral Campaign')!;
+		const { campaign } = await program.ensureCampaign(
+			{
+				name: campaignNode.parameters.name,
+				slug: CAMPAIGN_SLUG,
+				rewardRules: (campaignNode.parameters.additionalFields as { rewardRules: string }).rewardRules,
+			},
+			LINK_TEMPLATE,
+		);
+		const [enrolled] = await program.enrol(campaign.id, [{ email: 'bench-referrer@example.com', firstName: 'Bench' }], { stopOnError: true });
+		if (!enrolled.ok) throw enrolled.error;
+		const referrerCode = enrolled.value.participant.code;
+		const codes: string[] = [];
+		for (let start = 0; start < count; start += 500) {
+			const inputs = Array.from({ length: Math.min(500, count - start) }, (_, i) => ({
+				code: referrerCode,
+				email: `pending-${start + i}@bench.example`,
+			}));
+			for (const outcome of await program.registerReferred(campaign.id, inputs, { stopOnError: true })) {
+				if (!outcome.ok) throw outcome.error;
+				codes.push(outcome.value.participant.code);
+			}
+		}
+		return codes;
+	} finally {
+		await closeAllStores();
+	}
+}
