@@ -282,7 +282,8 @@ export class PipedriveClient {
 
 	private readonly requestFn: PipedriveRequestFn;
 	private readonly clock: Clock;
-	private readonly sleep: Sleep;
+	/** The injected wait (also for callers that pace around the client, e.g. waiting for a lease). */
+	readonly sleep: Sleep;
 	private readonly random: () => number;
 	private readonly timeoutMs: number;
 	private readonly maxRetries: number;

@@ -539,15 +539,15 @@ export class ReferralProgram {
 	/**
 	 * Runs `task` while holding the lease `key`: no other execution or worker runs a task with the
 	 * same key meanwhile; a second caller waits until the first is done. A holder that dies keeps
-	 * the lease for at most `leaseMs`.
+	 * the lease for at most `leaseMs`. `sleep` waits between tries (lib/ uses no timers itself).
 	 */
-	async exclusively<T>(key: string, leaseMs: number, task: () => Promise<T>): Promise<T> {
+	async exclusively<T>(key: string, leaseMs: number, sleep: (ms: number) => Promise<unknown>, task: () => Promise<T>): Promise<T> {
 		const holder = randomUUID();
 		for (;;) {
 			const now = this.now();
 			const until = new Date(Date.parse(now) + leaseMs).toISOString();
 			if (await this.store.transaction((tx) => tx.acquireLease(key, holder, until, now))) break;
-			await new Promise((resolve) => setTimeout(resolve, LEASE_POLL_MS));
+			await sleep(LEASE_POLL_MS);
 		}
 		try {
 			return await task();

@@ -142,7 +142,7 @@ export class PipedriveSender {
 		}
 		// Two executions sending the same person at once (a double submit, a retried webhook) would
 		// both miss the person in Pipedrive and both create one: one sends, the other waits for it.
-		return await this.program.exclusively(`pipedrive-send:${participant.email}`, SEND_LEASE_MS, async () =>
+		return await this.program.exclusively(`pipedrive-send:${participant.email}`, SEND_LEASE_MS, this.client.sleep, async () =>
 			this.sendNow(item, await this.program.getParticipant(item.campaignId, { id: participant.id }), base),
 		);
 	}

@@ -134,7 +134,7 @@ describe('Pipedrive sync against the sandbox', () => {
 			await new PipedriveSender(program, client(lists), dealSettings).prepare();
 			expect(listCalls()).toBe(first);
 
-			sandbox.state.dealFields.push({ id: 12999, key: 'f'.repeat(40), name: 'Referral source', field_type: 'varchar', add_time: '2026-01-01 00:00:00' });
+			sandbox.state.dealFields.push({ id: 12999, key: 'f'.repeat(40), name: 'Referral source', field_type: 'varchar', add_time: Date.parse('2026-01-01T00:00:00Z') });
 			const withNewField = new PipedriveSender(program, client(lists), { ...dealSettings, extraRecordFields: [{ field: 'Referral source', value: 'newsletter' }] });
 			await withNewField.prepare();
 			expect(listCalls()).toBe(2 * first);
