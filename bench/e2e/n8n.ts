@@ -80,3 +80,43 @@ export function sampleRss(pid: number, everyMs = 100): { stop: () => number } {
 		},
 	};
 }
+
+export interface HeapUsage {
+	/** Bytes on the JavaScript heap in use after a full garbage collection: what is kept alive. */
+	liveBytes: number;
+	/** The process's RSS right after that collection. */
+	rssBytes: number;
+}
+
+/**
+ * Forces a full garbage collection in a node process started with `--inspect=<port>` and reads
+ * the live heap (Chrome DevTools protocol over the inspector's WebSocket).
+ */
+export async function collectGarbage(inspectorPort: number, pid: number): Promise<HeapUsage> {
+	const [target] = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as Array<{ webSocketDebuggerUrl: string }>;
+	const socket = new WebSocket(target.webSocketDebuggerUrl);
+	await new Promise((resolve, reject) => {
+		socket.addEventListener('open', resolve);
+		socket.addEventListener('error', reject);
+	});
+	let lastId = 0;
+	const call = <T>(method: string) =>
+		new Promise<T>((resolve) => {
+			const id = ++lastId;
+			const onMessage = (message: MessageEvent) => {
+				const data = JSON.parse(String(message.data)) as { id?: number; result: T };
+				if (data.id !== id) return;
+				socket.removeEventListener('message', onMessage);
+				resolve(data.result);
+			};
+			socket.addEventListener('message', onMessage);
+			socket.send(JSON.stringify({ id, method }));
+		});
+	try {
+		await call('HeapProfiler.collectGarbage');
+		const usage = await call<{ usedSize: number }>('Runtime.getHeapUsage');
+		return { liveBytes: usage.usedSize, rssBytes: rssBytes(pid) };
+	} finally {
+		socket.close();
+	}
+}
