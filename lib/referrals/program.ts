@@ -31,10 +31,10 @@ import {
 	slugify,
 } from './validation';
 
-/** Each batch item ends as a value or as the error that stopped it. */
 /** How often a caller waiting for a lease asks again. */
 const LEASE_POLL_MS = 100;
 
+/** Each batch item ends as a value or as the error that stopped it. */
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: Error };
 
 export interface BatchOptions {

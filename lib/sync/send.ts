@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { PipedriveClient } from '../pipedrive/client';
 import { personEmailItems } from '../pipedrive/client';
 import { isPipedriveApiError } from '../pipedrive/errors';
@@ -142,13 +143,15 @@ export class PipedriveSender {
 		}
 		// Two executions sending the same person at once (a double submit, a retried webhook) would
 		// both miss the person in Pipedrive and both create one: one sends, the other waits for it.
-		return await this.program.exclusively(`pipedrive-send:${participant.email}`, SEND_LEASE_MS, this.client.sleep, async () =>
-			this.sendNow(item, await this.program.getParticipant(item.campaignId, { id: participant.id }), base),
-		);
+		// The key holds a hash, not the email: a lease left by a crash keeps no personal data.
+		const lease = `pipedrive-send:${createHash('sha256').update(participant.email).digest('hex')}`;
+		return await this.program.exclusively(lease, SEND_LEASE_MS, this.client.sleep, () => this.sendNow(item, participant.id, base));
 	}
 
-	/** Sends a participant; the caller holds the send lease of their email. */
-	private async sendNow(item: SendItem, participant: Participant, base: Pick<SendResult, 'participantId' | 'email' | 'code'>): Promise<SendResult> {
+	/** Sends a participant, read again now that the caller holds the send lease of their email. */
+	private async sendNow(item: SendItem, participantId: number, base: Pick<SendResult, 'participantId' | 'email' | 'code'>): Promise<SendResult> {
+		const participant = await this.program.getParticipant(item.campaignId, { id: participantId });
+		if (participant.erasedAt || !participant.email) return { ...base, skipped: true, reason: 'The participant was erased' };
 		const campaign = await this.campaign(participant.campaignId);
 		const person = await this.ensurePerson(participant, item.ownerId);
 		let current = await this.program.linkPipedrive(participant.id, { personId: person.id });
