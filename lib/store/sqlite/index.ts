@@ -628,7 +628,9 @@ class SqliteTransaction implements StoreTransaction {
 		filter: ParticipantFilter,
 		page: Page,
 	): Promise<Participant[]> {
-		const where = ['campaign_id = ?'];
+		// A referrer's referrals: without statistics SQLite would rather scan the whole campaign
+		// (campaign_id index) than use referred_by; `+` keeps the campaign term off the index.
+		const where = [filter.referredBy !== undefined ? '+campaign_id = ?' : 'campaign_id = ?'];
 		const params: Array<string | number> = [campaignId];
 		if (filter.referralStatus?.length) {
 			where.push('referral_status IN (SELECT value FROM json_each(?))');
@@ -762,7 +764,9 @@ class SqliteTransaction implements StoreTransaction {
 		const where: string[] = [];
 		const params: Array<string | number> = [];
 		if (filter.campaignId !== undefined) {
-			where.push('campaign_id = ?');
+			// As in listParticipants: a beneficiary's or a referral's rewards come from their own index.
+			const narrower = filter.beneficiaryId !== undefined || filter.referralId !== undefined;
+			where.push(narrower ? '+campaign_id = ?' : 'campaign_id = ?');
 			params.push(filter.campaignId);
 		}
 		if (filter.beneficiaryId !== undefined) {
