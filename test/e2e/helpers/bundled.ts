@@ -50,13 +50,13 @@ export function hiddenValue(html: string, index: number): string | null {
  * Submits a form as its page does: multipart fields `field-0..n` in the form's order, the page's
  * query string kept; then loads the ending page n8n points to.
  */
-export async function submitForm(instance: N8nInstance, formPath: string, fields: string[], query = ''): Promise<FormResult> {
+export async function submitForm(instance: N8nInstance, formPath: string, fields: string[], query = '', timeoutMs = 60_000): Promise<FormResult> {
 	const body = new FormData();
 	fields.forEach((value, index) => body.append(`field-${index}`, value));
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
 		method: 'POST',
 		body,
-		signal: AbortSignal.timeout(60_000),
+		signal: AbortSignal.timeout(timeoutMs),
 	});
 	const answer = await response.text();
 	let waitingUrl: string | undefined;
@@ -72,8 +72,8 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 	await waitFor(async () => {
 		const status = await (await fetch(statusUrl, { signal: AbortSignal.timeout(10_000) })).text();
 		return ['form-waiting', 'success', 'error', 'canceled', 'crashed'].includes(status);
-	}, 60_000, `the form's execution (${statusUrl.pathname})`);
-	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(60_000) })).text();
+	}, timeoutMs, `the form's execution (${statusUrl.pathname})`);
+	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();
 	const heading = decodeHtml(/<h1>([\s\S]*?)<\/h1>/.exec(page)?.[1] ?? '').trim();
 	const text = decodeHtml(/<p style="white-space: pre-line;">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '').trim();
 	return { status: response.status, page, heading, text };
