@@ -21,7 +21,7 @@
 // through bench/e2e/pipedrive-proxy.ts (HTTPS_PROXY) to the peer's sandbox. Rate limits are off in
 // both sandboxes (the built-in node does not retry a 429; limits are measured by bench:sync).
 //
-// Env: BENCH_SIGNUPS (1000), BENCH_SYNC_PERSONS (50000), BENCH_SECONDS per load level (15),
+// Env: BENCH_SIGNUPS (400), BENCH_SYNC_PERSONS (50000), BENCH_SECONDS per load level (15),
 // BENCH_SKIP=latency,queue,peer,sync (leave parts out while working on the others).
 // The last line printed is one JSON object with every figure.
 import * as fs from 'node:fs';
@@ -57,7 +57,9 @@ import { runLoad, type LoadResult } from './e2e/load';
 import { collectGarbage, sampleRss, waitForExecutions } from './e2e/n8n';
 import { startPipedriveProxy } from './e2e/pipedrive-proxy';
 
-const SIGNUPS = Number(process.env.BENCH_SIGNUPS ?? 1000);
+// 400, not 1,000: each form execution waits 15 minutes on its ending page, and n8n 2.41 on SQLite
+// stopped answering (database ping timeouts, 503) at about 1,900 waiting executions, twice.
+const SIGNUPS = Number(process.env.BENCH_SIGNUPS ?? 400);
 const SYNC_PERSONS = Number(process.env.BENCH_SYNC_PERSONS ?? 50_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));

@@ -91,11 +91,15 @@ export async function createPeerTables(db: TestDatabase): Promise<void> {
 	await db.query(fs.readFileSync(path.join(PEER_DIR, 'schema.sql'), 'utf8'));
 }
 
+/** Referrals per seeded referrer: a referrer's qualified count drives their reward rules. */
+const REFERRALS_PER_REFERRER = 10;
+
 /**
- * The campaign the bundled workflows use (as the referrer form creates it), one referrer, and
- * `count` people registered under them: pending referrals, each with a code to qualify.
+ * The campaign the bundled workflows use (as the referrer form creates it), and `count` people
+ * registered under referrers of `perReferrer` referrals each (default ten): pending referrals, each
+ * with a code to qualify.
  */
-export async function seedPendingReferrals(config: StoreConfig, count: number): Promise<string[]> {
+export async function seedPendingReferrals(config: StoreConfig, count: number, perReferrer = REFERRALS_PER_REFERRER): Promise<string[]> {
 	const store = await openStore(config);
 	try {
 		const program = new ReferralProgram(store);
@@ -109,15 +113,18 @@ export async function seedPendingReferrals(config: StoreConfig, count: number): 
 			},
 			LINK_TEMPLATE,
 		);
-		const [enrolled] = await program.enrol(campaign.id, [{ email: 'bench-referrer@example.com', firstName: 'Bench' }], { stopOnError: true });
-		if (!enrolled.ok) throw enrolled.error;
-		const referrerCode = enrolled.value.participant.code;
 		const codes: string[] = [];
+		let referrerCode = '';
 		for (let start = 0; start < count; start += 500) {
-			const inputs = Array.from({ length: Math.min(500, count - start) }, (_, i) => ({
-				code: referrerCode,
-				email: `pending-${start + i}@bench.example`,
-			}));
+			const inputs: Array<{ code: string; email: string }> = [];
+			for (let i = start; i < Math.min(start + 500, count); i++) {
+				if (i % perReferrer === 0) {
+					const [enrolled] = await program.enrol(campaign.id, [{ email: `referrer-${i / perReferrer}@bench.example` }], { stopOnError: true });
+					if (!enrolled.ok) throw enrolled.error;
+					referrerCode = enrolled.value.participant.code;
+				}
+				inputs.push({ code: referrerCode, email: `pending-${i}@bench.example` });
+			}
 			for (const outcome of await program.registerReferred(campaign.id, inputs, { stopOnError: true })) {
 				if (!outcome.ok) throw outcome.error;
 				codes.push(outcome.value.participant.code);
