@@ -237,6 +237,15 @@ function sideFigures(started: number, items: number, usage: Usage, executions: R
 
 // ------------------------------------------------------------------ the runs
 
+/** The bundled credentials: the store on SQLite in n8n's user folder, Pipedrive in the sandbox. */
+function sqliteSetupCredentials(userFolder: string, sandbox: Sandbox): unknown[] {
+	return bundledCredentialFiles({
+		store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
+		pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
+		qualifyKey: QUALIFY_KEY,
+	});
+}
+
 /** n8n 2.41 evaluates expressions in isolated-vm by default ('vm'); 'legacy' is its in-process evaluator. */
 const ENGINES: Array<{ name: string; env: Record<string, string> }> = [
 	{ name: 'vm', env: {} },
@@ -250,12 +259,7 @@ async function sqliteLatencyRun(engine: { name: string; env: Record<string, stri
 	try {
 		n8n = await prepareRealN8n({
 			env: engine.env,
-			credentials: (userFolder) =>
-				bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
-					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-					qualifyKey: QUALIFY_KEY,
-				}),
+			credentials: (userFolder) => sqliteSetupCredentials(userFolder, sandbox),
 			beforeImport: async (userFolder) => {
 				codes = await seedPendingReferrals({ backend: 'sqlite', path: sqliteStorePath(userFolder) }, PENDING);
 			},
@@ -298,11 +302,7 @@ async function sideBySideRun(): Promise<Record<string, unknown>> {
 		n8n = await prepareRealN8n({
 			env: { HTTPS_PROXY: proxy.url, NO_PROXY: '127.0.0.1,localhost', NODE_EXTRA_CA_CERTS: proxy.caFile },
 			credentials: (userFolder) => [
-				...bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
-					pipedrive: { apiToken: ours.apiToken, companyDomain: 'referral-sandbox', baseUrl: ours.url },
-					qualifyKey: QUALIFY_KEY,
-				}),
+				...sqliteSetupCredentials(userFolder, ours),
 				...peerCredentials({ oauthToken: peer.oauthToken, database: peerDb.database, host: PG_HOST, port: PG_PORT, user: PG_USER, password: PG_PASSWORD }),
 			],
 			workflows: [...bundled('referrer-signup', 'referred-signup', 'qualify-on-deal-stage'), ...peerWorkflows()] as unknown as WorkflowFile[],
@@ -455,12 +455,7 @@ async function syncRun(heapLimitMb: number | undefined): Promise<Record<string, 
 			// The inspector, to read the live heap after a full collection (the task runner, a child
 			// process, inherits the flag and finds the port taken: it runs without an inspector).
 			env: { NODE_OPTIONS: `--inspect=127.0.0.1:${inspectorPort}${heapLimitMb ? ` --max-old-space-size=${heapLimitMb}` : ''}` },
-			credentials: (userFolder) =>
-				bundledCredentialFiles({
-					store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
-					pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
-					qualifyKey: QUALIFY_KEY,
-				}),
+			credentials: (userFolder) => sqliteSetupCredentials(userFolder, sandbox),
 			beforeImport: async (userFolder) => {
 				await seedPendingReferrals({ backend: 'sqlite', path: sqliteStorePath(userFolder) }, 0);
 			},
