@@ -42,7 +42,7 @@ export function baselineWorkflow(): BundledWorkflow {
 				credentials: { httpHeaderAuth: { id: BUNDLED_CREDENTIALS.qualifyKey.id, name: BUNDLED_CREDENTIALS.qualifyKey.name } },
 			},
 			{
-				// No expression: n8n 2.x evaluates expressions in an isolate, which a bare webhook skips.
+				// No expression: what n8n itself costs for a webhook answered by a second node.
 				parameters: { respondWith: 'firstIncomingItem', options: {} },
 				id: '0b0b6a52-3c1e-4a53-9d6c-0c3bb1f7a002',
 				name: 'Respond',
@@ -96,10 +96,9 @@ const REFERRALS_PER_REFERRER = 10;
 
 /**
  * The campaign the bundled workflows use (as the referrer form creates it), and `count` people
- * registered under referrers of `perReferrer` referrals each (default ten): pending referrals, each
- * with a code to qualify.
+ * registered under referrers of ten referrals each: pending referrals, each with a code to qualify.
  */
-export async function seedPendingReferrals(config: StoreConfig, count: number, perReferrer = REFERRALS_PER_REFERRER): Promise<string[]> {
+export async function seedPendingReferrals(config: StoreConfig, count: number): Promise<string[]> {
 	const store = await openStore(config);
 	try {
 		const program = new ReferralProgram(store);
@@ -114,17 +113,20 @@ export async function seedPendingReferrals(config: StoreConfig, count: number, p
 			LINK_TEMPLATE,
 		);
 		const codes: string[] = [];
-		let referrerCode = '';
+		// Chunks of 500 referrals (a multiple of REFERRALS_PER_REFERRER): their referrers in one batch, then them.
 		for (let start = 0; start < count; start += 500) {
-			const inputs: Array<{ code: string; email: string }> = [];
-			for (let i = start; i < Math.min(start + 500, count); i++) {
-				if (i % perReferrer === 0) {
-					const [enrolled] = await program.enrol(campaign.id, [{ email: `referrer-${i / perReferrer}@bench.example` }], { stopOnError: true });
-					if (!enrolled.ok) throw enrolled.error;
-					referrerCode = enrolled.value.participant.code;
-				}
-				inputs.push({ code: referrerCode, email: `pending-${i}@bench.example` });
-			}
+			const size = Math.min(500, count - start);
+			const referrers = Array.from({ length: Math.ceil(size / REFERRALS_PER_REFERRER) }, (_, i) => ({
+				email: `referrer-${start / REFERRALS_PER_REFERRER + i}@bench.example`,
+			}));
+			const referrerCodes = (await program.enrol(campaign.id, referrers, { stopOnError: true })).map((outcome) => {
+				if (!outcome.ok) throw outcome.error;
+				return outcome.value.participant.code;
+			});
+			const inputs = Array.from({ length: size }, (_, i) => ({
+				code: referrerCodes[Math.floor(i / REFERRALS_PER_REFERRER)],
+				email: `pending-${start + i}@bench.example`,
+			}));
 			for (const outcome of await program.registerReferred(campaign.id, inputs, { stopOnError: true })) {
 				if (!outcome.ok) throw outcome.error;
 				codes.push(outcome.value.participant.code);
