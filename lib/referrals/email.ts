@@ -40,12 +40,17 @@ export function normalizeEmail(value: unknown, field = 'email'): string {
 }
 
 /**
- * The identity used for the self-referral check: plus-tags dropped (`ann+x@a.com` is `ann@a.com`)
- * and, for Gmail, which ignores dots and has two domains, dots dropped and one domain.
+ * Who an address belongs to, the one rule for "the same person" everywhere (one participant per
+ * identity and campaign, first referral wins, no self-referral): plus-tags dropped (`ann+x@a.com`
+ * is `ann@a.com`) and, for Gmail, which ignores dots and has two domains, dots dropped and one
+ * domain. The store's migration 6 computes the same in SQL for rows written before.
  */
 export function emailIdentity(normalizedEmail: string): string {
 	const at = normalizedEmail.lastIndexOf('@');
-	let local = normalizedEmail.slice(0, at).split('+')[0];
+	let local = normalizedEmail.slice(0, at);
+	const untagged = local.split('+')[0];
+	// "+tag@x.com": no address before the tag, so the whole local part is the person.
+	if (untagged !== '') local = untagged;
 	let domain = normalizedEmail.slice(at + 1);
 	if (GMAIL_DOMAINS.has(domain)) {
 		local = local.replace(/\./g, '');

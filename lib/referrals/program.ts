@@ -150,6 +150,8 @@ interface Pending<T> {
 
 interface ValidEnrol {
 	email: string;
+	/** Who the email belongs to (emailIdentity): one participant per identity and campaign. */
+	identity: string;
 	firstName: string | null;
 	lastName: string | null;
 	source: ParticipantSource;
@@ -160,6 +162,7 @@ interface ValidEnrol {
 interface ValidRegister {
 	code: string;
 	email: string;
+	identity: string;
 	firstName: string | null;
 	lastName: string | null;
 	metadata: Record<string, unknown>;
@@ -636,20 +639,22 @@ export class ReferralProgram {
 	): Promise<Map<number, Outcome<EnrolResult>>> {
 		const outcomes = new Map<number, Outcome<EnrolResult>>();
 		const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
-		const byEmail = await findByEmails(tx, campaignId, items.map((item) => item.input.email));
+		const people = await findPeople(tx, campaignId, items.map((item) => item.input.email));
 
+		// Keyed by identity: two spellings of one person in a batch make one participant.
 		const toCreate = new Map<string, Pending<ValidEnrol>>();
 		for (const item of items) {
-			if (byEmail.has(item.input.email) || toCreate.has(item.input.email)) continue;
+			if (people.find(item.input.email) || toCreate.has(item.input.identity)) continue;
 			if (campaign.status === 'archived') {
 				fail(outcomes, item.index, campaignInactive(campaign, 'accepts no new participants'), options);
 				continue;
 			}
-			toCreate.set(item.input.email, item);
+			toCreate.set(item.input.identity, item);
 		}
 		const rows = [...toCreate.values()].map(({ input }) => ({
 			campaignId,
 			email: input.email,
+			emailIdentity: input.identity,
 			firstName: input.firstName,
 			lastName: input.lastName,
 			source: input.source,
@@ -659,22 +664,22 @@ export class ReferralProgram {
 			pipedrivePersonId: input.pipedrivePersonId,
 		}));
 		const created = await insertWithFreshCodes(tx, campaign, rows, now);
-		for (const [email, participant] of created.inserted) byEmail.set(email, participant);
-		for (const [email, participant] of created.existing) {
-			byEmail.set(email, participant);
-			toCreate.delete(email);
+		for (const participant of created.inserted.values()) people.add(participant);
+		for (const [identity, participant] of created.existing) {
+			people.add(participant);
+			toCreate.delete(identity);
 		}
 
 		for (const item of items) {
 			if (outcomes.has(item.index)) continue;
-			const { email } = item.input;
-			const isCreator = toCreate.get(email) === item;
-			let participant = byEmail.get(email)!;
+			const { email, identity } = item.input;
+			const isCreator = toCreate.get(identity) === item;
+			let participant = people.find(email)!;
 			if (!isCreator && options.updateExisting !== false) {
 				const patch = enrolPatch(participant, item.input);
 				if (patch) {
 					participant = (await tx.updateParticipant(participant.id, patch, now)) ?? participant;
-					byEmail.set(email, participant);
+					people.add(participant);
 				}
 			}
 			outcomes.set(item.index, { ok: true, value: { participant, created: isCreator } });
@@ -703,7 +708,7 @@ export class ReferralProgram {
 	): Promise<Map<number, Outcome<RegisterResult>>> {
 		const outcomes = new Map<number, Outcome<RegisterResult>>();
 		const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
-		const byEmail = await findByEmails(tx, campaignId, items.map((item) => item.input.email));
+		const people = await findPeople(tx, campaignId, items.map((item) => item.input.email));
 		const referrersByCode = new Map<string, Participant>();
 		for (const codes of chunks(unique(items.map((item) => item.input.code)))) {
 			for (const participant of await tx.findParticipantsByCode(codes)) {
@@ -725,26 +730,28 @@ export class ReferralProgram {
 
 		const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant }>();
 		for (const item of items) {
-			const { email, code } = item.input;
+			const { email, identity, code } = item.input;
 			const referrer = referrersByCode.get(code);
 			// Checked before "already registered": using one's own code is refused as what it is.
-			if (referrer?.email && emailIdentity(referrer.email) === emailIdentity(email)) {
+			if (referrer?.email && emailIdentity(referrer.email) === identity) {
 				fail(outcomes, item.index, selfReferral(item.input, referrer), options);
 				continue;
 			}
-			if (byEmail.has(email) || toCreate.has(email)) continue;
+			// First referral wins, whichever spelling of the address the person types this time.
+			if (people.find(email) || toCreate.has(identity)) continue;
 			const error = this.refusal(campaign, item.input, referrer, referralsToday);
 			if (error) {
 				fail(outcomes, item.index, error, options);
 				continue;
 			}
 			referralsToday.set(referrer!.id, (referralsToday.get(referrer!.id) ?? 0) + 1);
-			toCreate.set(email, { item, referrer: referrer! });
+			toCreate.set(identity, { item, referrer: referrer! });
 		}
 
 		const rows = [...toCreate.values()].map(({ item: { input }, referrer }) => ({
 			campaignId,
 			email: input.email,
+			emailIdentity: input.identity,
 			firstName: input.firstName,
 			lastName: input.lastName,
 			source: 'referred' as const,
@@ -753,35 +760,35 @@ export class ReferralProgram {
 			metadata: input.metadata,
 		}));
 		const created = await insertWithFreshCodes(tx, campaign, rows, now);
-		for (const [email, participant] of created.inserted) byEmail.set(email, participant);
-		for (const [email, participant] of created.existing) {
-			byEmail.set(email, participant);
-			toCreate.delete(email);
+		for (const participant of created.inserted.values()) people.add(participant);
+		for (const [identity, participant] of created.existing) {
+			people.add(participant);
+			toCreate.delete(identity);
 		}
 
 		const referrersById = new Map<number, Participant>();
 		for (const referrer of referrersByCode.values()) referrersById.set(referrer.id, referrer);
 		for (const item of items) {
 			if (outcomes.has(item.index)) continue;
-			const participant = byEmail.get(item.input.email)!;
+			const participant = people.find(item.input.email)!;
 			let referrer: Participant | null = null;
 			if (participant.referredBy !== null) {
 				referrer = referrersById.get(participant.referredBy) ?? (await tx.getParticipant(participant.referredBy));
 				if (referrer) referrersById.set(referrer.id, referrer);
 			}
-			const created = toCreate.get(item.input.email)?.item === item;
+			const created = toCreate.get(item.input.identity)?.item === item;
 			outcomes.set(item.index, { ok: true, value: { participant, referrer, created } });
 		}
 
 		const registrationRewards: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
 		for (const { item } of toCreate.values()) {
-			registrationRewards.created.push(...(await grantRegistrationReward(tx, campaign, byEmail.get(item.input.email)!, now)));
+			registrationRewards.created.push(...(await grantRegistrationReward(tx, campaign, people.find(item.input.email)!, now)));
 		}
 		await appendInChunks(
 			tx,
 			[
 				...[...toCreate.values()].map(({ item, referrer }) => {
-					const participant = byEmail.get(item.input.email)!;
+					const participant = people.find(item.input.email)!;
 					return {
 						type: 'referral.registered' as const,
 						campaignId,
@@ -846,8 +853,10 @@ export class ReferralProgram {
 }
 
 function validateEnrol(input: EnrolInput): ValidEnrol {
+	const email = normalizeEmail(input.email);
 	return {
-		email: normalizeEmail(input.email),
+		email,
+		identity: emailIdentity(email),
 		firstName: parseName(input.firstName, 'firstName'),
 		lastName: parseName(input.lastName, 'lastName'),
 		source: input.source === undefined ? 'direct' : parseSource(input.source),
@@ -857,9 +866,11 @@ function validateEnrol(input: EnrolInput): ValidEnrol {
 }
 
 function validateRegister(input: RegisterInput): ValidRegister {
+	const email = normalizeEmail(input.email);
 	return {
 		code: normalizeCode(input.code),
-		email: normalizeEmail(input.email),
+		email,
+		identity: emailIdentity(email),
 		firstName: parseName(input.firstName, 'firstName'),
 		lastName: parseName(input.lastName, 'lastName'),
 		metadata: parseMetadata(input.metadata),
@@ -883,9 +894,9 @@ function differs(current: Participant, patch: ParticipantPatch): boolean {
 }
 
 /**
- * Inserts new participants with fresh codes. A row the database skipped either lost a race for
- * its email (then it is returned under `existing`) or drew a code already in use (then it is
- * retried with another code).
+ * Inserts new participants with fresh codes, keyed by identity. A row the database skipped either
+ * lost a race for its person (then it is returned under `existing`) or drew a code already in use
+ * (then it is retried with another code).
  */
 async function insertWithFreshCodes(
 	tx: StoreTransaction,
@@ -906,30 +917,50 @@ async function insertWithFreshCodes(
 				return { ...row, code, link: renderLink(campaign.linkTemplate, code) };
 			});
 			for (const participant of await tx.insertParticipants(withCodes, now)) {
-				inserted.set(participant.email!, participant);
+				inserted.set(emailIdentity(participant.email!), participant);
 			}
 		}
-		const skipped = remaining.filter((row) => !inserted.has(row.email));
+		const skipped = remaining.filter((row) => !inserted.has(row.emailIdentity));
 		if (skipped.length === 0) break;
-		const raced = await findByEmails(tx, campaign.id, skipped.map((row) => row.email));
-		for (const [email, participant] of raced) existing.set(email, participant);
-		remaining = skipped.filter((row) => !raced.has(row.email));
+		const raced = await findPeople(tx, campaign.id, skipped.map((row) => row.email));
+		for (const row of skipped) {
+			const participant = raced.find(row.email);
+			if (participant) existing.set(row.emailIdentity, participant);
+		}
+		remaining = skipped.filter((row) => !existing.has(row.emailIdentity));
 	}
 	return { inserted, existing };
 }
 
-async function findByEmails(
-	tx: StoreTransaction,
-	campaignId: number,
-	emails: string[],
-): Promise<Map<string, Participant>> {
-	const found = new Map<string, Participant>();
-	for (const batch of chunks(unique(emails))) {
-		for (const participant of await tx.findParticipantsByEmail(campaignId, batch)) {
-			found.set(participant.email!, participant);
-		}
+/**
+ * A campaign's participants found by email: the participant with that very address, else the one
+ * the address belongs to (same identity: plus-tags, Gmail dots). Participants registered twice
+ * before identities were unique keep their own addresses; the identity is the oldest one's.
+ */
+class People {
+	private readonly byEmail = new Map<string, Participant>();
+	private readonly byIdentity = new Map<string, Participant>();
+
+	add(participant: Participant): void {
+		if (!participant.email) return;
+		this.byEmail.set(participant.email, participant);
+		const identity = emailIdentity(participant.email);
+		const holder = this.byIdentity.get(identity);
+		if (!holder || holder.id >= participant.id) this.byIdentity.set(identity, participant);
 	}
-	return found;
+
+	find(email: string): Participant | undefined {
+		return this.byEmail.get(email) ?? this.byIdentity.get(emailIdentity(email));
+	}
+}
+
+async function findPeople(tx: StoreTransaction, campaignId: number, emails: string[]): Promise<People> {
+	const people = new People();
+	for (const batch of chunks(unique(emails))) {
+		const identities = unique(batch.map(emailIdentity));
+		for (const participant of await tx.findParticipantsByEmail(campaignId, batch, identities)) people.add(participant);
+	}
+	return people;
 }
 
 async function findParticipantIn(
@@ -941,7 +972,8 @@ async function findParticipantIn(
 	if ('id' in ref) {
 		participant = await tx.getParticipant(ref.id);
 	} else if ('email' in ref) {
-		[participant] = await tx.findParticipantsByEmail(campaignId, [normalizeEmail(ref.email)]);
+		const email = normalizeEmail(ref.email);
+		participant = (await findPeople(tx, campaignId, [email])).find(email);
 	} else {
 		[participant] = await tx.findParticipantsByCode([normalizeCode(ref.code)]);
 	}
@@ -959,7 +991,7 @@ async function findReferralIn(tx: StoreTransaction, lookup: ReferralLookup): Pro
 	} else if ('email' in lookup) {
 		const email = normalizeEmail(lookup.email);
 		label = `the email ${email}`;
-		[participant] = await tx.findParticipantsByEmail(lookup.campaignId, [email]);
+		participant = (await findPeople(tx, lookup.campaignId, [email])).find(email);
 	} else if ('pipedriveDealId' in lookup) {
 		const id = parsePipedriveId(lookup.pipedriveDealId, 'pipedriveDealId');
 		if (id === null) throw invalidInput('pipedriveDealId', 'The Pipedrive deal ID is missing');

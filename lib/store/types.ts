@@ -91,6 +91,8 @@ export interface ClaimRequest {
 export interface ParticipantInsert {
 	campaignId: number;
 	email: string;
+	/** The person behind the email (lib/referrals/email.ts emailIdentity): unique per campaign. */
+	emailIdentity: string;
 	firstName: string | null;
 	lastName: string | null;
 	source: ParticipantSource;
@@ -180,14 +182,15 @@ export interface StoreTransaction {
 
 	/**
 	 * Inserts the rows in as few statements as the backend allows. A row that would break the
-	 * (campaign, email) or the code uniqueness constraint is skipped, not an error: only the rows
+	 * (campaign, email), (campaign, identity) or the code uniqueness constraint is skipped, not an error: only the rows
 	 * actually inserted are returned (any order). Used with up to 1,000 rows at a time.
 	 */
 	insertParticipants(rows: ParticipantInsert[], now: string): Promise<Participant[]>;
 	getParticipant(id: number): Promise<Participant | null>;
 	/** The participants with these ids that exist, in ascending id order. */
 	getParticipants(ids: number[]): Promise<Participant[]>;
-	findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]>;
+	/** The campaign's participants whose email is one of `emails` or whose identity is one of `identities`. */
+	findParticipantsByEmail(campaignId: number, emails: string[], identities: string[]): Promise<Participant[]>;
 	/** Codes are unique across the store, so this is not scoped to a campaign. */
 	findParticipantsByCode(codes: string[]): Promise<Participant[]>;
 	listParticipants(campaignId: number, filter: ParticipantFilter, page: Page): Promise<Participant[]>;
@@ -205,7 +208,7 @@ export interface StoreTransaction {
 	/** Referrals registered since `since` per referrer id (referrers with none are absent). */
 	countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>>;
 	/**
-	 * Removes personal data (email, names, metadata) and stamps erasedAt; code, source, statuses,
+	 * Removes personal data (email and its identity, names, metadata) and stamps erasedAt; code, source, statuses,
 	 * Pipedrive ids and the referral links to other participants stay so counts stay right.
 	 * Returns the erased participant, or null when there is no such participant.
 	 */

@@ -236,6 +236,41 @@ describe('ReferralProgram (SQLite store)', () => {
 			expect(await counts()).toMatchObject({ referrals: 1 });
 		});
 
+		it('one person, many spellings: a plus-tag or Gmail-dot variant of a registered address is that person', async () => {
+			const cy = (await enrolOne('cy@example.com')).participant;
+			const dee = value(await registerOne('dee@x.com'));
+			for (const [email, code] of [
+				['dee+promo@x.com', referrerCode],
+				['DEE+other@x.com', cy.code],
+			] as const) {
+				const again = value(await registerOne(email, code));
+				expect(again).toMatchObject({ created: false, participant: { id: dee.participant.id, email: 'dee@x.com' } });
+				expect(again.referrer!.code).toBe(referrerCode);
+			}
+			const gmail = value(await registerOne('d.e.e@gmail.com'));
+			expect(value(await registerOne('dee+x@googlemail.com', cy.code))).toMatchObject({
+				created: false,
+				participant: { id: gmail.participant.id, email: 'd.e.e@gmail.com' },
+			});
+			// Two spellings in one batch make one referral too.
+			const both = await program.registerReferred(
+				campaign.id,
+				[
+					{ code: referrerCode, email: 'eve+a@x.com' },
+					{ code: cy.code, email: 'eve+b@x.com' },
+				],
+				keepGoing,
+			);
+			expect(both.map((o) => value(o).participant.id)).toEqual([value(both[0]).participant.id, value(both[0]).participant.id]);
+			expect(both.map((o) => value(o).created)).toEqual([true, false]);
+			expect(value(both[0]).participant.email).toBe('eve+a@x.com');
+			expect(await counts()).toMatchObject({ referrals: 3 });
+			// Enrolling or looking up by a variant finds the same participant; the address as typed first stays.
+			const [enrolled] = await program.enrol(campaign.id, [{ email: 'dee+news@x.com' }], stopAtFirst);
+			expect(value(enrolled)).toMatchObject({ created: false, participant: { id: dee.participant.id } });
+			expect((await program.getParticipant(campaign.id, { email: 'dee+anything@x.com' })).id).toBe(dee.participant.id);
+		});
+
 		it('a person already enrolled as a referrer is not re-attributed either', async () => {
 			const cy = (await enrolOne('cy@example.com')).participant;
 			const result = value(await registerOne('cy@example.com'));

@@ -51,6 +51,7 @@ async function main(): Promise<void> {
 				rows.push({
 					campaignId: campaign.id,
 					email: `person${i}@example.com`,
+					emailIdentity: `person${i}@example.com`,
 					firstName: null,
 					lastName: null,
 					source: 'direct' as const,

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Participant, Reward, RewardRules } from '../../lib/referrals/model';
+import { emailIdentity } from '../../lib/referrals/email';
 import {
 	closeAllStores,
 	openStore,
@@ -88,6 +89,7 @@ function personRow(campaignId: number, email: string, overrides: Partial<Partici
 	return {
 		campaignId,
 		email,
+		emailIdentity: emailIdentity(email),
 		firstName: 'Ada',
 		lastName: 'Lovelace',
 		source: 'direct',
@@ -262,6 +264,85 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 		});
 	});
 
+	describe('people and links written before schema version 6', () => {
+		const legacyParticipant = (email: string, code: string, link = `https://x.test/?ref=${code}`) =>
+			`INSERT INTO participants (campaign_id, email, source, code, link, referral_status, metadata, created_at, updated_at)
+			VALUES ((SELECT id FROM campaigns WHERE slug = 'legacy'), '${email}', 'direct', '${code}', '${link}', 'none', '{}',
+				'2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z')`;
+
+		it('get their identity (the same rule as emailIdentity); later spellings of one person keep their own address', async () => {
+			const config = factory.freshConfig();
+			await (await factory.openAtVersion(config, 5)).close();
+			await factory.execute(config, LEGACY_CAMPAIGN_SQL);
+			const emails = [
+				'dee@x.com',
+				'dee+promo@x.com',
+				'a.b+c@gmail.com',
+				'ab@googlemail.com',
+				'+tag@x.com',
+				'ann.lee@x.com',
+				'o\'neil+1@x.com',
+			];
+			for (const [i, email] of emails.entries()) await factory.execute(config, legacyParticipant(email.replace("'", "''"), `LEG${i}`));
+			const upgraded = await openStore(config);
+			try {
+				const [c] = await upgraded.read((t) => t.listCampaigns({}, { limit: 1 }));
+				const byIdentity = async (identity: string) =>
+					(await upgraded.read((t) => t.findParticipantsByEmail(c.id, [], [identity]))).map((p) => p.email);
+				const byEmail = async (email: string) =>
+					(await upgraded.read((t) => t.findParticipantsByEmail(c.id, [email], []))).map((p) => p.email);
+				// The oldest participant of each identity holds it; identities are what emailIdentity() says.
+				expect(await byIdentity(emailIdentity('dee@x.com'))).toEqual(['dee@x.com']);
+				expect(await byIdentity(emailIdentity('a.b+c@gmail.com'))).toEqual(['a.b+c@gmail.com']);
+				expect(emailIdentity('ab@googlemail.com')).toBe(emailIdentity('a.b+c@gmail.com'));
+				expect(await byIdentity(emailIdentity('+tag@x.com'))).toEqual(['+tag@x.com']);
+				expect(await byIdentity(emailIdentity('ann.lee@x.com'))).toEqual(['ann.lee@x.com']);
+				expect(await byIdentity(emailIdentity("o'neil+1@x.com"))).toEqual(["o'neil+1@x.com"]);
+				// The later spellings are kept as they were, found by their own address.
+				expect(await byEmail('dee+promo@x.com')).toEqual(['dee+promo@x.com']);
+				expect(await byEmail('ab@googlemail.com')).toEqual(['ab@googlemail.com']);
+				// From now on a second spelling of a person is refused by the database.
+				const again = await upgraded.transaction((t) =>
+					t.insertParticipants([personRow(c.id, 'dee+new@x.com', { emailIdentity: emailIdentity('dee+new@x.com') })], LATER),
+				);
+				expect(again).toEqual([]);
+			} finally {
+				await upgraded.close();
+			}
+		});
+
+		it('made from an unconfigured n8n URL (localhost) get the {{n8nUrl}} placeholder; other links stay', async () => {
+			const config = factory.freshConfig();
+			await (await factory.openAtVersion(config, 6)).close();
+			await factory.execute(config, LEGACY_CAMPAIGN_SQL.replace('https://x.test/?ref={{code}}', 'http://localhost:5678/form/refer?ref={{code}}'));
+			await factory.execute(config, legacyParticipant('ann@x.com', 'LOC1', 'http://localhost:5678/form/refer?ref=LOC1'));
+			const others = [
+				'http://127.0.0.1/form/refer?ref={{code}}',
+				'https://n8n.acme.com/form/refer?ref={{code}}',
+				'http://localhost:5678/shop/form/refer?ref={{code}}',
+				'http://localhost:5678/form/refer?ref={{code}}&utm=x',
+			];
+			for (const [i, template] of others.entries()) {
+				await factory.execute(config, LEGACY_CAMPAIGN_SQL.replace("'legacy', 'Legacy'", `'legacy${i}', 'Legacy ${i}'`).replace('https://x.test/?ref={{code}}', template));
+			}
+			const upgraded = await openStore(config);
+			try {
+				const campaigns = await upgraded.read((t) => t.listCampaigns({}, { limit: 10 }));
+				expect(campaigns.map((c) => c.linkTemplate)).toEqual([
+					'{{n8nUrl}}/form/refer?ref={{code}}',
+					'{{n8nUrl}}/form/refer?ref={{code}}',
+					'https://n8n.acme.com/form/refer?ref={{code}}',
+					'http://localhost:5678/shop/form/refer?ref={{code}}',
+					'http://localhost:5678/form/refer?ref={{code}}&utm=x',
+				]);
+				const [ann] = await upgraded.read((t) => t.findParticipantsByCode(['LOC1']));
+				expect(ann.link).toBe('{{n8nUrl}}/form/refer?ref=LOC1');
+			} finally {
+				await upgraded.close();
+			}
+		});
+	});
+
 	describe('participants', () => {
 		it('inserts participants and returns them exactly as they are read back', async () => {
 			const c = await newCampaign();
@@ -351,10 +432,10 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			const other = await newCampaign();
 			const [a, b] = await insert([personRow(c.id, 'find-a@example.com'), personRow(c.id, 'find-b@example.com')]);
 			const [o] = await insert([personRow(other.id, 'find-a@example.com')]);
-			const byEmail = await read((t) => t.findParticipantsByEmail(c.id, ['find-a@example.com', 'find-b@example.com', 'none@example.com']));
+			const byEmail = await read((t) => t.findParticipantsByEmail(c.id, ['find-a@example.com', 'find-b@example.com', 'none@example.com'], []));
 			expect(byEmail.sort((x, y) => x.id - y.id)).toEqual([a, b]);
-			expect(await read((t) => t.findParticipantsByEmail(other.id, ['find-a@example.com']))).toEqual([o]);
-			expect(await read((t) => t.findParticipantsByEmail(c.id, []))).toEqual([]);
+			expect(await read((t) => t.findParticipantsByEmail(other.id, ['find-a@example.com'], []))).toEqual([o]);
+			expect(await read((t) => t.findParticipantsByEmail(c.id, [], []))).toEqual([]);
 			const byCode = await read((t) => t.findParticipantsByCode([a.code, o.code, 'NO-SUCH-CODE']));
 			expect(byCode.sort((x, y) => x.id - y.id)).toEqual([a, o]);
 			expect(await read((t) => t.findParticipantsByCode([]))).toEqual([]);
@@ -481,7 +562,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				updatedAt: LATER,
 			});
 			expect(await read((t) => t.getParticipant(ref.id))).toEqual(erased);
-			expect(await read((t) => t.findParticipantsByEmail(c.id, ['erase-ref@example.com']))).toEqual([]);
+			expect(await read((t) => t.findParticipantsByEmail(c.id, ['erase-ref@example.com'], ['erase-ref@example.com']))).toEqual([]);
 			expect((await read((t) => t.getParticipant(child.id)))!.referredBy).toBe(ref.id);
 
 			const after = await read((t) => t.campaignStats(c.id, 5));
@@ -1314,12 +1395,12 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 					await t.insertParticipants([personRow(c.id, 'rb@example.com')], NOW);
 					await t.appendEvents([{ type: 'participant.enrolled', campaignId: c.id, participantId: null, referrerId: null, payload: {} }], NOW);
 					// visible inside the transaction
-					expect(await t.findParticipantsByEmail(c.id, ['rb@example.com'])).toHaveLength(1);
+					expect(await t.findParticipantsByEmail(c.id, ['rb@example.com'], [])).toHaveLength(1);
 					throw boom;
 				}),
 			).rejects.toBe(boom);
 			expect(await read((t) => t.getCampaign({ slug }))).toBeNull();
-			expect(await read((t) => t.findParticipantsByEmail(campaignId, ['rb@example.com']))).toEqual([]);
+			expect(await read((t) => t.findParticipantsByEmail(campaignId, ['rb@example.com'], []))).toEqual([]);
 			expect(await read((t) => t.listEvents({ campaignId }, 10, 'asc'))).toEqual([]);
 		});
 

@@ -31,6 +31,7 @@ const campaignRow = (slug: string) => ({
 const person = (campaignId: number, email: string, code: string): ParticipantInsert => ({
 	campaignId,
 	email,
+	emailIdentity: email,
 	firstName: null,
 	lastName: null,
 	source: 'direct',
@@ -212,7 +213,7 @@ describePostgres('PostgreSQL store', () => {
 				),
 			);
 			expect(counts.reduce((a, b) => a + b, 0)).toBe(150);
-			expect(await ownStore.read((tx) => tx.findParticipantsByEmail(c.id, emails))).toHaveLength(150);
+			expect(await ownStore.read((tx) => tx.findParticipantsByEmail(c.id, emails, []))).toHaveLength(150);
 			await ownStore.close();
 		});
 

@@ -67,6 +67,7 @@ describe('SQLite store: specifics', () => {
 	const person = (campaignId: number, i: number, tag: string): ParticipantInsert => ({
 		campaignId,
 		email: `p${i}-${tag}@example.com`,
+		emailIdentity: `p${i}-${tag}@example.com`,
 		firstName: 'Ann',
 		lastName: 'Lee',
 		source: 'direct',

@@ -302,18 +302,18 @@ const PARTICIPANT_COLUMNS =
 
 const EVENT_COLUMNS = 'id, type, campaign_id, participant_id, referrer_id, payload, created_at';
 
-// One statement whatever the batch size. Rows go in sorted by (campaign, email) so concurrent
-// batches with overlapping emails take their unique-index locks in the same order (no deadlock);
-// the ordinal keeps the first of two equal emails in one batch the one that wins.
-const INSERT_PARTICIPANTS_SQL = `INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link,
-	referred_by, referral_status, metadata, pipedrive_person_id, created_at, updated_at)
-SELECT t.campaign_id, t.email, t.first_name, t.last_name, t.source, t.code, t.link,
+// One statement whatever the batch size. Rows go in sorted by (campaign, identity) so concurrent
+// batches with overlapping people take their unique-index locks in the same order (no deadlock);
+// the ordinal keeps the first of two equal identities in one batch the one that wins.
+const INSERT_PARTICIPANTS_SQL = `INSERT INTO participants (campaign_id, email, email_identity, first_name, last_name, source,
+	code, link, referred_by, referral_status, metadata, pipedrive_person_id, created_at, updated_at)
+SELECT t.campaign_id, t.email, t.email_identity, t.first_name, t.last_name, t.source, t.code, t.link,
 	t.referred_by, t.referral_status, t.metadata, t.pipedrive_person_id, $11::timestamptz, $11::timestamptz
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-	$8::bigint[], $9::text[], $10::jsonb[], $12::bigint[])
+	$8::bigint[], $9::text[], $10::jsonb[], $12::bigint[], $13::text[])
 	WITH ORDINALITY AS t(campaign_id, email, first_name, last_name, source, code, link,
-		referred_by, referral_status, metadata, pipedrive_person_id, ord)
-ORDER BY t.campaign_id, t.email, t.ord
+		referred_by, referral_status, metadata, pipedrive_person_id, email_identity, ord)
+ORDER BY t.campaign_id, t.email_identity, t.ord
 ON CONFLICT DO NOTHING
 RETURNING ${PARTICIPANT_COLUMNS}`;
 
@@ -605,10 +605,12 @@ class PostgresTransaction implements StoreTransaction {
 		const statuses = new Array<string>(n);
 		const metadata = new Array<string>(n);
 		const personIds = new Array<number | null>(n);
+		const identities = new Array<string>(n);
 		for (let i = 0; i < n; i++) {
 			const r = rows[i];
 			campaignIds[i] = r.campaignId;
 			emails[i] = r.email;
+			identities[i] = r.emailIdentity;
 			firstNames[i] = r.firstName ?? null;
 			lastNames[i] = r.lastName ?? null;
 			sources[i] = r.source;
@@ -632,6 +634,7 @@ class PostgresTransaction implements StoreTransaction {
 			metadata,
 			ts,
 			personIds,
+			identities,
 		]);
 		return inserted.map(rowToParticipant);
 	}
@@ -647,11 +650,13 @@ class PostgresTransaction implements StoreTransaction {
 		return rows.map(rowToParticipant);
 	}
 
-	async findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]> {
-		if (emails.length === 0) return [];
+	async findParticipantsByEmail(campaignId: number, emails: string[], identities: string[]): Promise<Participant[]> {
+		if (emails.length === 0 && identities.length === 0) return [];
+		// Two lookups, each through its own (campaign, column) unique index.
 		const rows = await this.q(
-			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE campaign_id = $1 AND email = ANY($2::text[]) ORDER BY id`,
-			[campaignId, emails],
+			`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE campaign_id = $1 AND email = ANY($2::text[]) UNION ` +
+				`SELECT ${PARTICIPANT_COLUMNS} FROM participants WHERE campaign_id = $1 AND email_identity = ANY($3::text[]) ORDER BY id`,
+			[campaignId, emails, identities],
 		);
 		return rows.map(rowToParticipant);
 	}
@@ -978,7 +983,7 @@ class PostgresTransaction implements StoreTransaction {
 
 	async eraseParticipant(id: number, now: string): Promise<Participant | null> {
 		const rows = await this.q(
-			"UPDATE participants SET email = NULL, first_name = NULL, last_name = NULL, metadata = '{}'::jsonb, " +
+			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}'::jsonb, " +
 				'erased_at = coalesce(erased_at, $2::timestamptz), updated_at = $2::timestamptz ' +
 				`WHERE id = $1 RETURNING ${PARTICIPANT_COLUMNS}`,
 			[id, toIso(now)],

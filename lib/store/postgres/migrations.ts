@@ -6,6 +6,12 @@
 // `schema_migrations` row, while the migrating process holds a session advisory lock derived from
 // the schema name, so concurrent openers apply each version exactly once.
 
+/**
+ * Campaign link templates our default made from an n8n URL nobody configured: localhost or
+ * 127.0.0.1, any port, then exactly the referred-signup form path.
+ */
+const LEGACY_LOCAL_TEMPLATE = String.raw`link_template ~ '^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/form/refer\?ref=\{\{code\}\}$'`;
+
 export interface PostgresMigration {
 	version: number;
 	name: string;
@@ -164,4 +170,45 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			)`,
 		],
 	},
+	{
+		version: 6,
+		name: 'one participant per person: the email identity (plus-tags, Gmail dots) is unique per campaign',
+		statements: [
+			`ALTER TABLE participants ADD COLUMN email_identity text`,
+			// The identity of lib/referrals/email.ts emailIdentity(), in SQL for the rows already
+			// there (emails are stored trimmed and lower-cased, with exactly one @). The first of
+			// several participants with one identity keeps it; later ones (registered before this
+			// rule) keep their email as their identity, so nothing is merged or lost.
+			`WITH parts AS (
+				SELECT id, campaign_id, email, split_part(email, '@', 1) AS local, split_part(email, '@', 2) AS domain
+				FROM participants WHERE email IS NOT NULL
+			), identities AS (
+				SELECT id, campaign_id, email,
+					CASE WHEN domain IN ('gmail.com', 'googlemail.com')
+						THEN replace(CASE WHEN position('+' IN local) > 1 THEN split_part(local, '+', 1) ELSE local END, '.', '') || '@gmail.com'
+						ELSE (CASE WHEN position('+' IN local) > 1 THEN split_part(local, '+', 1) ELSE local END) || '@' || domain
+					END AS identity
+				FROM parts
+			), ranked AS (
+				SELECT id, email, identity, row_number() OVER (PARTITION BY campaign_id, identity ORDER BY id) AS n
+				FROM identities
+			)
+			UPDATE participants p SET email_identity = CASE WHEN ranked.n = 1 THEN ranked.identity ELSE ranked.email END
+			FROM ranked WHERE ranked.id = p.id`,
+			// NULLs are distinct: erased participants (identity NULL) never collide.
+			`ALTER TABLE participants ADD CONSTRAINT participants_campaign_identity_key UNIQUE (campaign_id, email_identity)`,
+		],
+	},
+	{
+		version: 7,
+		name: "links made from n8n's unconfigured URL (localhost) follow the configured public URL",
+		statements: [
+			// A worker without WEBHOOK_URL built the default template from http://localhost:5678; the
+			// {{n8nUrl}} placeholder is resolved with each process's configured URL when a link is shown.
+			`UPDATE participants SET link = '{{n8nUrl}}' || substr(link, strpos(link, '/form/refer?ref='))
+				WHERE campaign_id IN (SELECT id FROM campaigns WHERE ${LEGACY_LOCAL_TEMPLATE})`,
+			`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}' WHERE ${LEGACY_LOCAL_TEMPLATE}`,
+		],
+	},
 ];
+

@@ -262,8 +262,8 @@ WHERE rewards.status = 'cancelled'
 RETURNING ${REWARD_COLUMNS}`;
 
 const INSERT_PARTICIPANT_SQL =
-	'INSERT INTO participants (campaign_id, email, first_name, last_name, source, code, link, referred_by, ' +
-	'referral_status, metadata, pipedrive_person_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
+	'INSERT INTO participants (campaign_id, email, email_identity, first_name, last_name, source, code, link, referred_by, ' +
+	'referral_status, metadata, pipedrive_person_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ' +
 	'ON CONFLICT DO NOTHING RETURNING id';
 
 /** How a patched value is bound: as is, as JSON text, or as a normalised ISO timestamp. */
@@ -550,6 +550,7 @@ class SqliteTransaction implements StoreTransaction {
 			const res = insert.get(
 				r.campaignId,
 				r.email,
+				r.emailIdentity,
 				r.firstName ?? null,
 				r.lastName ?? null,
 				r.source,
@@ -604,13 +605,16 @@ class SqliteTransaction implements StoreTransaction {
 			.map(rowToParticipant);
 	}
 
-	async findParticipantsByEmail(campaignId: number, emails: string[]): Promise<Participant[]> {
-		if (emails.length === 0) return [];
+	async findParticipantsByEmail(campaignId: number, emails: string[], identities: string[]): Promise<Participant[]> {
+		if (emails.length === 0 && identities.length === 0) return [];
+		// Two lookups, each through its own (campaign, column) unique index.
 		return this.stmt(
 			`SELECT ${PARTICIPANT_COLUMNS} FROM participants ` +
-				'WHERE campaign_id = ? AND email IN (SELECT value FROM json_each(?)) ORDER BY id',
+				'WHERE campaign_id = ? AND email IN (SELECT value FROM json_each(?)) UNION ' +
+				`SELECT ${PARTICIPANT_COLUMNS} FROM participants ` +
+				'WHERE campaign_id = ? AND email_identity IN (SELECT value FROM json_each(?)) ORDER BY id',
 		)
-			.all(campaignId, JSON.stringify(emails))
+			.all(campaignId, JSON.stringify(emails), campaignId, JSON.stringify(identities))
 			.map(rowToParticipant);
 	}
 
@@ -920,7 +924,7 @@ class SqliteTransaction implements StoreTransaction {
 	async eraseParticipant(id: number, now: string): Promise<Participant | null> {
 		const ts = toIso(now);
 		const r = this.stmt(
-			"UPDATE participants SET email = NULL, first_name = NULL, last_name = NULL, metadata = '{}', " +
+			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}', " +
 				`erased_at = coalesce(erased_at, ?), updated_at = ? WHERE id = ? RETURNING ${PARTICIPANT_COLUMNS}`,
 		).get(ts, ts, id);
 		return r === undefined ? null : rowToParticipant(r);

@@ -5,6 +5,14 @@
 // `schema_migrations` row, so a crash leaves either all of it or none of it. Statements run in
 // order through `DatabaseSync#exec`.
 
+/**
+ * Campaign link templates our default made from an n8n URL nobody configured: localhost or
+ * 127.0.0.1, any port, then exactly the referred-signup form path.
+ */
+const LEGACY_LOCAL_TEMPLATE = `(${['localhost', '127.0.0.1']
+	.flatMap((host) => ['', ':[0-9]', ':[0-9][0-9]', ':[0-9][0-9][0-9]', ':[0-9][0-9][0-9][0-9]', ':[0-9][0-9][0-9][0-9][0-9]'].map((port) => `link_template GLOB 'http://${host}${port}/form/refer[?]ref={{code}}'`))
+	.join(' OR ')})`;
+
 export interface SqliteMigration {
 	version: number;
 	name: string;
@@ -165,4 +173,52 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			) STRICT`,
 		],
 	},
+	{
+		version: 6,
+		name: 'one participant per person: the email identity (plus-tags, Gmail dots) is unique per campaign',
+		statements: [
+			`ALTER TABLE participants ADD COLUMN email_identity TEXT`,
+			// The identity of lib/referrals/email.ts emailIdentity(), in SQL for the rows already
+			// there (emails are stored trimmed and lower-cased, with exactly one @). The first of
+			// several participants with one identity keeps it; later ones (registered before this
+			// rule) keep their email as their identity, so nothing is merged or lost.
+			`WITH parts AS (
+				SELECT id, campaign_id, email,
+					substr(email, 1, instr(email, '@') - 1) AS local,
+					substr(email, instr(email, '@') + 1) AS domain
+				FROM participants WHERE email IS NOT NULL
+			), based AS (
+				SELECT id, campaign_id, email, domain,
+					CASE WHEN instr(local, '+') > 1 THEN substr(local, 1, instr(local, '+') - 1) ELSE local END AS base
+				FROM parts
+			), identities AS (
+				SELECT id, email,
+					CASE WHEN domain IN ('gmail.com', 'googlemail.com') THEN replace(base, '.', '') || '@gmail.com'
+						ELSE base || '@' || domain END AS identity,
+					campaign_id
+				FROM based
+			), ranked AS (
+				SELECT id, email, identity,
+					row_number() OVER (PARTITION BY campaign_id, identity ORDER BY id) AS n
+				FROM identities
+			)
+			UPDATE participants SET email_identity = (
+				SELECT CASE WHEN ranked.n = 1 THEN ranked.identity ELSE ranked.email END FROM ranked WHERE ranked.id = participants.id
+			) WHERE email IS NOT NULL`,
+			// NULLs are distinct: erased participants (identity NULL) never collide.
+			`CREATE UNIQUE INDEX participants_campaign_identity ON participants (campaign_id, email_identity)`,
+		],
+	},
+	{
+		version: 7,
+		name: 'links made from n8n\'s unconfigured URL (localhost) follow the configured public URL',
+		statements: [
+			// A worker without WEBHOOK_URL built the default template from http://localhost:5678; the
+			// {{n8nUrl}} placeholder is resolved with each process's configured URL when a link is shown.
+			`UPDATE participants SET link = '{{n8nUrl}}' || substr(link, instr(link, '/form/refer?ref='))
+				WHERE campaign_id IN (SELECT id FROM campaigns WHERE ${LEGACY_LOCAL_TEMPLATE})`,
+			`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}' WHERE ${LEGACY_LOCAL_TEMPLATE}`,
+		],
+	},
 ];
+
