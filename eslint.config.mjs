@@ -55,6 +55,13 @@ export default [
 			'@n8n/community-nodes/no-restricted-globals': 'off',
 		},
 	},
+	// The second exception: a node cannot tell a queue-mode worker or a configured public URL from
+	// n8n's localhost default, so the link base reads WEBHOOK_URL, N8N_EDITOR_BASE_URL and
+	// EXECUTIONS_MODE itself (nodes/shared/publicUrl.ts, nothing else).
+	{
+		files: ['nodes/shared/publicUrl.ts'],
+		rules: { '@n8n/community-nodes/no-restricted-globals': 'off' },
+	},
 	{
 		files: ['package.json'],
 		rules: { '@n8n/community-nodes/no-runtime-dependencies': 'off' },

@@ -85,3 +85,10 @@ export function normalizeCode(value: unknown, field = 'code'): string {
 	}
 	return code;
 }
+
+/** The normalised code, or null when the value is no referral code at all (empty, garbage). */
+export function codeOrNull(value: unknown): string | null {
+	if (typeof value !== 'string' && typeof value !== 'number') return null;
+	const code = String(value).trim().toUpperCase();
+	return CODE_PATTERN.test(code) ? code : null;
+}

@@ -9,6 +9,7 @@ export type ReferralErrorKind =
 	| 'fraud_blocked'
 	| 'conflict'
 	| 'pipedrive_setup'
+	| 'n8n_setup'
 	| 'not_a_referral';
 
 export class ReferralError extends Error {

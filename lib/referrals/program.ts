@@ -11,13 +11,13 @@ import type {
 	ReferralStore,
 	StoreTransaction,
 } from '../store/types';
-import { generateCode, normalizeCode, parseCodeSettings } from './codes';
+import { codeOrNull, generateCode, normalizeCode, parseCodeSettings } from './codes';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ItemFailedError, ReferralError, invalidInput } from './errors';
 import { grantImpliedRewards, grantRegistrationReward, ledgerEvents, withdrawRewards, type LedgerChange } from './ledger';
 import { RewardDesk } from './issuing';
 import { parseRewardRules } from './rewards';
-import { parseLinkTemplate, renderLink } from './links';
+import { DEFAULT_LINK_TEMPLATE, parseLinkTemplate, renderLink, resolveLink, withResolvedLinks } from './links';
 import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource, ReferralStatus } from './model';
 import {
 	DEFAULT_FRAUD_SETTINGS,
@@ -30,6 +30,15 @@ import {
 	parseSource,
 	slugify,
 } from './validation';
+
+export interface ProgramOptions {
+	/**
+	 * This n8n's public URL, for links made from `{{n8nUrl}}` templates (the default); asked only
+	 * when such a link is read. May throw when the process cannot know it (a queue-mode worker
+	 * without WEBHOOK_URL).
+	 */
+	publicUrl?: () => string;
+}
 
 /** How often a caller waiting for a lease asks again. */
 const LEASE_POLL_MS = 100;
@@ -110,13 +119,17 @@ export interface ParticipantUpdate {
 
 export type ParticipantRef = { id: number } | { email: unknown } | { code: unknown };
 
-/** How a referral to qualify is found: codes and Pipedrive ids are unique across campaigns. */
-export type ReferralLookup =
+/**
+ * How a referral to qualify is found. Codes and Pipedrive ids are unique across campaigns, so
+ * `campaignId` is optional for them: given, a referral of another campaign counts as not found.
+ */
+export type ReferralLookup = (
 	| { code: unknown }
 	| { email: unknown; campaignId: number }
 	| { pipedriveDealId: unknown }
 	| { pipedriveLeadId: unknown }
-	| { id: number };
+	| { id: number }
+) & { campaignId?: number };
 
 export interface QualifyInput {
 	action: 'qualify' | 'unqualify';
@@ -183,16 +196,23 @@ export class ReferralProgram {
 	/** Claiming, confirming and managing rewards. */
 	readonly rewards: RewardDesk;
 
+	private readonly store: ReferralStore;
+	private readonly publicUrl: () => string;
+
 	constructor(
-		private readonly store: ReferralStore,
+		store: ReferralStore,
 		private readonly clock: () => Date = () => new Date(),
+		options: ProgramOptions = {},
 	) {
-		this.rewards = new RewardDesk(store, clock);
+		this.publicUrl = options.publicUrl ?? noPublicUrl;
+		this.store = withResolvedLinks(store, this.publicUrl);
+		this.rewards = new RewardDesk(this.store, clock);
 	}
 
 	// ---- campaigns ----
 
-	async createCampaign(input: CampaignInput, defaultLinkTemplate: string): Promise<Campaign> {
+	/** Without a link template, links point at this n8n's referred-signup form (`{{n8nUrl}}/form/refer`). */
+	async createCampaign(input: CampaignInput, defaultLinkTemplate = DEFAULT_LINK_TEMPLATE): Promise<Campaign> {
 		const name = parseCampaignName(input.name);
 		const slug = isBlank(input.slug) ? slugify(name) : parseSlug(input.slug);
 		const row = {
@@ -224,7 +244,10 @@ export class ReferralProgram {
 	 * false): the settings given apply only when it is new. Lets a workflow set up its campaign on
 	 * first use; concurrent first uses create it once.
 	 */
-	async ensureCampaign(input: CampaignInput, defaultLinkTemplate: string): Promise<{ campaign: Campaign; created: boolean }> {
+	async ensureCampaign(
+		input: CampaignInput,
+		defaultLinkTemplate = DEFAULT_LINK_TEMPLATE,
+	): Promise<{ campaign: Campaign; created: boolean }> {
 		try {
 			return { campaign: await this.createCampaign(input, defaultLinkTemplate), created: true };
 		} catch (error) {
@@ -453,6 +476,21 @@ export class ReferralProgram {
 			);
 			return { participant: updated, referrer, previousStatus: current.referralStatus, status, changed: true, duplicate: false };
 		});
+	}
+
+	/**
+	 * Which of these codes (as typed anywhere: any case, spaces, garbage) belong to a referred
+	 * person of the campaign; returned normalised. For filtering deliveries before any execution.
+	 */
+	async referralCodesIn(campaignId: number, codes: unknown[]): Promise<Set<string>> {
+		const valid = unique(codes.map(codeOrNull).filter((code): code is string => code !== null));
+		const found = new Set<string>();
+		for (const batch of chunks(valid)) {
+			for (const participant of await this.store.read((tx) => tx.findParticipantsByCode(batch))) {
+				if (participant.campaignId === campaignId && participant.referredBy !== null) found.add(participant.code);
+			}
+		}
+		return found;
 	}
 
 	/**
@@ -843,8 +881,9 @@ export class ReferralProgram {
 		for (;;) {
 			const page = await tx.listParticipants(campaign.id, { includeErased: true }, { limit: CHUNK, afterId });
 			for (const participant of page) {
+				// Participants come with their links resolved; the stored link keeps {{n8nUrl}}.
 				const link = renderLink(campaign.linkTemplate, participant.code);
-				if (link !== participant.link) await tx.updateParticipant(participant.id, { link }, now);
+				if (resolveLink(link, this.publicUrl) !== participant.link) await tx.updateParticipant(participant.id, { link }, now);
 			}
 			if (page.length < CHUNK) return;
 			afterId = page[page.length - 1].id;
@@ -1006,7 +1045,11 @@ async function findReferralIn(tx: StoreTransaction, lookup: ReferralLookup): Pro
 		label = `the participant ID ${lookup.id}`;
 		participant = await tx.getParticipant(lookup.id);
 	}
-	if (!participant) throw new ReferralError('not_found', `No referral has ${label}`, fieldOf(lookup));
+	if (participant && lookup.campaignId !== undefined && participant.campaignId !== lookup.campaignId) participant = null;
+	if (!participant) {
+		const scope = lookup.campaignId === undefined ? '' : ` in campaign ${lookup.campaignId}`;
+		throw new ReferralError('not_found', `No referral${scope} has ${label}`, fieldOf(lookup));
+	}
 	if (participant.referredBy === null) {
 		throw new ReferralError(
 			'not_a_referral',
@@ -1093,6 +1136,14 @@ function parsePipedriveId(value: unknown, field: string): number | null {
 		throw invalidInput(field, `The ${field} "${String(value)}" is not a Pipedrive ID`);
 	}
 	return id;
+}
+
+function noPublicUrl(): never {
+	throw new ReferralError(
+		'n8n_setup',
+		"This link points at this n8n (its template starts with {{n8nUrl}}), but n8n's public URL is not known here",
+		'linkTemplate',
+	);
 }
 
 function isBlank(value: unknown): boolean {

@@ -1,5 +1,6 @@
 import type {
 	IHookFunctions,
+	INodeProperties,
 	INodeType,
 	INodeTypeDescription,
 	IWebhookFunctions,
@@ -7,9 +8,39 @@ import type {
 } from 'n8n-workflow';
 import { NodeConnectionTypes } from 'n8n-workflow';
 
+import { campaignLocator, searchCampaigns } from '../shared/campaign';
 import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
 import { receiveDelivery } from './receive';
 import { createWebhooks, deleteWebhooks, webhooksExist } from './subscriptions';
+
+/**
+ * Which matching events start the workflow. In a real pipeline most deals carry no referral code:
+ * filtering here answers Pipedrive 200 and starts no execution for them (no CPU, no execution row).
+ */
+const START_FOR: INodeProperties = {
+	displayName: 'Start Workflow For',
+	name: 'startFor',
+	type: 'options',
+	options: [
+		{
+			name: 'Every Matching Event',
+			value: 'all',
+			description: 'Also deals, leads and persons without a referral code (referralCode is null)',
+		},
+		{
+			name: 'Events With a Referral Code',
+			value: 'withCode',
+			description: 'Records whose referral code field is empty, or holds text that cannot be a code, start nothing',
+		},
+		{
+			name: 'Referrals of a Campaign',
+			value: 'campaignReferrals',
+			description:
+				'Only codes of people referred in the chosen campaign; other codes, garbage and empty fields start nothing (one look-up in the referral store)',
+		},
+	],
+	default: 'withCode',
+};
 
 export class PipedriveReferralTrigger implements INodeType {
 	description: INodeTypeDescription = {
@@ -17,7 +48,8 @@ export class PipedriveReferralTrigger implements INodeType {
 		name: 'pipedriveReferralTrigger',
 		icon: { light: 'file:../../icons/pipedriveReferral.svg', dark: 'file:../../icons/pipedriveReferral.dark.svg' },
 		group: ['trigger'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{($parameter["events"] || []).join(", ")}}',
 		description:
 			'Starts the workflow when a referred deal reaches a stage, is won or lost, a lead gets a label or is converted, or a person changes in Pipedrive',
@@ -27,6 +59,7 @@ export class PipedriveReferralTrigger implements INodeType {
 		credentials: [
 			{ name: 'pipedriveReferralApi', required: true, displayOptions: { show: { authentication: ['apiToken'] } } },
 			{ name: 'pipedriveReferralOAuth2Api', required: true, displayOptions: { show: { authentication: ['oAuth2'] } } },
+			{ name: 'referralStoreApi', required: true, displayOptions: { show: { startFor: ['campaignReferrals'] } } },
 		],
 		webhooks: [
 			{
@@ -101,6 +134,13 @@ export class PipedriveReferralTrigger implements INodeType {
 					'Labels that start the workflow when added to a lead; none means any label. Choose from the list, or specify IDs using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
 				displayOptions: { show: { events: ['leadLabelled'] } },
 			},
+			// Version 1 started the workflow for every matching event; 1.1 only for those with a code.
+			{ ...START_FOR, default: 'all', displayOptions: { show: { '@version': [1] } } },
+			{ ...START_FOR, default: 'withCode', displayOptions: { show: { '@version': [{ _cnd: { gte: 1.1 } }] } } },
+			{
+				...campaignLocator({ show: { startFor: ['campaignReferrals'] } }),
+				description: 'Only codes of people referred in this campaign start the workflow',
+			},
 			{
 				displayName: 'Referral Code Field Name or ID',
 				name: 'codeField',
@@ -132,6 +172,7 @@ export class PipedriveReferralTrigger implements INodeType {
 
 	methods = {
 		loadOptions: pipedriveLoadOptions,
+		listSearch: { searchCampaigns },
 	};
 
 	webhookMethods = {

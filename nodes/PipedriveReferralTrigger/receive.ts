@@ -9,20 +9,24 @@
 //   wrong or missing basic auth     -> 401, written here, no execution
 //   body that is no Pipedrive hook  -> 400, written here, no execution
 //   delivery no chosen event needs  -> 200 `{ received: true }`, no execution
+//   events Start Workflow For drops -> the same: no code, or no referral of the chosen campaign
 //   matching events                 -> one item each; n8n answers 200 and runs the workflow
 //   Pipedrive lookup failed         -> 500 written here (Pipedrive retries), and the error surfaces
 //                                      as a failed execution
 
-import type { IDataObject, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
+import type { IDataObject, INodeParameterResourceLocator, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow';
 
 import type { PipedriveClient } from '../../lib/pipedrive/client';
 import { isPipedriveApiError } from '../../lib/pipedrive/errors';
 import { resolveField } from '../../lib/pipedrive/fields';
 import { normalizeWebhook, PipedriveWebhookError, type NormalizedWebhook } from '../../lib/pipedrive/webhooks';
+import { codeOrNull } from '../../lib/referrals/codes';
+import { campaignRefOf } from '../shared/campaign';
+import { programFor } from '../shared/store';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { isAuthorized } from './auth';
-import { itemsFor, type Lookups, type TriggerConfig, type TriggerEvent } from './events';
+import { itemsFor, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
 import { staticDataOf } from './subscriptions';
 
 type Response = ReturnType<IWebhookFunctions['getResponseObject']>;
@@ -102,6 +106,22 @@ function lookupsFor(context: IWebhookFunctions): Lookups {
 	};
 }
 
+type StartFor = 'all' | 'withCode' | 'campaignReferrals';
+
+/** The items that start the workflow, after the node's Start Workflow For. */
+async function startingItems(context: IWebhookFunctions, items: TriggerItem[]): Promise<TriggerItem[]> {
+	const startFor = context.getNodeParameter('startFor', 'all') as StartFor;
+	if (startFor === 'all' || items.length === 0) return items;
+	const withCode = items.filter((item) => codeOrNull(item.referralCode) !== null);
+	if (startFor === 'withCode' || withCode.length === 0) return withCode;
+	const program = await programFor(context);
+	// A campaign that does not exist yet (the bundled one is made by the first referrer) has no referrals.
+	const campaign = await program.findCampaign(campaignRefOf(context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator));
+	if (!campaign) return [];
+	const referrals = await program.referralCodesIn(campaign.id, withCode.map((item) => item.referralCode));
+	return withCode.filter((item) => referrals.has(codeOrNull(item.referralCode)!));
+}
+
 export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const request = context.getRequestObject();
 	const response = context.getResponseObject();
@@ -121,10 +141,10 @@ export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebh
 
 	let items;
 	try {
-		items = await itemsFor(webhook, await configOf(context), lookupsFor(context));
+		items = await startingItems(context, await itemsFor(webhook, await configOf(context), lookupsFor(context)));
 	} catch (error) {
 		// Not a 2xx: Pipedrive tries again (3 s, 30 s, 150 s later); the failed execution shows why.
-		respond(response, 500, { error: 'Could not read the event from Pipedrive; Pipedrive will retry' });
+		respond(response, 500, { error: 'Could not read the event; Pipedrive will retry' });
 		throw toNodeError(context.getNode(), error);
 	}
 	if (items.length === 0) return { webhookResponse: { received: true } };

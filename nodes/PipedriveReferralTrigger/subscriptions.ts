@@ -5,11 +5,13 @@
 // One webhook per entity the chosen events need (deal, lead, person), payload version "2.0",
 // basic auth with a password generated on activation.
 
-import type { IDataObject, IHookFunctions } from 'n8n-workflow';
+import type { IDataObject, IHookFunctions, INodeParameterResourceLocator } from 'n8n-workflow';
 
 import type { PipedriveClient } from '../../lib/pipedrive/client';
 import { isPipedriveApiError } from '../../lib/pipedrive/errors';
 import type { Webhook } from '../../lib/pipedrive/types';
+import { ReferralError } from '../../lib/referrals/errors';
+import { campaignRefOf } from '../shared/campaign';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { WEBHOOK_USER, generatePassword } from './auth';
@@ -82,6 +84,30 @@ export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
 	}
 }
 
+/** Start Workflow For needs the code field (and a campaign): refused at activation, not per delivery. */
+function checkStartFor(context: IHookFunctions): void {
+	const startFor = context.getNodeParameter('startFor', 'all') as string;
+	if (startFor === 'all') return;
+	const events = chosenEvents(context);
+	const dealOrLead = events.some((event) => event !== 'personCreatedOrUpdated');
+	const missing =
+		(dealOrLead && String(context.getNodeParameter('codeField', '') ?? '').trim() === '') ||
+		(events.includes('personCreatedOrUpdated') && String(context.getNodeParameter('personCodeField', '') ?? '').trim() === '');
+	if (missing) {
+		throw toNodeError(
+			context.getNode(),
+			new ReferralError('invalid_input', 'Choose the Referral Code Field: "Start Workflow For" looks at it', 'codeField'),
+		);
+	}
+	if (startFor === 'campaignReferrals') {
+		try {
+			campaignRefOf(context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator);
+		} catch (error) {
+			throw toNodeError(context.getNode(), error);
+		}
+	}
+}
+
 /**
  * Registers the webhooks the chosen events need, with a new password. Webhooks left from before
  * with this trigger's URL are deleted first, so a change of events or lost static data never
@@ -94,6 +120,7 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 	if (needed.length === 0) {
 		throw toNodeError(context.getNode(), new Error('Choose at least one event in "Trigger On"'));
 	}
+	checkStartFor(context);
 	const node = context.getNode();
 	const client = await pipedriveClientFor(context).catch((error) => {
 		throw toNodeError(node, error);

@@ -16,6 +16,9 @@ import { participantJson, referrerJson } from '../shared/json';
 import { programFor, referralStoreConnectionTest } from '../shared/store';
 
 const byEmail = { show: { findBy: ['email'] } };
+/** Version 1.1 scopes every way of finding a referral to a campaign (1 only the email look-up). */
+const scopedSince = { '@version': [{ _cnd: { gte: 1.1 } }] };
+const byIdInOneCampaign = { show: { ...scopedSince, findBy: ['code', 'dealId', 'leadId'], campaignScope: ['one'] } };
 
 export class QualifyWithCode implements INodeType {
 	description: INodeTypeDescription = {
@@ -23,7 +26,8 @@ export class QualifyWithCode implements INodeType {
 		name: 'qualifyWithCode',
 		icon: { light: 'file:../../icons/qualifyWithCode.svg', dark: 'file:../../icons/qualifyWithCode.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{$parameter["action"] + " by " + $parameter["findBy"]}}',
 		description: 'Qualify or un-qualify a referral found by its code, email or Pipedrive deal or lead',
 		defaults: { name: 'Qualify With Code' },
@@ -64,7 +68,27 @@ export class QualifyWithCode implements INodeType {
 				],
 				default: 'code',
 			},
+			{
+				displayName: 'Referrals Of',
+				name: 'campaignScope',
+				type: 'options',
+				options: [
+					{
+						name: 'One Campaign',
+						value: 'one',
+						description: 'A referral of another campaign counts as not found (with Ignore Records That Are Not Referrals: passes through)',
+					},
+					{
+						name: 'Any Campaign',
+						value: 'any',
+						description: 'Codes and Pipedrive IDs are unique across campaigns, so the referral is found wherever it is',
+					},
+				],
+				default: 'one',
+				displayOptions: { show: { ...scopedSince, findBy: ['code', 'dealId', 'leadId'] } },
+			},
 			{ ...campaignLocator(byEmail) },
+			{ ...campaignLocator(byIdInOneCampaign) },
 			{
 				displayName: 'Referral Code',
 				name: 'code',
@@ -180,8 +204,7 @@ async function qualifyItems(context: IExecuteFunctions, program: ReferralProgram
 				pairedItem: { item: itemIndex },
 			});
 		} catch (error) {
-			const notAReferral =
-				error instanceof ReferralError && (error.kind === 'not_found' || error.kind === 'not_a_referral');
+			const notAReferral = error instanceof ReferralError && isNotAReferral(error);
 			if (notAReferral && options.ignoreNonReferrals) {
 				output.push({
 					json: { ...items[itemIndex].json, isReferral: false, reason: error.message },
@@ -196,6 +219,18 @@ async function qualifyItems(context: IExecuteFunctions, program: ReferralProgram
 	return output;
 }
 
+/** The lookup field of each way of finding a referral, as lib/referrals names it in errors. */
+const LOOKUP_FIELDS = new Set(['code', 'email', 'pipedriveDealId', 'pipedriveLeadId']);
+
+/**
+ * A record that is no referral: none found, not a referred person, or no usable code, email or
+ * ID at all (most deals carry an empty or a free-text code field).
+ */
+function isNotAReferral(error: ReferralError): boolean {
+	if (error.kind === 'not_found' || error.kind === 'not_a_referral') return error.field !== 'campaign';
+	return error.kind === 'invalid_input' && LOOKUP_FIELDS.has(error.field ?? '');
+}
+
 async function lookupOf(
 	context: IExecuteFunctions,
 	program: ReferralProgram,
@@ -207,7 +242,9 @@ async function lookupOf(
 		const campaign = await campaignOf(context, program, itemIndex, campaigns);
 		return { email: context.getNodeParameter('email', itemIndex), campaignId: campaign.id };
 	}
-	if (findBy === 'dealId') return { pipedriveDealId: context.getNodeParameter('dealId', itemIndex) };
-	if (findBy === 'leadId') return { pipedriveLeadId: context.getNodeParameter('leadId', itemIndex) };
-	return { code: context.getNodeParameter('code', itemIndex) };
+	const scoped = context.getNode().typeVersion >= 1.1 && context.getNodeParameter('campaignScope', itemIndex, 'one') === 'one';
+	const campaignId = scoped ? (await campaignOf(context, program, itemIndex, campaigns)).id : undefined;
+	if (findBy === 'dealId') return { pipedriveDealId: context.getNodeParameter('dealId', itemIndex), campaignId };
+	if (findBy === 'leadId') return { pipedriveLeadId: context.getNodeParameter('leadId', itemIndex), campaignId };
+	return { code: context.getNodeParameter('code', itemIndex), campaignId };
 }

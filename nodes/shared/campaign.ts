@@ -86,18 +86,20 @@ export async function campaignOf(
 	const raw = context.getNode().parameters.campaign as INodeParameterResourceLocator | undefined;
 	const fixed = raw !== undefined && !String(raw.value ?? '').startsWith('=');
 	const locator = fixed ? raw : (context.getNodeParameter('campaign', itemIndex) as INodeParameterResourceLocator);
-	const value = String(locator.value ?? '').trim();
-	if (value === '') throw invalidInput('campaign', 'No campaign is selected');
-	const key = `${locator.mode}:${value}`;
+	const key = `${locator.mode}:${String(locator.value ?? '').trim()}`;
 	let campaign = cache.get(key);
 	if (!campaign) {
-		if (locator.mode === 'slug') {
-			campaign = await program.getCampaign({ slug: value });
-		} else {
-			if (!/^[0-9]+$/.test(value)) throw invalidInput('campaign', `"${value}" is not a campaign ID`);
-			campaign = await program.getCampaign({ id: Number(value) });
-		}
+		campaign = await program.getCampaign(campaignRefOf(locator));
 		cache.set(key, campaign);
 	}
 	return campaign;
+}
+
+/** The campaign a locator picks: `{ slug }` or `{ id }`; invalid_input when nothing usable is picked. */
+export function campaignRefOf(locator: INodeParameterResourceLocator | undefined): { id: number } | { slug: string } {
+	const value = String(locator?.value ?? '').trim();
+	if (value === '') throw invalidInput('campaign', 'No campaign is selected');
+	if (locator?.mode === 'slug') return { slug: value };
+	if (!/^[0-9]+$/.test(value)) throw invalidInput('campaign', `"${value}" is not a campaign ID`);
+	return { id: Number(value) };
 }

@@ -5,17 +5,19 @@ import type {
 	ILoadOptionsFunctions,
 	INodeCredentialTestResult,
 	IPollFunctions,
+	IWebhookFunctions,
 } from 'n8n-workflow';
 import { NodeOperationError } from 'n8n-workflow';
 
 import { ReferralProgram } from '../../lib/referrals/program';
 import { storeConfigFromCredential, type StoreCredentialData } from '../../lib/store/config';
 import { openStore } from '../../lib/store';
+import { publicUrlOf } from './publicUrl';
 
 // Nodes declare it as { name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }.
 const STORE_CREDENTIAL = 'referralStoreApi';
 
-type StoreUser = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions;
+type StoreUser = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions | IWebhookFunctions;
 
 /**
  * The program over the credential's store. Stores are opened once per credential and kept for
@@ -24,7 +26,7 @@ type StoreUser = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions;
 export async function programFor(context: StoreUser): Promise<ReferralProgram> {
 	const data = (await context.getCredentials(STORE_CREDENTIAL)) as StoreCredentialData;
 	try {
-		return new ReferralProgram(await openStore(storeConfigFromCredential(data)));
+		return new ReferralProgram(await openStore(storeConfigFromCredential(data)), undefined, { publicUrl: publicUrlOf(context) });
 	} catch (error) {
 		throw new NodeOperationError(context.getNode(), `Could not open the referral store: ${(error as Error).message}`, {
 			description: 'Check the Referral Store credential (its Test button says what is wrong)',

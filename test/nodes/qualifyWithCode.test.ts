@@ -106,6 +106,49 @@ describe('Qualify With Code node (n8n-core execution)', () => {
 		expect(notReferred).toMatchObject({ details: { kind: 'not_a_referral' } });
 	});
 
+	describe('campaign scope (version 1.1)', () => {
+		let outsider: Participant;
+
+		beforeEach(async () => {
+			const other = await program.createCampaign({ name: 'Other', slug: 'other' }, 'https://x.example/o?ref={{code}}');
+			const [zed] = await program.enrol(other.id, [{ email: 'zed@example.com' }], { stopOnError: true });
+			if (!zed.ok) throw zed.error;
+			const [cy] = await program.registerReferred(other.id, [{ code: zed.value.participant.code, email: 'cy@example.com' }], { stopOnError: true });
+			if (!cy.ok) throw cy.error;
+			outsider = cy.value.participant;
+		});
+
+		it('a referral of another campaign is not found in this one', async () => {
+			const result = await run('qualify-code-in-campaign', [{ code: friend.code }, { code: outsider.code }]);
+			expect(result.error).toMatchObject({
+				message: `No referral in campaign ${friend.campaignId} has the referral code "${outsider.code}"`,
+				itemIndex: 1,
+			});
+			expect((await program.getParticipant(outsider.campaignId, { id: outsider.id })).referralStatus).toBe('pending');
+		});
+
+		it('with Ignore Records That Are Not Referrals, empty, blank, garbage, unknown and other campaigns’ codes pass through', async () => {
+			const inputs = ['', '   ', 'hello world!', '🎉', 'x'.repeat(300), "1' OR '1'='1", 'NOSUCHCODE9', outsider.code, friend.code];
+			const result = await run('qualify-code-in-campaign-ignore', inputs.map((code) => ({ code })));
+			expect(result.error).toBeUndefined();
+			const out = result.json(NODE);
+			expect(out.map((item) => item.isReferral)).toEqual([false, false, false, false, false, false, false, false, true]);
+			expect(out.slice(0, -1).map((item) => item.code)).toEqual(inputs.slice(0, -1));
+			expect(out[out.length - 1]).toMatchObject({ changed: true, status: 'qualified', referral: { id: friend.id } });
+			expect((await program.getParticipant(outsider.campaignId, { id: outsider.id })).referralStatus).toBe('pending');
+		});
+
+		it('"Any Campaign" finds the referral wherever it is; a workflow saved with version 1 does too, as before', async () => {
+			const any = await run('qualify-code-any-campaign', [{ code: outsider.code }]);
+			expect(any.error).toBeUndefined();
+			expect(any.json(NODE)[0]).toMatchObject({ changed: true, referral: { id: outsider.id, campaignId: outsider.campaignId } });
+			await program.qualify({ id: outsider.id }, { action: 'unqualify' });
+			const saved = await run('qualify-by-code', [{ code: outsider.code }]);
+			expect(saved.error).toBeUndefined();
+			expect(saved.json(NODE)[0]).toMatchObject({ changed: true, status: 'qualified' });
+		});
+	});
+
 	it('is usable as an AI tool', () => {
 		expect(new QualifyWithCode().description.usableAsTool).toBe(true);
 	});

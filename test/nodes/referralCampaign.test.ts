@@ -72,7 +72,8 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 			expect(result.json(NODE)).toEqual([
 				expect.objectContaining({
 					slug: 'spring-2026',
-					linkTemplate: 'https://n8n.acme.test/form/refer?ref={{code}}',
+					// {{n8nUrl}}: filled in with this n8n's public URL when a link is read (line 186).
+					linkTemplate: '{{n8nUrl}}/form/refer?ref={{code}}',
 					codeSettings: { length: 9, prefix: '' },
 					fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 5 },
 				}),
@@ -135,7 +136,7 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 		it('sets reward rules and back-fills the rewards of referrals qualified before', async () => {
 			await createCampaign();
 			const store = await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string });
-			const program = new ReferralProgram(store);
+			const program = new ReferralProgram(store, undefined, { publicUrl: () => 'https://n8n.acme.test' });
 			const campaign = await program.getCampaign({ slug: 'spring-2026' });
 			const [ann] = await program.enrol(campaign.id, [{ email: 'ann@example.com' }], { stopOnError: true });
 			if (!ann.ok) throw ann.error;

@@ -86,6 +86,29 @@ describe('ReferralProgram (SQLite store)', () => {
 		});
 	});
 
+	describe('links to this n8n ({{n8nUrl}})', () => {
+		it('are stored without the URL and read with the public URL of the process reading them', async () => {
+			const main = new ReferralProgram(store, () => clock, { publicUrl: () => 'https://n8n.acme.com/' });
+			const worker = new ReferralProgram(store, () => clock, { publicUrl: () => 'https://n8n.acme.com' });
+			const moved = new ReferralProgram(store, () => clock, { publicUrl: () => 'https://refer.acme.com' });
+			const own = await worker.createCampaign({ name: 'Default links' });
+			expect(own.linkTemplate).toBe('{{n8nUrl}}/form/refer?ref={{code}}');
+			const [enrolled] = await worker.enrol(own.id, [{ email: 'ann@example.com' }], stopAtFirst);
+			const ann = value(enrolled).participant;
+			expect(ann.link).toBe(`https://n8n.acme.com/form/refer?ref=${ann.code}`);
+			expect((await main.getParticipant(own.id, { id: ann.id })).link).toBe(ann.link);
+			expect((await moved.getParticipant(own.id, { id: ann.id })).link).toBe(`https://refer.acme.com/form/refer?ref=${ann.code}`);
+			const [raw] = await store.read((tx) => tx.getParticipants([ann.id]));
+			expect(raw.link).toBe(`{{n8nUrl}}/form/refer?ref=${ann.code}`);
+			// Without a public URL such a link cannot be read; other campaigns' links still can.
+			await expect(program.getParticipant(own.id, { id: ann.id })).rejects.toMatchObject({ kind: 'n8n_setup' });
+			const bo = await enrolOne('bo@example.com');
+			expect((await program.getParticipant(campaign.id, { id: bo.participant.id })).link).toBe(
+				`https://n8n.example.com/form/refer?ref=${bo.participant.code}`,
+			);
+		});
+	});
+
 	describe('ensureCampaign', () => {
 		it('creates a campaign once, even when asked 10 times at once, and never changes it', async () => {
 			const results = await Promise.all(

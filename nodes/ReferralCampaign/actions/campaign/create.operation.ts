@@ -1,7 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
-import { defaultLinkTemplate } from '../../../../lib/referrals/links';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { forEachItem } from '../../../shared/items';
 import { campaignJson, campaignSettingFields } from '../common';
@@ -61,15 +60,13 @@ export const description = updateDisplayOptions(
 );
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
-	// Without a template, links point at the referred-signup form of the bundled workflows here.
-	const fallbackTemplate = defaultLinkTemplate(this.getInstanceBaseUrl());
 	return await forEachItem(this, async (itemIndex) => {
 		const name = this.getNodeParameter('name', itemIndex);
 		const fields = this.getNodeParameter('additionalFields', itemIndex, {}) as IDataObject;
 		if (this.getNodeParameter('ifExists', itemIndex, 'error') === 'useExisting') {
-			const { campaign, created } = await program.ensureCampaign({ name, ...fields }, fallbackTemplate);
+			const { campaign, created } = await program.ensureCampaign({ name, ...fields });
 			return { ...campaignJson(campaign), created };
 		}
-		return { ...campaignJson(await program.createCampaign({ name, ...fields }, fallbackTemplate)), created: true };
+		return { ...campaignJson(await program.createCampaign({ name, ...fields })), created: true };
 	});
 }
