@@ -91,6 +91,7 @@ export function withResolvedLinks(store: ReferralStore, publicUrl: () => string)
 		backend: store.backend,
 		transaction: (fn) => store.transaction((tx) => fn(wrap(tx))),
 		read: (fn) => store.read((tx) => fn(wrap(tx))),
+		scrub: () => store.scrub(),
 		close: () => store.close(),
 	};
 }

@@ -392,7 +392,7 @@ export class ReferralProgram {
 	 * statuses and the event log stay right.
 	 */
 	async eraseParticipant(campaignId: number, ref: ParticipantRef): Promise<Participant> {
-		return await this.store.transaction(async (tx) => {
+		const result = await this.store.transaction(async (tx) => {
 			const current = requireParticipant(await findParticipantIn(tx, campaignId, ref), ref);
 			if (current.erasedAt) return current;
 			const now = this.now();
@@ -411,6 +411,9 @@ export class ReferralProgram {
 			);
 			return erased;
 		});
+		// Erased means erased in every file of the store, the write-ahead log included.
+		await this.store.scrub();
+		return result;
 	}
 
 	// ---- qualification ----

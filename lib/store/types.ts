@@ -287,5 +287,12 @@ export interface ReferralStore {
 	transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
 	/** Runs `fn` for reads only; it must not write. */
 	read<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T>;
+	/**
+	 * After an erasure: leaves no copy of erased data in the store's files where the backend can
+	 * promise it. SQLite (secure_delete on) checkpoints and truncates its write-ahead log; PostgreSQL
+	 * vacuums the participants table so the old row versions are gone from it (see the README for
+	 * what PostgreSQL's own WAL and backups keep).
+	 */
+	scrub(): Promise<void>;
 	close(): Promise<void>;
 }

@@ -452,6 +452,14 @@ export class PostgresStore implements ReferralStore {
 		return this.run(fn, false);
 	}
 
+	async scrub(): Promise<void> {
+		if (this.context.getStore()?.active) throw new TransactionStateError('scrub() cannot be called inside a transaction');
+		if (this.closing) throw new StoreClosedError();
+		// VACUUM runs outside a transaction and waits for others' row versions to be invisible; a
+		// role that may not vacuum (not the table's owner) leaves it to autovacuum.
+		await this.pool.query('VACUUM participants').catch(() => undefined);
+	}
+
 	close(): Promise<void> {
 		if (this.context.getStore()?.active) {
 			// The pool would wait for this transaction's client, which waits for close().

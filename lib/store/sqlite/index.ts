@@ -66,7 +66,12 @@ export function openSqliteStore(config: SqliteStoreConfig, hooks: SqliteStoreHoo
 		mkdirSync(dirname(file), { recursive: true });
 		db = new DatabaseSync(file, { timeout: BUSY_TIMEOUT_MS, enableForeignKeyConstraints: true });
 		configureConnection(db);
-		migrate(db, hooks.migrations ?? SQLITE_MIGRATIONS);
+		const applied = migrate(db, hooks.migrations ?? SQLITE_MIGRATIONS);
+		// A file written before secure_delete was on may hold old row versions in its free space:
+		// rewritten once, when it is upgraded to the version that turned it on.
+		if (applied.existing && applied.versions.includes(SECURE_DELETE_SINCE)) db.exec('VACUUM');
+		openConnections.add(db);
+		closeAtExit();
 	} catch (err) {
 		try {
 			db?.close();
@@ -75,7 +80,38 @@ export function openSqliteStore(config: SqliteStoreConfig, hooks: SqliteStoreHoo
 		}
 		throw new StoreOpenError(`SQLite database ${file}: ${(err as Error).message}`, { cause: err });
 	}
-	return new SqliteStore(db, hooks.onClose);
+	const connection = db;
+	return new SqliteStore(connection, () => {
+		openConnections.delete(connection);
+		hooks.onClose?.();
+	});
+}
+
+/** The schema version whose upgrade rewrites older files (secure_delete is on from then on). */
+const SECURE_DELETE_SINCE = 6;
+
+const openConnections = new Set<DatabaseSync>();
+let closingAtExit = false;
+
+/**
+ * n8n ends with process.exit(), which gives no async work a chance: the connections are closed
+ * synchronously on 'exit'. Closing the last connection checkpoints the write-ahead log into the
+ * main file and deletes it, so `referrals.sqlite` alone is a complete copy after n8n stops.
+ */
+function closeAtExit(): void {
+	if (closingAtExit) return;
+	closingAtExit = true;
+	process.once('exit', () => {
+		for (const db of openConnections) {
+			try {
+				if (db.isTransaction) db.exec('ROLLBACK');
+				db.close();
+			} catch {
+				// already closed, or the file is gone: nothing left to save
+			}
+		}
+		openConnections.clear();
+	});
 }
 
 function configureConnection(db: DatabaseSync): void {
@@ -85,6 +121,8 @@ function configureConnection(db: DatabaseSync): void {
 	// open the same new file at once, SQLite may answer "database is locked" without waiting.
 	retryWhileBusy(() => db.exec('PRAGMA journal_mode = WAL'));
 	db.exec('PRAGMA synchronous = NORMAL');
+	// Freed space (an erased or updated row's old bytes) is overwritten with zeros, not left behind.
+	db.exec('PRAGMA secure_delete = ON');
 	db.function('referrals_lower', { deterministic: true }, (value) =>
 		typeof value === 'string' ? value.toLowerCase() : value,
 	);
@@ -114,8 +152,10 @@ function retryWhileBusy(fn: () => void): void {
  * Applies the missing migrations in one BEGIN IMMEDIATE transaction: the first process to get the
  * write lock migrates, the others wait for it (busy_timeout) and then find nothing to do.
  */
-function migrate(db: DatabaseSync, migrations: SqliteMigration[]): void {
+function migrate(db: DatabaseSync, migrations: SqliteMigration[]): { versions: number[]; existing: boolean } {
 	const sorted = [...migrations].sort((a, b) => a.version - b.version);
+	const versions: number[] = [];
+	let existing = false;
 	retryWhileBusy(() => db.exec('BEGIN IMMEDIATE'));
 	try {
 		db.exec(
@@ -127,17 +167,20 @@ function migrate(db: DatabaseSync, migrations: SqliteMigration[]): void {
 				.all()
 				.map((row) => row.version as number),
 		);
+		existing = applied.size > 0;
 		const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
 		for (const migration of sorted) {
 			if (applied.has(migration.version)) continue;
 			for (const statement of migration.statements) db.exec(statement);
 			record.run(migration.version, new Date().toISOString());
+			versions.push(migration.version);
 		}
 		db.exec('COMMIT');
 	} catch (err) {
 		if (db.isTransaction) db.exec('ROLLBACK');
 		throw err;
 	}
+	return { versions, existing };
 }
 
 type Row = Record<string, unknown>;
@@ -360,6 +403,24 @@ export class SqliteStore implements ReferralStore {
 
 	read<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
 		return this.run(fn, false);
+	}
+
+	/**
+	 * Copies the write-ahead log into the main file and truncates it to zero bytes: with
+	 * secure_delete on, the erased row's old page images then exist nowhere. A reader in another
+	 * process can hold the log for a moment; the checkpoint is retried while it does.
+	 */
+	async scrub(): Promise<void> {
+		if (this.context.getStore()?.active) throw new TransactionStateError('scrub() cannot be called inside a transaction');
+		const deadline = Date.now() + BUSY_TIMEOUT_MS;
+		for (;;) {
+			const busy = await this.mutex.run(async () => {
+				const result = this.connection().prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy: number };
+				return result.busy !== 0;
+			});
+			if (!busy || Date.now() > deadline) return;
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		}
 	}
 
 	close(): Promise<void> {
