@@ -5,9 +5,18 @@
 import type { FaultConfig, FaultInjector, RateLimitConfig, RateLimiter } from './limits';
 import { dealV2, leadV1, personV2, webhookV1 } from './serialize';
 import { type SeedOptions, seed, seedLeads, seedPersons } from './seed';
-import type { Conversion, DealInput, LeadInput, PersonInput, RequestLogEntry, SandboxState, Violation } from './state';
-import { ApiError } from './util';
+import type { ChangeEvent, Conversion, DealInput, LeadInput, PersonInput, RequestLogEntry, SandboxState, Violation } from './state';
+import { type OrdinaryDayOptions, type OrdinaryDaySummary, ordinaryDay } from './traffic';
+import { ApiError, isoMs } from './util';
 import type { Delivery, WebhookEngine } from './webhooks';
+
+/** What a traffic generator needs to know of the company (ids only, cheap to read). */
+export interface SandboxCatalog {
+	pipelines: Array<{ id: number; name: string; stageIds: number[] }>;
+	leadLabels: Array<{ id: string; name: string }>;
+	dealFieldKeys: string[];
+	personFieldKeys: string[];
+}
 
 export interface AdminDeps {
 	state: SandboxState;
@@ -40,6 +49,19 @@ export interface AdminHelpers {
 	latestDealId(): number | undefined;
 	markDealLost(dealId: number, lostReason?: string): Record<string, unknown>;
 	updatePerson(personId: number, input: PersonInput): Record<string, unknown>;
+	deletePerson(personId: number): void;
+	/**
+	 * Merges person `loserId` into `survivorId` (Pipedrive's merge: the survivor keeps its data and
+	 * gains the loser's emails, phones, deals and leads; the loser is deleted). Webhooks: a change per
+	 * moved deal / lead, then v2 `change` of the survivor with meta.merged_from_id and `delete` of the
+	 * loser with meta.merged_to_id (v1: `merged.person` and `deleted.person`).
+	 */
+	mergePersons(loserId: number, survivorId: number): Record<string, unknown>;
+	/** Edits a deal (title, value, currency, custom_fields, stage_id, status, ...); the webhook's previous holds only what changed. */
+	updateDeal(dealId: number, patch: DealInput): Record<string, unknown>;
+	deleteDeal(dealId: number): void;
+	/** Status back to open (after won or lost). */
+	reopenDeal(dealId: number): Record<string, unknown>;
 	/** labels: lead label ids or names ("Hot", "Referral", ...) */
 	setLeadLabels(leadId: string, labels: string[]): Record<string, unknown>;
 	convertLead(leadId: string, target?: { stage_id?: number; pipeline_id?: number }): { conversion: Conversion; deal: Record<string, unknown> | null };
@@ -47,6 +69,16 @@ export interface AdminHelpers {
 	redeliverLast(webhookId?: number): Delivery | undefined;
 	waitForWebhooks(timeoutMs?: number): Promise<void>;
 	usage(): Record<string, unknown>;
+	/** Moves the sandbox's now forward by `ms` (ban expiry, the 3-day webhook deletion, timestamps); returns the new now. */
+	advanceClock(ms: number): number;
+	/** The sandbox's now (ms), advanceClock() jumps included. */
+	now(): number;
+	/** Listens to every change event (what webhooks are made of); returns a function that stops listening. */
+	onChange(fn: (e: ChangeEvent) => void): () => void;
+	/** Pipelines with their stage ids in order, lead labels, custom field keys. */
+	catalog(): SandboxCatalog;
+	/** "An ordinary day in the CRM" (see sandbox/traffic.ts). */
+	ordinaryDay(options?: OrdinaryDayOptions): Promise<OrdinaryDaySummary>;
 }
 
 export function createAdmin(deps: AdminDeps): AdminHelpers {
@@ -157,6 +189,21 @@ export function createAdmin(deps: AdminDeps): AdminHelpers {
 		updatePerson(personId, input) {
 			return personV2(state, state.updatePerson(personId, input, 'app'));
 		},
+		deletePerson(personId) {
+			state.deletePerson(personId, 'app');
+		},
+		mergePersons(loserId, survivorId) {
+			return personV2(state, state.mergePersons(loserId, survivorId, 'app'));
+		},
+		updateDeal(dealId, patch) {
+			return dealV2(state, state.updateDeal(dealId, patch, 'app'));
+		},
+		deleteDeal(dealId) {
+			state.deleteDeal(dealId, 'app');
+		},
+		reopenDeal(dealId) {
+			return helpers.setDealStatus(dealId, 'open');
+		},
 		setLeadLabels(leadId, labels) {
 			return leadV1(state, state.updateLead(leadId, { label_ids: labelIds(labels) }, 'app'));
 		},
@@ -178,6 +225,33 @@ export function createAdmin(deps: AdminDeps): AdminHelpers {
 		usage() {
 			return { ...state.tokenUsage, dailyUsed: limiter.dailyUsed, dailyBudget: limiter.config.dailyBudget, dailyRemaining: limiter.dailyRemaining() };
 		},
+		advanceClock(ms) {
+			return state.advanceClock(ms);
+		},
+		now() {
+			return state.now();
+		},
+		onChange(fn) {
+			return state.onChange(fn);
+		},
+		catalog() {
+			return {
+				pipelines: state.pipelines.map((p) => ({
+					id: p.id,
+					name: p.name,
+					stageIds: state.stages
+						.filter((st) => st.pipeline_id === p.id)
+						.sort((a, b) => a.order_nr - b.order_nr)
+						.map((st) => st.id),
+				})),
+				leadLabels: state.leadLabels.map((l) => ({ id: l.id, name: l.name })),
+				dealFieldKeys: state.dealFields.map((f) => f.key),
+				personFieldKeys: state.personFields.map((f) => f.key),
+			};
+		},
+		ordinaryDay(options) {
+			return ordinaryDay(helpers, options);
+		},
 	};
 	return helpers;
 }
@@ -197,14 +271,22 @@ export const ADMIN_HELP = [
 	'DELETE /__admin/faults                    faults off',
 	'POST   /__admin/persons                   {name, emails?, custom_fields?}',
 	'PATCH  /__admin/persons/:id               {name?, emails?, custom_fields?}',
+	'DELETE /__admin/persons/:id               delete a person',
+	'POST   /__admin/persons/:id/merge         {merge_with_id} merge person :id into merge_with_id (the survivor)',
 	'POST   /__admin/deals                     {title, person_id?, stage_id?, custom_fields?}',
+	'PATCH  /__admin/deals/:id                 {title?, value?, currency?, custom_fields?, ...}  (:id may be "latest")',
+	'DELETE /__admin/deals/:id                 delete a deal  (:id may be "latest")',
 	'POST   /__admin/deals/:id/stage           {stage_id}  (:id may be "latest": the newest deal)',
 	'POST   /__admin/deals/:id/status          {status: open|won|lost, lost_reason?}  (:id may be "latest")',
+	'POST   /__admin/deals/:id/reopen          status back to open  (:id may be "latest")',
 	'POST   /__admin/leads                     {title, person_id, label_names?, custom?}',
 	'POST   /__admin/leads/:id/labels          {labels: ["Hot", "Referral", <uuid>...]}',
 	'POST   /__admin/leads/:id/convert         {stage_id?, pipeline_id?}',
 	'GET    /__admin/webhooks/deliveries[?webhook_id=N]',
 	'POST   /__admin/webhooks/redeliver-last   {webhook_id?} send the last delivery again (duplicate)',
+	'GET    /__admin/clock                     the sandbox\'s now',
+	'POST   /__admin/clock                     {advanceMs} move now forward (ban expiry, 3-day webhook deletion)',
+	'POST   /__admin/traffic/ordinary-day      {seed?, deals?, persons?, leads?, foreignCodes?} an ordinary day in the CRM',
 ];
 
 /** A deal id from the path; "latest" is the newest deal not deleted (handy in a demo). */
@@ -245,7 +327,16 @@ export async function handleAdmin(
 	if (method === 'DELETE' && p === '/faults') return ok(h.setFaults(null));
 	if (method === 'POST' && p === '/persons') return ok(h.createPerson(b), 201);
 	if (method === 'PATCH' && (m = /^\/persons\/(\d+)$/.exec(p))) return ok(h.updatePerson(Number(m[1]), b));
+	if (method === 'DELETE' && (m = /^\/persons\/(\d+)$/.exec(p))) return ok((h.deletePerson(Number(m[1])), { id: Number(m[1]) }));
+	if (method === 'POST' && (m = /^\/persons\/(\d+)\/merge$/.exec(p))) return ok(h.mergePersons(Number(m[1]), Number(b.merge_with_id)));
 	if (method === 'POST' && p === '/deals') return ok(h.createDeal(b), 201);
+	if (method === 'PATCH' && (m = /^\/deals\/(\d+|latest)$/.exec(p))) return ok(h.updateDeal(dealIdOf(h, m[1]), b));
+	if (method === 'DELETE' && (m = /^\/deals\/(\d+|latest)$/.exec(p))) {
+		const id = dealIdOf(h, m[1]);
+		h.deleteDeal(id);
+		return ok({ id });
+	}
+	if (method === 'POST' && (m = /^\/deals\/(\d+|latest)\/reopen$/.exec(p))) return ok(h.reopenDeal(dealIdOf(h, m[1])));
 	if (method === 'POST' && (m = /^\/deals\/(\d+|latest)\/stage$/.exec(p))) return ok(h.moveDealToStage(dealIdOf(h, m[1]), Number(b.stage_id)));
 	if (method === 'POST' && (m = /^\/deals\/(\d+|latest)\/status$/.exec(p))) return ok(h.setDealStatus(dealIdOf(h, m[1]), b.status, b.lost_reason));
 	if (method === 'POST' && p === '/leads') return ok(h.createLead(b), 201);
@@ -253,6 +344,13 @@ export async function handleAdmin(
 	if (method === 'POST' && (m = /^\/leads\/([^/]+)\/convert$/.exec(p))) return ok(h.convertLead(m[1], { stage_id: b.stage_id, pipeline_id: b.pipeline_id }));
 	if (method === 'GET' && p === '/webhooks/deliveries')
 		return ok(h.deliveries({ webhookId: query.get('webhook_id') ? Number(query.get('webhook_id')) : undefined }));
+	if (method === 'GET' && p === '/clock') return ok({ now: isoMs(h.now()) });
+	if (method === 'POST' && p === '/clock') {
+		const ms = Number(b.advanceMs);
+		if (b.advanceMs === undefined || !Number.isFinite(ms) || ms < 0) throw new ApiError(400, 'advanceMs must be a non-negative number of milliseconds');
+		return ok({ now: isoMs(h.advanceClock(ms)) });
+	}
+	if (method === 'POST' && p === '/traffic/ordinary-day') return ok(await h.ordinaryDay(b));
 	if (method === 'POST' && p === '/webhooks/redeliver-last') {
 		const d = h.redeliverLast(b.webhook_id);
 		if (!d) throw new ApiError(404, 'No delivery to repeat');

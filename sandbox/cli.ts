@@ -1,7 +1,8 @@
 /**
  * npm run sandbox -- [--port 4010] [--host 127.0.0.1] [--persons N] [--leads N] [--rate-limit 40]
  *                    [--search-rate-limit 10] [--daily-budget 0] [--webhook-time-scale 1]
- *                    [--conversion-delay 0] [--token <api token>] [--fault-rate 0] [--quiet]
+ *                    [--conversion-delay 0] [--token <api token>] [--fault-rate 0]
+ *                    [--webhook-custom-fields sparse|typed|plain] [--quiet]
  */
 import { SEED_COMPANY } from './seed';
 import { implementedOperations, startSandbox } from './server';
@@ -30,11 +31,15 @@ async function main(): Promise<void> {
 	const args = parseArgs(process.argv.slice(2));
 	if (args.help || args.h) {
 		console.log(
-			'usage: npm run sandbox -- [--port 4010] [--host 127.0.0.1] [--persons N] [--leads N] [--rate-limit 40] [--search-rate-limit 10] [--daily-budget N] [--webhook-time-scale 1] [--conversion-delay ms] [--token T] [--fault-rate 0..1]',
+			'usage: npm run sandbox -- [--port 4010] [--host 127.0.0.1] [--persons N] [--leads N] [--rate-limit 40] [--search-rate-limit 10] [--daily-budget N] [--webhook-time-scale 1] [--conversion-delay ms] [--token T] [--fault-rate 0..1] [--webhook-custom-fields sparse|typed|plain]',
 		);
 		return;
 	}
 	const token = typeof args.token === 'string' ? args.token : undefined;
+	const customFields = args['webhook-custom-fields'];
+	if (customFields !== undefined && (customFields === true || !['sparse', 'typed', 'plain'].includes(customFields))) {
+		throw new Error('--webhook-custom-fields needs sparse, typed or plain');
+	}
 	const sb = await startSandbox({
 		port: num(args.port, 'port') ?? 4010,
 		host: typeof args.host === 'string' ? args.host : '127.0.0.1',
@@ -44,6 +49,7 @@ async function main(): Promise<void> {
 		dailyBudget: num(args['daily-budget'], 'daily-budget'),
 		webhookTimeScale: num(args['webhook-time-scale'], 'webhook-time-scale'),
 		conversionDelayMs: num(args['conversion-delay'], 'conversion-delay'),
+		webhookCustomFields: customFields as 'sparse' | 'typed' | 'plain' | undefined,
 		faults: args['fault-rate'] !== undefined ? { rate: num(args['fault-rate'], 'fault-rate')!, seed: 1 } : null,
 		seed: { extraPersons: num(args.persons, 'persons'), extraLeads: num(args.leads, 'leads') },
 	});
@@ -60,6 +66,7 @@ async function main(): Promise<void> {
 		`  Base URLs      : ${u}/v1   ${u}/api/v1   ${u}/api/v2`,
 		`  Seed           : ${sb.state.personList.length} persons, ${sb.state.dealList.length} deals, ${sb.state.leadList.length} leads, ${sb.state.pipelines.length} pipelines / ${sb.state.stages.length} stages`,
 		`  Rate limit     : ${sb.limiter.config.limit || 'off'} per 2 s (search ${sb.limiter.config.searchLimit || 'off'}), daily budget ${sb.limiter.config.dailyBudget || 'off'}`,
+		`  Webhooks       : custom fields ${sb.webhooks.options.customFieldFormat}, time scale ${sb.webhooks.options.timeScale}`,
 		'',
 		'  Serves (validated against ../shared/pipedrive-openapi v1.yaml / v2.yaml):',
 		...ops.map((o) => {
@@ -87,6 +94,9 @@ async function main(): Promise<void> {
 		`    curl -s -X POST ${u}/__admin/leads/${leadId}/convert -H 'content-type: application/json' -d '{"stage_id": 6}'`,
 		`    curl -s ${u}/__admin/webhooks/deliveries`,
 		`    curl -s -X POST ${u}/__admin/webhooks/redeliver-last`,
+		`    curl -s -X POST ${u}/__admin/persons/5/merge -H 'content-type: application/json' -d '{"merge_with_id": 4}'`,
+		`    curl -s -X POST ${u}/__admin/clock -H 'content-type: application/json' -d '{"advanceMs": 259200000}'`,
+		`    curl -s -X POST ${u}/__admin/traffic/ordinary-day -H 'content-type: application/json' -d '{"seed": 7, "foreignCodes": ["OTHER-1"]}'`,
 		'',
 	];
 	if (!args.quiet) console.log(lines.filter((l) => l !== null).join('\n'));

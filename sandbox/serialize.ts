@@ -266,6 +266,69 @@ export function userV1(s: SandboxState, u: User, withCompany: boolean): Obj {
 	return o;
 }
 
+/** `data` of PUT /v1/persons/{id}/merge: the surviving person in the v1 shape (mergePersonItem). */
+export function mergedPersonV1(s: SandboxState, p: Person, mergedFromId: number): Obj {
+	const deals = s.dealList.filter((d) => !d.is_deleted && d.person_id === p.id);
+	const count = (status: Deal['status']) => deals.filter((d) => d.status === status).length;
+	const open = count('open');
+	const won = count('won');
+	const lost = count('lost');
+	const contacts = (list: Person['emails']) =>
+		list.length ? list.map((c) => ({ value: c.value, primary: c.primary, label: c.label })) : [{ value: '', primary: true, label: '' }];
+	const o: Obj = {
+		id: p.id,
+		company_id: s.company.id,
+		owner_id: p.owner_id,
+	};
+	setIf(o, 'org_id', p.org_id);
+	Object.assign(o, {
+		name: p.name,
+		first_name: p.first_name,
+		last_name: p.last_name || null,
+		open_deals_count: open,
+		related_open_deals_count: 0,
+		closed_deals_count: won + lost,
+		related_closed_deals_count: 0,
+		participant_open_deals_count: 0,
+		participant_closed_deals_count: 0,
+		email_messages_count: 0,
+		activities_count: 0,
+		done_activities_count: 0,
+		undone_activities_count: 0,
+		files_count: 0,
+		notes_count: 0,
+		followers_count: 1,
+		won_deals_count: won,
+		related_won_deals_count: 0,
+		lost_deals_count: lost,
+		related_lost_deals_count: 0,
+		active_flag: true,
+		phone: contacts(p.phones),
+		email: contacts(p.emails),
+		first_char: p.name.charAt(0).toLowerCase(),
+		update_time: v1Time(p.update_time),
+		add_time: v1Time(p.add_time),
+		visible_to: String(p.visible_to),
+		picture_id: null,
+		next_activity_date: null,
+		next_activity_time: null,
+		next_activity_id: null,
+		last_activity_id: null,
+		last_activity_date: null,
+		last_incoming_mail_time: null,
+		last_outgoing_mail_time: null,
+		label: p.label_ids[0] ?? null,
+		label_ids: [...p.label_ids],
+		org_name: null,
+		owner_name: s.user(p.owner_id)?.name ?? s.me.name,
+		cc_email: `${s.company.domain}@pipedrivemail.com`,
+		merge_what_id: mergedFromId,
+	});
+	// v1 objects carry custom fields as top-level hash keys.
+	for (const f of s.personFields) o[f.key] = p.custom[f.key] ?? null;
+	return o;
+}
+
 export function leadV1(s: SandboxState, l: Lead): Obj {
 	const o: Obj = {
 		id: l.id,
@@ -403,17 +466,32 @@ export function webhookV1(s: SandboxState, w: Webhook): Obj {
 
 // ---------------- webhook payload bodies ----------------
 
-function typedCustom(fields: CustomField[], values: Record<string, unknown>): Obj {
+/**
+ * Custom fields in v2 webhook `data` / `previous`:
+ * - `sparse` (default): only the fields that hold a value, as typed objects (`{type, value}`), the way
+ *   Pipedrive's examples show them (webhooks v2 migration guide: `"custom_fields": {}` on create);
+ * - `typed`: every field, typed objects, `null` when unset;
+ * - `plain`: every field as a bare value (`{hash: value}`), `null` when unset (a robustness mode:
+ *   Pipedrive documents only typed objects).
+ */
+export type CustomFieldFormat = 'sparse' | 'typed' | 'plain';
+
+function hookCustom(fields: CustomField[], values: Record<string, unknown>, format: CustomFieldFormat): Obj {
+	if (format === 'plain') return customV2(fields, values);
 	const out: Obj = {};
 	for (const f of fields) {
 		const v = values[f.key];
-		out[f.key] = v === undefined || v === null ? null : { type: f.field_type, value: v };
+		if (v === undefined || v === null) {
+			if (format === 'typed') out[f.key] = null;
+		} else {
+			out[f.key] = { type: f.field_type, value: v };
+		}
 	}
 	return out;
 }
 
-/** `data` of a v2 webhook for a person (nulls kept, custom fields as {type, value}). */
-export function personHookV2(s: SandboxState, p: Person, plainCustom: boolean): Obj {
+/** `data` of a v2 webhook for a person (nulls kept; `label` = the first label id, as in Pipedrive's example). */
+export function personHookV2(s: SandboxState, p: Person, format: CustomFieldFormat): Obj {
 	return {
 		id: p.id,
 		name: p.name,
@@ -423,6 +501,7 @@ export function personHookV2(s: SandboxState, p: Person, plainCustom: boolean): 
 		org_id: p.org_id,
 		emails: p.emails.map((e) => ({ ...e })),
 		phones: p.phones.map((e) => ({ ...e })),
+		label: p.label_ids[0] ?? null,
 		label_ids: [...p.label_ids],
 		visible_to: String(p.visible_to),
 		notes: p.notes,
@@ -431,11 +510,11 @@ export function personHookV2(s: SandboxState, p: Person, plainCustom: boolean): 
 		add_time: isoSec(p.add_time),
 		update_time: isoSec(p.update_time),
 		is_deleted: false,
-		custom_fields: plainCustom ? customV2(s.personFields, p.custom) : typedCustom(s.personFields, p.custom),
+		custom_fields: hookCustom(s.personFields, p.custom, format),
 	};
 }
 
-export function dealHookV2(s: SandboxState, d: Deal, plainCustom: boolean): Obj {
+export function dealHookV2(s: SandboxState, d: Deal, format: CustomFieldFormat): Obj {
 	return {
 		id: d.id,
 		title: d.title,
@@ -466,16 +545,16 @@ export function dealHookV2(s: SandboxState, d: Deal, plainCustom: boolean): Obj 
 		channel_id: d.channel_id,
 		is_archived: d.is_archived,
 		archive_time: d.archive_time !== null ? isoSec(d.archive_time) : null,
-		custom_fields: plainCustom ? customV2(s.dealFields, d.custom) : typedCustom(s.dealFields, d.custom),
+		custom_fields: hookCustom(s.dealFields, d.custom, format),
 	};
 }
 
-export function leadHookV2(s: SandboxState, l: Lead, plainCustom: boolean): Obj {
+export function leadHookV2(s: SandboxState, l: Lead, format: CustomFieldFormat): Obj {
 	const rest = leadV1(s, l);
 	delete rest.cc_email;
 	delete rest.source_deal_id;
 	for (const f of s.dealFields) delete rest[f.key];
-	return { ...rest, custom_fields: plainCustom ? customV2(s.dealFields, l.custom) : typedCustom(s.dealFields, l.custom) };
+	return { ...rest, custom_fields: hookCustom(s.dealFields, l.custom, format) };
 }
 
 /** v1 webhook `current`/`previous` objects (classic v1 entity shape, custom fields at top level). */

@@ -12,6 +12,7 @@ import type { Handler, RouteContext, TokenInfo } from './routes/common';
 import { v1Handlers, WEBHOOK_OPERATIONS } from './routes/v1';
 import { v2Handlers } from './routes/v2';
 import { type SeedOptions, seed } from './seed';
+import type { CustomFieldFormat } from './serialize';
 import { type ApiVersion, getSpec, type Operation, type Spec, type ValidationIssue } from './spec';
 import { SandboxState } from './state';
 import { ApiError, ERROR_INFO, hashKey } from './util';
@@ -53,13 +54,16 @@ export interface SandboxOptions {
 	webhookTimeScale?: number;
 	/** webhook delivery timeout in ms (default 10 s x webhookTimeScale, min 200 ms) */
 	webhookTimeoutMs?: number;
-	/** custom fields in v2 webhook data: typed ({type, value}, default) or plain */
-	webhookCustomFields?: 'typed' | 'plain';
+	/**
+	 * custom fields in v2 webhook data: 'sparse' (default: only fields holding a value, as {type, value},
+	 * like Pipedrive's examples), 'typed' (every field, {type, value} or null) or 'plain' (every field as a bare value)
+	 */
+	webhookCustomFields?: CustomFieldFormat;
 	/** lead conversion job duration; 0 (default) completes it within the POST */
 	conversionDelayMs?: number;
 	/** validate answers against the spec (default true) */
 	validateResponses?: boolean;
-	/** time source for entity timestamps and the rate limiter (default Date.now) */
+	/** time source for entity timestamps, webhook bans and the rate limiter (default Date.now; advanceClock() adds to it) */
 	clock?: () => number;
 	/** directory holding v1.yaml and v2.yaml (default ../shared/pipedrive-openapi) */
 	specDir?: string;
@@ -126,13 +130,15 @@ function isSearch(op: Operation): boolean {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
 	const spec = getSpec(options.specDir);
 	const clock = options.clock ?? Date.now;
+	const format = options.webhookCustomFields ?? 'sparse';
+	if (!['sparse', 'typed', 'plain'].includes(format)) throw new Error(`webhookCustomFields must be sparse, typed or plain (got ${String(format)})`);
 	const state = new SandboxState(clock);
 	const seedOptions: SeedOptions = options.seed ?? {};
 	seed(state, seedOptions);
 	const webhooks = new WebhookEngine(state, {
 		timeScale: options.webhookTimeScale ?? 1,
 		timeoutMs: options.webhookTimeoutMs,
-		customFieldFormat: options.webhookCustomFields ?? 'typed',
+		customFieldFormat: format,
 	});
 	const rateConfig: RateLimitConfig = {
 		limit: options.rateLimit ?? 40,
@@ -140,7 +146,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 		oauthMultiplier: options.oauthRateMultiplier ?? 4,
 		dailyBudget: options.dailyBudget ?? 0,
 	};
-	const limiter = new RateLimiter(rateConfig, clock);
+	// The limiter shares the state's now, so advanceClock() also moves the burst window and the daily budget.
+	const limiter = new RateLimiter(rateConfig, () => state.now());
 	const faults = new FaultInjector();
 	faults.set(options.faults ?? null);
 	const validateResponses = options.validateResponses !== false;

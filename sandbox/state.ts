@@ -178,7 +178,11 @@ export interface Webhook {
 	add_time: number;
 	last_delivery_time: number | null;
 	last_http_status: number | null;
-	/** first-attempt failures since the last success (ban counter) */
+	/** last successful (2xx) delivery attempt; with add_time, the start of the 3-day deletion window */
+	last_success_time: number | null;
+	/** last failed delivery attempt (the 3-day rule only deletes webhooks that failed since their last success) */
+	last_failure_time: number | null;
+	/** first-attempt failures since the last ban ended (ban counter; Pipedrive resets it only when a ban ends) */
 	ban_counter: number;
 	banned_until: number | null;
 }
@@ -232,6 +236,10 @@ export interface ChangeEvent {
 	time: number;
 	/** events caused by one action (e.g. a lead conversion: deal create + lead delete) share it */
 	correlationKey: string;
+	/** delete of a person merged into another: the survivor's id (v2 meta.merged_to_id) */
+	mergedToId?: number;
+	/** change of the surviving person of a merge: the merged person's id (v2 meta.merged_from_id) */
+	mergedFromId?: number;
 }
 
 export interface PersonInput {
@@ -335,19 +343,34 @@ export class SandboxState {
 
 	private listeners: Array<(e: ChangeEvent) => void> = [];
 	private correlation: string | null = null;
+	/** added to the clock by advanceClock() (reset by clear()) */
+	clockOffsetMs = 0;
 
 	constructor(readonly clock: () => number = Date.now) {}
 
+	/** The sandbox's notion of now: the clock plus every advanceClock() jump. */
 	now(): number {
-		return this.clock();
+		return this.clock() + this.clockOffsetMs;
+	}
+
+	/** Moves the sandbox's now forward (ban expiry, the 3-day webhook rule, timestamps, the daily budget). */
+	advanceClock(ms: number): number {
+		if (!Number.isFinite(ms) || ms < 0) throw new ApiError(400, 'advanceMs must be a non-negative number');
+		this.clockOffsetMs += ms;
+		return this.now();
 	}
 
 	get me(): User {
 		return this.users[0];
 	}
 
-	onChange(fn: (e: ChangeEvent) => void): void {
+	/** Listens to every change event; returns a function that stops listening. */
+	onChange(fn: (e: ChangeEvent) => void): () => void {
 		this.listeners.push(fn);
+		return () => {
+			const i = this.listeners.indexOf(fn);
+			if (i >= 0) this.listeners.splice(i, 1);
+		};
 	}
 
 	/** Clears entities and logs (listeners stay). */
@@ -380,6 +403,7 @@ export class SandboxState {
 		this.nextViolationSeq = 1;
 		this.nextRequestSeq = 1;
 		this.nextConversionSeq = 1;
+		this.clockOffsetMs = 0;
 	}
 
 	recordViolation(v: Omit<Violation, 'seq' | 'time'>): void {
@@ -400,6 +424,7 @@ export class SandboxState {
 		after: Snapshot | null,
 		source: ChangeSource,
 		userId?: number,
+		merge: { mergedToId?: number; mergedFromId?: number } = {},
 	): void {
 		const event: ChangeEvent = {
 			seq: this.nextEventSeq++,
@@ -412,6 +437,7 @@ export class SandboxState {
 			userId: userId ?? this.me.id,
 			time: this.now(),
 			correlationKey: this.correlation ?? `event:${this.nextEventSeq - 1}`,
+			...merge,
 		};
 		// Events are only kept when someone listens or a webhook exists (keeps bulk seeding lean).
 		if (this.webhooks.size > 0) {
@@ -587,13 +613,60 @@ export class SandboxState {
 		return p;
 	}
 
-	deletePerson(id: number, source: ChangeSource = 'api'): void {
+	deletePerson(id: number, source: ChangeSource = 'api', merge: { mergedToId?: number } = {}): void {
 		const p = this.getPerson(id);
 		this.indexEmails(p, false);
 		this.persons.delete(id);
 		const i = this.personList.indexOf(p);
 		if (i >= 0) this.personList.splice(i, 1);
-		this.emit('person', 'delete', id, p, null, source);
+		this.emit('person', 'delete', id, p, null, source, undefined, merge);
+	}
+
+	/**
+	 * Merges person `loserId` into `survivorId`, as Pipedrive does (PUT /v1/persons/{id}/merge with
+	 * merge_with_id = the survivor; https://pipedrive.readme.io/docs/merging-two-persons): the
+	 * survivor's data wins, its empty fields take the loser's values, the loser's emails and phones are
+	 * added, its deals and leads move to the survivor, and the loser is deleted. Events, sharing one
+	 * correlation id: a change per moved deal / lead, the survivor's change (`mergedFromId`), then the
+	 * loser's delete (`mergedToId`).
+	 */
+	mergePersons(loserId: number, survivorId: number, source: ChangeSource = 'api'): Person {
+		const loser = this.getPerson(loserId);
+		if (!this.persons.has(survivorId)) throw new ApiError(400, `Person ${survivorId} (merge_with_id) not found`);
+		if (loserId === survivorId) throw new ApiError(400, 'A person cannot be merged with itself');
+		const survivor = this.getPerson(survivorId);
+		this.correlation = `merge:person:${loserId}:${survivorId}:${this.nextEventSeq}`;
+		try {
+			for (const d of this.dealList) if (!d.is_deleted && d.person_id === loserId) this.updateDeal(d.id, { person_id: survivorId }, source);
+			for (const l of [...this.leadList]) if (l.person_id === loserId) this.updateLead(l.id, { person_id: survivorId }, source);
+
+			const before = clone(survivor);
+			const next = clone(survivor);
+			const addContacts = (mine: Contact[], theirs: Contact[]) => {
+				const seen = new Set(mine.map((c) => c.value.toLowerCase()));
+				for (const c of theirs) if (!seen.has(c.value.toLowerCase())) mine.push({ ...c, primary: mine.length === 0 ? c.primary : false });
+			};
+			addContacts(next.emails, loser.emails);
+			addContacts(next.phones, loser.phones);
+			next.org_id ??= loser.org_id;
+			next.notes ??= loser.notes;
+			next.job_title ??= loser.job_title;
+			next.birthday ??= loser.birthday;
+			if (next.label_ids.length === 0) next.label_ids = [...loser.label_ids];
+			for (const [key, value] of Object.entries(loser.custom)) {
+				const mine = next.custom[key];
+				if ((mine === undefined || mine === null || mine === '') && value !== null && value !== undefined) next.custom[key] = value;
+			}
+			next.update_time = Math.max(this.now(), survivor.update_time);
+			this.indexEmails(survivor, false);
+			Object.assign(survivor, next);
+			this.indexEmails(survivor, true);
+			this.emit('person', 'change', survivorId, before, survivor, source, undefined, { mergedFromId: loserId });
+			this.deletePerson(loserId, source, { mergedToId: survivorId });
+		} finally {
+			this.correlation = null;
+		}
+		return survivor;
 	}
 
 	// ---------- deals ----------

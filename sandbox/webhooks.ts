@@ -1,32 +1,46 @@
 /**
- * Webhook delivery, as Pipedrive does it:
+ * Webhook delivery, as Pipedrive does it (https://pipedrive.readme.io/docs/guide-for-webhooks-v2,
+ * "Retry logic" and "Webhooks policy"):
  * - v2 payloads `{meta, data, previous}` (default; webhooks created with version "2.0"),
  *   v1 payloads `{v: 1, meta, current, previous, retry, event}` for version "1.0" webhooks;
  * - HTTP basic auth from http_auth_user / http_auth_password, no signature;
  * - any 2xx within the timeout (10 s) is success; otherwise retried after 3 s, 30 s and 150 s
  *   (meta.attempt 1..4), all scaled by `timeScale` so tests can shorten them;
- * - 10 first-attempt failures ban the webhook for 30 min (scaled); events during a ban are lost.
+ * - 10 first-attempt failures ban the webhook for 30 min (scaled); events during a ban are lost, and
+ *   so are retries that come due during it ("No data will be saved for retries after the ban");
+ * - "If there are no successful deliveries to a webhook on 3 consecutive days, we will delete it":
+ *   a webhook that has failed since its last success (or its creation) and has had no success for
+ *   3 days (scaled) is deleted when its next delivery would go out.
+ * Person merges: v2 gets `delete` (meta.merged_to_id) and `change` (meta.merged_from_id) events; v1
+ * gets `merged.person` for the survivor and `deleted.person` for the merged person.
  * Lead events are only sent to v2 webhooks (Pipedrive has no lead webhooks in v1).
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { ChangeEvent, Deal, Lead, Person, SandboxState, Webhook } from './state';
 import { MAX_LOG } from './state';
-import { dealHookV1, dealHookV2, leadHookV2, personHookV1, personHookV2 } from './serialize';
+import { type CustomFieldFormat, dealHookV1, dealHookV2, leadHookV2, personHookV1, personHookV2 } from './serialize';
 import { clone, deepEqual, isoMs, uuidFrom } from './util';
 
 export const RETRY_DELAYS_MS = [3000, 30000, 150000];
 export const DELIVERY_TIMEOUT_MS = 10000;
 export const BAN_THRESHOLD = 10;
 export const BAN_MS = 30 * 60 * 1000;
+/** no success on 3 consecutive days: the webhook is deleted */
+export const DELETE_AFTER_MS = 3 * 24 * 60 * 60 * 1000;
+export const DROPPED_BANNED = 'webhook banned';
+export const DROPPED_DELETED_3_DAYS = 'webhook deleted after 3 days without a successful delivery';
 
 export interface WebhookEngineOptions {
 	/** multiplies retry delays, the delivery timeout and the ban duration (e.g. 0.001 in tests) */
 	timeScale: number;
 	/** delivery timeout in ms (default 10 s x timeScale, at least 200 ms) */
 	timeoutMs?: number;
-	/** custom fields in v2 webhook data: {hash: {type, value}} ("typed", default) or {hash: value} ("plain") */
-	customFieldFormat: 'typed' | 'plain';
+	/**
+	 * custom fields in v2 webhook data: only set fields as {type, value} ("sparse", default), every
+	 * field as {type, value} or null ("typed"), or every field as a bare value ("plain")
+	 */
+	customFieldFormat: CustomFieldFormat;
 }
 
 export interface DeliveryAttempt {
@@ -56,6 +70,11 @@ export interface Delivery {
 }
 
 const V1_ACTIONS: Record<string, string> = { create: 'added', change: 'updated', delete: 'deleted' };
+
+/** v1 action of an event: the survivor of a merge is `merged`, the merged person a plain `deleted`. */
+function v1Action(e: ChangeEvent): string {
+	return e.action === 'change' && e.mergedFromId !== undefined ? 'merged' : V1_ACTIONS[e.action];
+}
 
 export class WebhookEngine {
 	deliveries: Delivery[] = [];
@@ -116,10 +135,10 @@ export class WebhookEngine {
 	}
 
 	private hookData(entity: string, snap: unknown, v1: boolean): Record<string, unknown> {
-		const plain = this.options.customFieldFormat === 'plain';
-		if (entity === 'person') return v1 ? personHookV1(this.state, snap as Person) : personHookV2(this.state, snap as Person, plain);
-		if (entity === 'deal') return v1 ? dealHookV1(this.state, snap as Deal) : dealHookV2(this.state, snap as Deal, plain);
-		return leadHookV2(this.state, snap as Lead, plain);
+		const format = this.options.customFieldFormat;
+		if (entity === 'person') return v1 ? personHookV1(this.state, snap as Person) : personHookV2(this.state, snap as Person, format);
+		if (entity === 'deal') return v1 ? dealHookV1(this.state, snap as Deal) : dealHookV2(this.state, snap as Deal, format);
+		return leadHookV2(this.state, snap as Lead, format);
 	}
 
 	buildPayload(w: Webhook, e: ChangeEvent, eventId: string): Record<string, any> {
@@ -128,7 +147,7 @@ export class WebhookEngine {
 		if (w.version === '1.0') {
 			const current = e.after ? this.hookData(e.entity, e.after, true) : null;
 			const previous = e.before ? this.hookData(e.entity, e.before, true) : null;
-			const action = V1_ACTIONS[e.action];
+			const action = v1Action(e);
 			const meta = {
 				v: 1,
 				action,
@@ -160,9 +179,14 @@ export class WebhookEngine {
 			previous = {};
 			for (const [k, v] of Object.entries(before)) {
 				if (k === 'custom_fields') {
+					// Only the changed fields, with their old value; null for "was empty" (also in the sparse
+					// format, where an empty field is absent from data.custom_fields).
+					const was = (v ?? {}) as Record<string, unknown>;
 					const cur = (data.custom_fields ?? {}) as Record<string, unknown>;
 					const changed: Record<string, unknown> = {};
-					for (const [ck, cv] of Object.entries(v as Record<string, unknown>)) if (!deepEqual(cv, cur[ck])) changed[ck] = cv;
+					for (const ck of new Set([...Object.keys(was), ...Object.keys(cur)])) {
+						if (!deepEqual(was[ck] ?? null, cur[ck] ?? null)) changed[ck] = was[ck] ?? null;
+					}
 					if (Object.keys(changed).length) previous.custom_fields = changed;
 				} else if (!deepEqual(v, data[k])) {
 					previous[k] = v;
@@ -188,6 +212,8 @@ export class WebhookEngine {
 				permitted_user_ids: [String(e.userId)],
 				attempt: 1,
 				host,
+				...(e.action === 'delete' && e.mergedToId !== undefined ? { merged_to_id: String(e.mergedToId) } : {}),
+				...(e.action === 'change' && e.mergedFromId !== undefined ? { merged_from_id: String(e.mergedFromId) } : {}),
 			},
 			data,
 			previous,
@@ -251,6 +277,21 @@ export class WebhookEngine {
 			this.active--;
 			return;
 		}
+		const now = this.state.now();
+		if (this.expired(w, now)) {
+			// Pipedrive deletes the webhook: this and every later delivery of it is lost.
+			this.state.webhooks.delete(w.id);
+			d.state = 'dropped';
+			d.droppedReason = DROPPED_DELETED_3_DAYS;
+			this.active--;
+			return;
+		}
+		if (attempt > 1 && w.banned_until !== null && w.banned_until > now) {
+			d.state = 'dropped';
+			d.droppedReason = DROPPED_BANNED;
+			this.active--;
+			return;
+		}
 		if (d.version === '2.0') d.payload.meta.attempt = attempt;
 		else d.payload.retry = attempt - 1;
 		const started = Date.now();
@@ -261,10 +302,12 @@ export class WebhookEngine {
 		w.last_delivery_time = this.state.now();
 		w.last_http_status = result.status ?? null;
 		if (ok) {
+			w.last_success_time = w.last_delivery_time;
 			d.state = 'delivered';
 			this.active--;
 			return;
 		}
+		w.last_failure_time = w.last_delivery_time;
 		if (attempt === 1 && !single) {
 			w.ban_counter++;
 			if (w.ban_counter >= BAN_THRESHOLD) {
@@ -284,6 +327,12 @@ export class WebhookEngine {
 			void this.attempt(d, attempt + 1);
 		}, delay);
 		this.timers.add(t);
+	}
+
+	/** The 3-day rule: failed since the last success (or creation), and no success for 3 days (scaled). */
+	private expired(w: Webhook, now: number): boolean {
+		const since = w.last_success_time ?? w.add_time;
+		return w.last_failure_time !== null && w.last_failure_time >= since && now - since >= DELETE_AFTER_MS * this.options.timeScale;
 	}
 
 	private post(w: Webhook, payload: unknown): Promise<{ status?: number; error?: string }> {

@@ -1,9 +1,18 @@
 // Custom-field lookup and custom-field values on persons, deals and leads.
 //
 // Where the values live (v1.yaml / v2.yaml):
-//   - v2 persons and deals: `custom_fields: { <40-char key>: value }` (in answers and in bodies);
-//   - v1 leads: top-level `<key>: value` hash keys; leads have no fields of their own, they use the
-//     deal fields (`GET /v1/leadFields` lists them in the v1 shape: `key`, `name`, `field_type`).
+//   - API v2 persons and deals: `custom_fields: { <40-char key>: value }` (in answers and in bodies).
+//     Most types hold a plain value (text, number, date, option id, person/org/user id); some hold
+//     an object ([A2] https://pipedrive.readme.io/docs/pipedrive-api-v2-migration-guide): monetary
+//     `{value, currency}`, multiple options `[id, ...]`, date range `{value, until}`, time
+//     `{value, timezone_id, timezone_name}`, time range `{value, until, timezone_id, timezone_name}`,
+//     address `{value, route, ...}`. None of these objects has a `type` key;
+//   - v2 webhooks: `data.custom_fields` / `previous.custom_fields` hold typed objects, each with a
+//     `type` ([M2] https://pipedrive.readme.io/docs/webhooks-v2-migration-guide, "Custom fields format
+//     in webhooks v2"), turned into the API v2 shape by `unwrap` below;
+//   - v1 leads and v1 webhooks: top-level `<key>: value` hash keys; leads have no fields of their own,
+//     they use the deal fields (`GET /v1/leadFields` lists them in the v1 shape: `key`, `name`,
+//     `field_type`).
 // Field definitions come from `GET /api/v2/personFields`, `GET /api/v2/dealFields` (v2 shape:
 // `field_code`, `field_name`, `field_type`, `is_custom_field`) and `GET /v1/leadFields`.
 
@@ -162,23 +171,85 @@ export function applyCustomFieldValues<T extends Record<string, unknown>>(entity
 	return { ...body, custom_fields: { ...existing, ...values } };
 }
 
+type Typed = Record<string, unknown>;
+
+const orNull = (v: unknown): unknown => (v === undefined ? null : v);
+const valueOf = (v: Typed): unknown => orNull(v.value);
+const idOf = (v: Typed): unknown => orNull(v.id);
+const idsOf = (list: unknown): unknown[] => (Array.isArray(list) ? list.map((o) => (o && typeof o === 'object' && 'id' in o ? (o as Typed).id : o)) : []);
+/** Objects whose main value may be missing: null then, like an unset field. */
+const ifValue = (main: unknown, shape: () => Typed): unknown => (main === undefined || main === null ? null : shape());
+
+/**
+ * v2 webhook custom-field objects, by their `type`, to the API v2 value of the same field. The
+ * webhook shapes are [M2]'s ("Custom fields format in webhooks v2"), the targets [A2]'s:
+ *   Text `{"type": "varchar", "value": "…"}`, Long text `text`, Autocomplete `varchar_auto`,
+ *   Numeric `{"type": "double", "value": 123}`, Phone `{"type": "phone", "value": "1234-5678"}`,
+ *   Date `{"type": "date", "value": "2023-06-27"}`                      -> the value;
+ *   Monetary `{"currency": "EUR", "type": "monetary", "value": 200}`   -> `{value, currency}`;
+ *   Single option `{"id": 17, "type": "enum"}`, Person `{"id": 17818, "type": "people"}`,
+ *   Org `{"id": 1, "type": "org"}`, User `{"id": 13075973, "type": "user"}` -> the id;
+ *   Multiple options `{"values": [{ "id": 13 }, { "id": 14 }], "type": "set"}` -> `[13, 14]`;
+ *   Date range `{"from": "2023-06-06", "until": "2023-06-14", "type": "daterange"}` -> `{value, until}`;
+ *   Time `{"timezone_id": 310, "type": "time", "value": "00:45:00"}` -> `{value, timezone_id}`;
+ *   Time range `{"timezone_id", "from", "until", "type": "timerange"}` -> `{value, until, timezone_id}`;
+ *   Address `{…subfields…, "type": "address", "value": "Mustamäe tee 3a, …"}` -> the object without `type`.
+ */
+const WEBHOOK_TYPES: Record<string, (v: Typed) => unknown> = {
+	varchar: valueOf,
+	varchar_auto: valueOf,
+	text: valueOf,
+	double: valueOf,
+	phone: valueOf,
+	date: valueOf,
+	monetary: (v) => ifValue(v.value, () => ({ value: v.value, currency: orNull(v.currency) })),
+	enum: idOf,
+	people: idOf,
+	org: idOf,
+	user: idOf,
+	set: (v) => (Array.isArray(v.values) ? idsOf(v.values) : Array.isArray(v.value) ? idsOf(v.value) : v.value === null ? null : []),
+	daterange: (v) => ifValue(v.from ?? v.value, () => ({ value: v.from ?? v.value, until: orNull(v.until) })),
+	time: (v) =>
+		ifValue(v.value, () => ({ value: v.value, timezone_id: orNull(v.timezone_id), ...('timezone_name' in v ? { timezone_name: v.timezone_name } : {}) })),
+	timerange: (v) =>
+		ifValue(v.from ?? v.value, () => ({
+			value: v.from ?? v.value,
+			until: orNull(v.until),
+			timezone_id: orNull(v.timezone_id),
+			...('timezone_name' in v ? { timezone_name: v.timezone_name } : {}),
+		})),
+	address: (v) =>
+		ifValue(v.value, () => {
+			const rest: Typed = { ...v };
+			delete rest.type;
+			return rest;
+		}),
+};
+
+/**
+ * One custom-field value in the API v2 shape. v2 webhook objects carry a `type` and are converted
+ * by `WEBHOOK_TYPES` (an unknown type gives its `value`, else its `id`, else the object); API v2
+ * values, objects included (monetary, address, ... have no `type`), and v1 values pass through.
+ */
 function unwrap(value: unknown): unknown {
-	// Webhook payloads may carry `{ type, value }` (or `{ type, id }`) wrappers; API answers carry the bare value
-	// (monetary/address values are objects without `type`, and are returned as they are).
 	if (value && typeof value === 'object' && !Array.isArray(value)) {
-		const v = value as Record<string, unknown>;
+		const v = value as Typed;
 		if (typeof v.type === 'string') {
-			if ('value' in v && !('currency' in v)) return v.value;
-			if ('id' in v && Object.keys(v).length === 2) return v.id;
+			const convert = WEBHOOK_TYPES[v.type];
+			if (convert) return convert(v);
+			if ('value' in v) return v.value;
+			if ('id' in v) return v.id;
 		}
 	}
 	return value;
 }
 
 /**
- * Reads a custom field's value from a person/deal (v2: `custom_fields[key]`) or a lead / v1 webhook
- * object (top-level `key`). With `labels: true`, option ids are turned back into their labels.
- * Returns undefined when the entity carries no value for the field.
+ * Reads a custom field's value from a person/deal (API v2 or v2 webhook: `custom_fields[key]`) or a
+ * lead / v1 webhook object (top-level `key`), in the API v2 shape (see `unwrap`). With
+ * `labels: true`, option ids are turned back into their labels. Returns null when the field is there
+ * without a value, undefined when the object does not carry the field at all (what that means is the
+ * caller's to decide: see the trigger's `fieldInPayload`).
  */
 export function readCustomFieldValue(
 	entity: Record<string, unknown> | Lead | null | undefined,

@@ -10,6 +10,14 @@
 //     current: <object>, previous: <whole previous object>, retry: 0.. }
 // v1 carries no event id (its `meta.id` is the object's id), so `eventId` is derived from the event,
 // object id and the micro/milli timestamp — stable across v1 retries of the same event.
+//
+// Merges. v2 ([G2] https://pipedrive.readme.io/docs/guide-for-webhooks-v2, meta block): a merge sends
+// a `delete` of the merged object whose meta has `merged_to_id` ("A string value that is only present
+// for delete events that were done as part of a merge action") and a `change` of the surviving
+// object whose meta has `merged_from_id` ("... only present for change events that were done as part
+// of a merge action"). v1 ([G1] https://pipedrive.readme.io/docs/guide-for-webhooks, "Current and
+// previous"): `merged.[object]` about the object merged into (current and previous state) and
+// `deleted.[object]` about the object merged; the v1 meta block documents no merge ids.
 
 export type WebhookAction = 'create' | 'change' | 'delete';
 
@@ -38,6 +46,13 @@ export interface NormalizedWebhook {
 	userId: number | string | null;
 	companyId: number | string | null;
 	webhookId: number | string | null;
+	/**
+	 * On the delete of an object merged into another (v2 `meta.merged_to_id`): the surviving object's id.
+	 * Null otherwise (v1 documents no such field; it is read from v1 meta too, should it ever be there).
+	 */
+	mergedToId: number | string | null;
+	/** On the change of the surviving object of a merge (v2 `meta.merged_from_id`): the merged object's id. */
+	mergedFromId: number | string | null;
 	/** `app` or `api` when Pipedrive says. */
 	changeSource: string | null;
 	isBulkEdit: boolean;
@@ -105,6 +120,11 @@ function deepEqual(a: unknown, b: unknown): boolean {
 	return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
+/** Custom field values: null and absent are the same ("no value"). */
+function sameCustomValue(a: unknown, b: unknown): boolean {
+	return (a ?? null) === null ? (b ?? null) === null : deepEqual(a, b);
+}
+
 function describe(body: unknown): string {
 	if (body === null || body === undefined) return 'an empty body';
 	if (typeof body !== 'object') return `a ${typeof body}`;
@@ -150,13 +170,24 @@ function normalizeV2(body: Record<string, unknown>, meta: Record<string, unknown
 	const previous = isObject(body.previous) ? body.previous : null;
 	const entityId = asId(meta.entity_id) ?? asId(current?.id) ?? asId(previous?.id);
 
+	// A key counts as changed only when its previous value differs from the current one. [M2]
+	// (https://pipedrive.readme.io/docs/webhooks-v2-migration-guide) says "The `previous` object now only
+	// contains fields whose values have changed", yet its own "Update lead" example lists
+	// `"next_activity_id": null` in `previous` while `data.next_activity_id` is null too: trust the values,
+	// not the presence of a key. Custom fields are compared one by one (`custom_fields.<key>`); a custom
+	// field that is absent and one that is null both mean "no value" ([M2]'s examples list only set
+	// fields in `data.custom_fields`, and `previous.custom_fields.<key>: null` for "was empty").
 	const changed: string[] = [];
 	if (action === 'change' && previous) {
 		for (const key of Object.keys(previous)) {
-			changed.push(key);
-			if (key === 'custom_fields' && isObject(previous.custom_fields)) {
-				for (const cf of Object.keys(previous.custom_fields)) changed.push(`custom_fields.${cf}`);
+			const before = previous[key];
+			if (key === 'custom_fields' && isObject(before)) {
+				const now = current && isObject(current.custom_fields) ? current.custom_fields : null;
+				const cfChanged = Object.keys(before).filter((cf) => !current || !sameCustomValue(before[cf], now?.[cf]));
+				if (cfChanged.length) changed.push(key, ...cfChanged.map((cf) => `custom_fields.${cf}`));
+				continue;
 			}
+			if (!current || !deepEqual(before, current[key])) changed.push(key);
 		}
 	}
 	const attempt = Number(meta.attempt);
@@ -174,6 +205,8 @@ function normalizeV2(body: Record<string, unknown>, meta: Record<string, unknown
 		userId: asId(meta.user_id),
 		companyId: asId(meta.company_id),
 		webhookId: asId(meta.webhook_id),
+		mergedToId: action === 'delete' ? asId(meta.merged_to_id) : null,
+		mergedFromId: action === 'change' ? asId(meta.merged_from_id) : null,
 		changeSource: typeof meta.change_source === 'string' ? meta.change_source : null,
 		isBulkEdit: meta.is_bulk_edit === true,
 		meta,
@@ -228,6 +261,11 @@ function normalizeV1(body: Record<string, unknown>, meta: Record<string, unknown
 		userId: asId(meta.user_id),
 		companyId: asId(meta.company_id),
 		webhookId: asId(meta.webhook_id),
+		// v1 `merged.[object]` maps to a change, its `deleted.[object]` to a delete. [G1]'s meta block has
+		// no merge ids (and no payload field links the two events), so these stay null unless a v1 meta
+		// happens to carry v2's names: undocumented for v1.
+		mergedToId: action === 'delete' ? asId(meta.merged_to_id) : null,
+		mergedFromId: action === 'change' ? asId(meta.merged_from_id) : null,
 		changeSource: typeof meta.change_source === 'string' ? meta.change_source : null,
 		isBulkEdit: meta.is_bulk_update === true || meta.is_bulk_edit === true,
 		meta,
@@ -236,27 +274,33 @@ function normalizeV1(body: Record<string, unknown>, meta: Record<string, unknown
 
 // ---------- small readers used by triggers ----------
 
-/** `{ from, to }` stage ids when a deal moved stage in this event, else null. */
+/**
+ * `{ from, to }` stage ids when a deal moved stage in this event, else null. Only a `previous.stage_id`
+ * that differs from the current one counts (Pipedrive's examples put unchanged keys in `previous`).
+ */
 export function dealStageChange(event: NormalizedWebhook): { from: number | null; to: number; pipelineId: number | null } | null {
 	if (event.entity !== 'deal' || event.action !== 'change' || !event.changed.includes('stage_id')) return null;
 	const to = Number(event.current?.stage_id);
-	if (!Number.isFinite(to)) return null;
+	if (event.current?.stage_id === null || event.current?.stage_id === undefined || !Number.isFinite(to)) return null;
 	const fromRaw = event.previous?.stage_id;
+	const from = fromRaw === null || fromRaw === undefined || !Number.isFinite(Number(fromRaw)) ? null : Number(fromRaw);
+	if (from === to) return null;
 	const pipeline = Number(event.current?.pipeline_id);
-	return {
-		from: fromRaw === null || fromRaw === undefined ? null : Number(fromRaw),
-		to,
-		pipelineId: Number.isFinite(pipeline) ? pipeline : null,
-	};
+	return { from, to, pipelineId: Number.isFinite(pipeline) ? pipeline : null };
 }
 
-/** The new status when a deal's status changed in this event (`won`, `lost`, `open`), else null. */
+/**
+ * The new status when a deal's status changed in this event (`won`, `lost`, `open`), else null.
+ * Only a `previous.status` that differs from the current one counts.
+ */
 export function dealStatusChange(event: NormalizedWebhook): { from: string | null; to: string } | null {
 	if (event.entity !== 'deal' || event.action !== 'change' || !event.changed.includes('status')) return null;
 	const to = event.current?.status;
 	if (typeof to !== 'string') return null;
-	const from = event.previous?.status;
-	return { from: typeof from === 'string' ? from : null, to };
+	const fromRaw = event.previous?.status;
+	const from = typeof fromRaw === 'string' ? fromRaw : null;
+	if (from === to) return null;
+	return { from, to };
 }
 
 /** Lead label ids added and removed in this event (null when the labels did not change). */

@@ -4,6 +4,15 @@
 // interest at once, e.g. a deal moved into a chosen stage and marked won in one edit: each becomes
 // one item. Pipedrive calls are made only when the payload lacks what is needed (the referral code
 // field, a deal's origin lead), through `Lookups`, which the node backs with its Pipedrive client.
+//
+// When does a payload "lack" the code field? A v2 delivery whose `data.custom_fields` is an object
+// lists only the fields that hold a value: Pipedrive's own examples ([M2]
+// https://pipedrive.readme.io/docs/webhooks-v2-migration-guide) show `"custom_fields": {}` on create
+// and only the set fields elsewhere. A key absent there is "no value" (null), with no lookup: a busy
+// CRM would otherwise cost one GET per delivery. Without a `custom_fields` object (v1 payloads, whose
+// custom fields are top-level hash keys, or a plain body) an absent key is looked up: the v1 guide
+// (https://pipedrive.readme.io/docs/guide-for-webhooks, "Current and previous") only says the
+// objects conform to the API reference and does not say every custom field is always present.
 
 import type { NormalizedWebhook } from '../../lib/pipedrive/webhooks';
 import { dealStageChange, dealStatusChange, leadLabelChange } from '../../lib/pipedrive/webhooks';
@@ -64,6 +73,8 @@ export interface TriggerItem {
 	dealId: number | null;
 	/** Lead labelled: the chosen labels that were added in this event. */
 	labelIds: string[] | null;
+	/** Person updated as the survivor of a merge: the id of the person merged into it (v2 `meta.merged_from_id`). */
+	mergedFromId: number | null;
 	/** ISO-8601 time of the event in Pipedrive. */
 	time: string;
 }
@@ -144,6 +155,19 @@ function fieldOf(entity: Record<string, unknown> | null | undefined, key: string
 	return readCustomFieldValue(entity, key);
 }
 
+/**
+ * A custom field's value as the delivery carries it: the value (API v2 shape), null when the field
+ * has no value (also when a v2 delivery's `custom_fields` object simply does not list it: Pipedrive
+ * sends only the set fields), undefined when the payload cannot tell and Pipedrive must be asked
+ * (no `custom_fields` object: v1 payloads, plain bodies; or no key / no object given).
+ */
+export function fieldInPayload(webhook: NormalizedWebhook, entity: Record<string, unknown> | null | undefined, key: string): unknown {
+	if (!key || !entity) return undefined;
+	const value = readCustomFieldValue(entity, key);
+	if (value !== undefined) return value;
+	return webhook.version === '2.0' && isObject(entity.custom_fields) ? null : undefined;
+}
+
 // ---------------------------------------------------------------- items
 
 function emptyItem(event: ItemEvent, webhook: NormalizedWebhook): TriggerItem {
@@ -165,6 +189,7 @@ function emptyItem(event: ItemEvent, webhook: NormalizedWebhook): TriggerItem {
 		leadId: null,
 		dealId: null,
 		labelIds: null,
+		mergedFromId: null,
 		time: webhook.timestamp,
 	};
 }
@@ -202,6 +227,8 @@ function leadItem(webhook: NormalizedWebhook, lead: Record<string, unknown>, add
 export async function itemsFor(webhook: NormalizedWebhook, config: TriggerConfig, lookups: Lookups): Promise<TriggerItem[]> {
 	const chosen = new Set(config.events);
 	const current = webhook.current;
+	// Deletes carry no current object and start nothing: a deleted deal, lead or person, also the
+	// lead deleted by its conversion and the person deleted by a merge (`meta.merged_to_id`).
 	if (!current) return [];
 
 	if (webhook.entity === 'deal') return await dealItems(webhook, current, config, chosen, lookups);
@@ -213,16 +240,18 @@ export async function itemsFor(webhook: NormalizedWebhook, config: TriggerConfig
 		const added = wanted.length ? change.added.filter((id) => wanted.includes(id)) : change.added;
 		if (added.length === 0) return [];
 		const item = leadItem(webhook, current, added);
-		let code = fieldOf(current, config.codeField);
+		let code = fieldInPayload(webhook, current, config.codeField);
 		if (code === undefined && config.codeField && item.leadId) code = fieldOf(await lookups.lead(item.leadId), config.codeField);
 		item.referralCode = codeOf(code);
 		return [item];
 	}
 
+	// The survivor of a merge arrives as a change with `mergedFromId` (the merged person's delete started nothing above).
 	if (webhook.entity === 'person' && chosen.has('personCreatedOrUpdated') && webhook.action !== 'delete') {
 		const item = emptyItem(webhook.action === 'create' ? 'personCreated' : 'personUpdated', webhook);
 		item.personId = numericId(current.id) ?? numericId(webhook.entityId);
-		let code = fieldOf(current, config.personCodeField);
+		item.mergedFromId = numericId(webhook.mergedFromId);
+		let code = fieldInPayload(webhook, current, config.personCodeField);
 		if (code === undefined && config.personCodeField && item.personId !== null) {
 			code = fieldOf(await lookups.person(item.personId), config.personCodeField);
 		}
@@ -273,8 +302,10 @@ async function dealItems(
 	}
 	if (items.length === 0) return [];
 
-	let code = fieldOf(deal, config.codeField);
+	let code = fieldInPayload(webhook, deal, config.codeField);
 	if (code === undefined && config.codeField) code = fieldOf(await fetchDeal(), config.codeField) ?? null;
+	// The deal was read anyway (its origin lead): its value costs nothing and is the freshest.
+	else if (code === null && config.codeField && fetched) code = fieldOf(fetched, config.codeField) ?? null;
 	let referralCode = codeOf(code);
 	if (referralCode === null && config.codeField && sourceLeadId) {
 		// The converted deal has no code: the lead it came from may have had one (if Pipedrive still has it).

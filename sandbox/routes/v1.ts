@@ -1,5 +1,5 @@
-/** Pipedrive API v1 (`/v1`, `/api/v1`): users, leads, lead labels, lead fields, filters, webhooks. */
-import { filterV1, leadFieldsV1, leadLabelV1, leadV1, userV1, webhookV1 } from '../serialize';
+/** Pipedrive API v1 (`/v1`, `/api/v1`): users, leads, lead labels, lead fields, filters, webhooks, person merge. */
+import { filterV1, leadFieldsV1, leadLabelV1, leadV1, mergedPersonV1, userV1, webhookV1 } from '../serialize';
 import type { Filter, Lead, LeadInput, Webhook } from '../state';
 import { ApiError } from '../util';
 import { type Handler, offsetPage, readTime } from './common';
@@ -157,6 +157,8 @@ const addWebhook: Handler = (ctx) => {
 		add_time: state.now(),
 		last_delivery_time: null,
 		last_http_status: null,
+		last_success_time: null,
+		last_failure_time: null,
 		ban_counter: 0,
 		banned_until: null,
 	};
@@ -167,6 +169,16 @@ const addWebhook: Handler = (ctx) => {
 const deleteWebhook: Handler = (ctx) => {
 	if (!ctx.state.webhooks.delete(ctx.path.id)) throw webhookError(404, { id: ['Webhook not found'] });
 	return { body: { status: 'ok', success: true } };
+};
+
+/**
+ * PUT /v1/persons/{id}/merge {merge_with_id}: person `id` is merged into `merge_with_id` (which keeps
+ * its data and survives); see SandboxState.mergePersons for the webhooks it causes.
+ */
+const mergePersons: Handler = (ctx) => {
+	const survivorId = Number(ctx.body?.merge_with_id);
+	const survivor = ctx.state.mergePersons(ctx.path.id, survivorId, 'api');
+	return { body: { success: true, data: mergedPersonV1(ctx.state, survivor, ctx.path.id) } };
 };
 
 export const v1Handlers: Record<string, Handler> = {
@@ -183,6 +195,7 @@ export const v1Handlers: Record<string, Handler> = {
 	getWebhooks,
 	addWebhook,
 	deleteWebhook,
+	mergePersons,
 };
 
 export const WEBHOOK_OPERATIONS = new Set(['getWebhooks', 'addWebhook', 'deleteWebhook']);

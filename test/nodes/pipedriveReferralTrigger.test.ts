@@ -149,7 +149,9 @@ async function deliver(
 		nodeType: new PipedriveReferralTrigger(),
 		credentials: { pipedriveReferralApi: { ...credentials, ...(options.apiToken ? { apiToken: options.apiToken } : {}) } },
 		credentialTypes: [new PipedriveReferralApi()],
-		parameters,
+		// These tests are about which events become which items, null codes included: every matching
+		// event starts the workflow (the node's default filter on the code is another file's tests).
+		parameters: { startFor: 'all', ...parameters },
 		staticData: options.staticData ?? storedAuth(),
 		request: { method: 'POST', headers: authorization === null ? {} : { authorization }, body },
 	});
@@ -213,6 +215,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				leadId: null,
 				dealId: Number(dealId),
 				labelIds: null,
+				mergedFromId: null,
 				time: isoOf(v2),
 			},
 		]);
@@ -274,17 +277,32 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 		expectNoExecution(await deliver(one(lost.v2), { events: ['dealWon', 'dealEnteredStage'], pipelineId: 2, codeField: CODE_FIELD }), 200);
 	});
 
-	it('a deal with no referral code gives referralCode null (and no Pipedrive call)', async () => {
+	it('a deal with no referral code gives referralCode null: no Pipedrive call for a v2 (sparse) delivery, a look-up for a v1 one without the field', async () => {
 		const deal = sandbox.createDeal({ title: 'No code', person_id: 4, stage_id: 6 });
 		await sandbox.waitForWebhooks();
 		const moved = await deliveriesOf(() => sandbox.moveDealToStage(deal.id as number, 9));
+		const v2 = one(moved.v2);
+		// Sparse, as Pipedrive's examples show: a field without a value is not in data.custom_fields.
+		expect(v2.data.custom_fields).toEqual({});
 		sandbox.clearRequests();
-		expect(itemsOf(await deliver(one(moved.v2), stageParams([9])))).toEqual([
+		expect(itemsOf(await deliver(v2, stageParams([9])))).toEqual([
 			expect.objectContaining({ event: 'dealEnteredStage', referralCode: null, dealId: deal.id }),
 		]);
 		expect(sandbox.requests()).toEqual([]);
 		// Without a code field chosen, the code is null too.
-		expect(itemsOf(await deliver(one(moved.v2), stageParams([9], { codeField: '' })))).toEqual([expect.objectContaining({ referralCode: null })]);
+		expect(itemsOf(await deliver(v2, stageParams([9], { codeField: '' })))).toEqual([expect.objectContaining({ referralCode: null })]);
+
+		// v1 carries custom fields as top-level keys (the sandbox sends every field, null when unset):
+		// null there is "no value", no call either.
+		const v1 = one(moved.v1);
+		expect(v1.current[CODE_FIELD]).toBeNull();
+		expect(itemsOf(await deliver(v1, stageParams([9])))).toEqual([expect.objectContaining({ referralCode: null })]);
+		expect(sandbox.requests()).toEqual([]);
+		// A v1 object without the key: the v1 docs do not promise every field, so the deal is looked up.
+		const v1Without = JSON.parse(JSON.stringify(v1));
+		delete v1Without.current[CODE_FIELD];
+		expect(itemsOf(await deliver(v1Without, stageParams([9])))).toEqual([expect.objectContaining({ referralCode: null, dealId: deal.id })]);
+		expect(sandbox.requests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /api/v2/deals/${deal.id}`]);
 	});
 
 	it('takes the code field by name: one field lookup, then remembered for later deliveries', async () => {
@@ -302,14 +320,24 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 		await expect(wrong).rejects.toThrow(/No deal field with key or name "Referal kode"/);
 	});
 
-	it('reads the code from Pipedrive, once, only when the payload lacks the field', async () => {
+	it('reads the code from Pipedrive, once, only when the payload cannot tell (no custom_fields object)', async () => {
 		const deal = sandbox.createDeal({ title: 'Trimmed payload', person_id: 5, stage_id: 6, custom_fields: { [CODE_FIELD]: 'GUS-9P3D' } });
 		await sandbox.waitForWebhooks();
 		const moved = await deliveriesOf(() => sandbox.moveDealToStage(deal.id as number, 8));
 		const body = one(moved.v2);
-		delete body.data.custom_fields[CODE_FIELD];
+		expect(body.data.custom_fields[CODE_FIELD]).toEqual({ type: 'varchar', value: 'GUS-9P3D' });
+
+		// A v2 custom_fields object without the key: Pipedrive lists only set fields, so no value, no call.
+		const sparse = JSON.parse(JSON.stringify(body));
+		delete sparse.data.custom_fields[CODE_FIELD];
 		sandbox.clearRequests();
-		expect(itemsOf(await deliver(body, stageParams([8])))).toEqual([expect.objectContaining({ referralCode: 'GUS-9P3D' })]);
+		expect(itemsOf(await deliver(sparse, stageParams([8])))).toEqual([expect.objectContaining({ referralCode: null })]);
+		expect(sandbox.requests()).toEqual([]);
+
+		// No custom_fields object at all: the payload cannot tell, the deal is read (once).
+		const bare = JSON.parse(JSON.stringify(body));
+		delete bare.data.custom_fields;
+		expect(itemsOf(await deliver(bare, stageParams([8])))).toEqual([expect.objectContaining({ referralCode: 'GUS-9P3D' })]);
 		expect(sandbox.requests().map((r) => `${r.method} ${r.path}`)).toEqual([`GET /api/v2/deals/${deal.id}`]);
 
 		// Plain custom field values (no {type, value} wrapper) are read as they are.
@@ -317,6 +345,29 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 		sandbox.clearRequests();
 		expect(itemsOf(await deliver(body, stageParams([8])))).toEqual([expect.objectContaining({ referralCode: 'PLAIN-1' })]);
 		expect(sandbox.requests()).toEqual([]);
+	});
+
+	it('the other custom-field formats of the sandbox (typed: every field, null when unset; plain) read the same', async () => {
+		const deal = sandbox.createDeal({ title: 'Formats', person_id: 5, stage_id: 6, custom_fields: { [CODE_FIELD]: ' FMT-1 ' } });
+		const bare = sandbox.createDeal({ title: 'Formats, no code', person_id: 5, stage_id: 6 });
+		await sandbox.waitForWebhooks();
+		try {
+			for (const format of ['typed', 'plain'] as const) {
+				sandbox.webhooks.options.customFieldFormat = format;
+				const moved = await deliveriesOf(() => {
+					sandbox.moveDealToStage(deal.id as number, format === 'typed' ? 8 : 9);
+					sandbox.moveDealToStage(bare.id as number, format === 'typed' ? 8 : 9);
+				});
+				const [withCode, without] = moved.v2;
+				expect(without.data.custom_fields[CODE_FIELD]).toBeNull();
+				sandbox.clearRequests();
+				expect(itemsOf(await deliver(withCode, stageParams([]))).map((i) => i.referralCode)).toEqual(['FMT-1']);
+				expect(itemsOf(await deliver(without, stageParams([]))).map((i) => i.referralCode)).toEqual([null]);
+				expect(sandbox.requests()).toEqual([]);
+			}
+		} finally {
+			sandbox.webhooks.options.customFieldFormat = 'sparse';
+		}
 	});
 
 	it('lead labelled: only when a chosen label is added, with the lead code; v1 has no lead events', async () => {
@@ -352,6 +403,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				leadId,
 				dealId: null,
 				labelIds: [LEAD_LABEL_IDS.referral],
+				mergedFromId: null,
 				time: isoOf(v2),
 			},
 		]);
@@ -394,6 +446,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				leadId: lead.id,
 				dealId,
 				labelIds: null,
+				mergedFromId: null,
 				time: isoOf(dealCreate),
 			},
 		]);
@@ -443,6 +496,53 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 			expect(itemsOf(await deliver(body, params))).toEqual([expect.objectContaining({ event: 'personUpdated', personId, referralCode: 'VERA-1' })]);
 		}
 		expectNoExecution(await deliver(one(updated.v2), { events: ['dealWon'] }), 200);
+	});
+
+	it('person merge: the survivor is a personUpdated with mergedFromId, the delete of the merged person starts nothing (v2 and v1)', async () => {
+		const loser = sandbox.createPerson({
+			name: 'Vera Duplicate',
+			emails: [{ value: 'vera.dup@example.com' }],
+			custom_fields: { [PERSON_FIELD_KEYS.referralCode]: 'VERA-2' },
+		});
+		const survivor = sandbox.createPerson({ name: 'Vera Novak', emails: [{ value: 'vera@example.com' }] });
+		await sandbox.waitForWebhooks();
+		const merged = await deliveriesOf(() => sandbox.mergePersons(loser.id as number, survivor.id as number));
+		const [change, removed] = merged.v2;
+		expect(merged.v2.map((b) => `${b.meta.action}.${b.meta.entity}`)).toEqual(['change.person', 'delete.person']);
+		expect(change.meta).toMatchObject({ entity_id: String(survivor.id), merged_from_id: String(loser.id) });
+		expect(removed.meta).toMatchObject({ entity_id: String(loser.id), merged_to_id: String(survivor.id) });
+		const params = { events: ['personCreatedOrUpdated'], personCodeField: PERSON_FIELD_KEYS.referralCode };
+
+		sandbox.clearRequests();
+		// The survivor had no code: the merge gave it the merged person's (its empty fields take the other's values).
+		expect(itemsOf(await deliver(change, params))).toEqual([
+			expect.objectContaining({ event: 'personUpdated', personId: survivor.id, mergedFromId: loser.id, referralCode: 'VERA-2' }),
+		]);
+		expectNoExecution(await deliver(removed, params), 200);
+		expect(sandbox.requests()).toEqual([]);
+
+		// v1: merged.person about the survivor, deleted.person about the merged one; v1 names no merge ids.
+		expect(merged.v1.map((b) => b.event)).toEqual(['merged.person', 'deleted.person']);
+		expect(itemsOf(await deliver(merged.v1[0], params))).toEqual([
+			expect.objectContaining({ event: 'personUpdated', personId: survivor.id, mergedFromId: null, referralCode: 'VERA-2' }),
+		]);
+		expectNoExecution(await deliver(merged.v1[1], params), 200);
+
+		// An ordinary update is no merge.
+		const edited = await deliveriesOf(() => sandbox.updatePerson(survivor.id as number, { name: 'Vera Novak-Lind' }));
+		expect(itemsOf(await deliver(one(edited.v2), params))).toEqual([expect.objectContaining({ event: 'personUpdated', mergedFromId: null })]);
+	});
+
+	it('a deleted deal starts nothing, whatever the events', async () => {
+		const deal = sandbox.createDeal({ title: 'Gone', person_id: 3, stage_id: 8, custom_fields: { [CODE_FIELD]: 'GONE-1' } });
+		await sandbox.waitForWebhooks();
+		const deleted = await deliveriesOf(() => sandbox.deleteDeal(deal.id as number));
+		expect(one(deleted.v2)).toMatchObject({ meta: { action: 'delete', entity: 'deal' }, data: null });
+		expect(one(deleted.v1).event).toBe('deleted.deal');
+		const all = { events: ['dealEnteredStage', 'dealWon', 'dealLost', 'leadConverted'], pipelineId: 2, stageIds: [], codeField: CODE_FIELD };
+		sandbox.clearRequests();
+		for (const body of [one(deleted.v2), one(deleted.v1)]) expectNoExecution(await deliver(body, all), 200);
+		expect(sandbox.requests()).toEqual([]);
 	});
 
 	it('Pipedrive retries (attempt 2..4) and duplicates still produce the item, with the same eventId', async () => {
@@ -540,7 +640,8 @@ describe('parameters', () => {
 		expect(description).toMatchObject({ name: 'pipedriveReferralTrigger', group: ['trigger'], inputs: [] });
 		expect(description.webhooks).toEqual([{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'webhook' }]);
 		expect(description.usableAsTool).toBeUndefined();
-		expect(description.credentials?.map((c) => c.name)).toEqual(['pipedriveReferralApi', 'pipedriveReferralOAuth2Api']);
+		// (Further credentials, e.g. the referral store for the node's start filter, come after these two.)
+		expect(description.credentials?.map((c) => c.name).slice(0, 2)).toEqual(['pipedriveReferralApi', 'pipedriveReferralOAuth2Api']);
 	});
 });
 
@@ -556,11 +657,11 @@ describe('activation, deactivation and live deliveries (sandbox)', () => {
 			nodeType: new PipedriveReferralTrigger(),
 			credentials: { pipedriveReferralApi: credentials },
 			credentialTypes: [new PipedriveReferralApi()],
-			parameters,
+			parameters: { startFor: 'all', ...parameters },
 			webhookUrl,
 		};
 		return (method: 'checkExists' | 'create' | 'delete', staticData: IDataObject = {}, extra: INodeParameters = {}) =>
-			runWebhookMethods({ ...common, parameters: { ...parameters, ...extra }, method, staticData });
+			runWebhookMethods({ ...common, parameters: { ...common.parameters, ...extra }, method, staticData });
 	}
 
 	const listed = async () => ((await api('GET', '/v1/webhooks')).data ?? []) as any[];
@@ -649,7 +750,7 @@ describe('activation, deactivation and live deliveries (sandbox)', () => {
 					nodeType: new PipedriveReferralTrigger(),
 					credentials: { pipedriveReferralApi: credentials },
 					credentialTypes: [new PipedriveReferralApi()],
-					parameters,
+					parameters: { startFor: 'all', ...parameters },
 					staticData: activated.staticData,
 					request: { method: 'POST', headers, body },
 				});
@@ -700,7 +801,7 @@ describe('activation, deactivation and live deliveries (sandbox)', () => {
 				nodeType: new PipedriveReferralTrigger(),
 				credentials: { pipedriveReferralApi: credentials },
 				credentialTypes: [new PipedriveReferralApi()],
-				parameters,
+				parameters: { startFor: 'all', ...parameters },
 				staticData: activated.staticData,
 				request: { method: 'POST', headers, body },
 			});

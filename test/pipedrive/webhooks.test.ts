@@ -142,6 +142,67 @@ describe('webhooks v2', () => {
 		expect(personEmails(event.current)).toEqual(['ann@example.com', 'ann@home.test']);
 	});
 
+	it('a key in previous that did not change is no change ([M2]\'s "Update lead" example lists an unchanged next_activity_id)', () => {
+		// stage_id repeated with its current value, status too: neither a stage move nor a status change.
+		const event = normalizeWebhook({
+			meta: v2Meta({}),
+			data: { ...v2Deal, title: 'Renamed', next_activity_id: null },
+			previous: { stage_id: 3, status: 'open', title: 'Referral: Ann Example', next_activity_id: null, update_time: '2025-06-19T16:00:00Z' },
+		});
+		expect(event.changed).toEqual(['title', 'update_time']);
+		expect(dealStageChange(event)).toBeNull();
+		expect(dealStatusChange(event)).toBeNull();
+		// The same in the readers even when a caller builds `changed` itself.
+		expect(dealStageChange({ ...event, changed: ['stage_id', 'status'] })).toBeNull();
+		expect(dealStatusChange({ ...event, changed: ['stage_id', 'status'] })).toBeNull();
+		// A numeric string with the same stage is the same stage.
+		expect(dealStageChange({ ...event, previous: { stage_id: '3' }, changed: ['stage_id'] })).toBeNull();
+		expect(dealStageChange({ ...event, previous: { stage_id: '2' }, changed: ['stage_id'] })).toEqual({ from: 2, to: 3, pipelineId: 1 });
+	});
+
+	it('custom fields: only the ones whose value differs count; null and absent are both "no value"', () => {
+		const A = 'dea1000000000000000000000000000000000003';
+		const B = 'dea1000000000000000000000000000000000004';
+		const C = 'dea1000000000000000000000000000000000005';
+		const event = normalizeWebhook({
+			meta: v2Meta({}),
+			// sparse: B and C have no value now
+			data: { ...v2Deal, custom_fields: { [A]: { type: 'varchar', value: 'ANN-7Q2X' } } },
+			previous: {
+				custom_fields: {
+					[A]: { type: 'varchar', value: 'ANN-7Q2X' }, // unchanged
+					[B]: null, // was empty, still empty
+					[C]: { type: 'varchar', value: 'OLD' }, // cleared
+				},
+			},
+		});
+		expect(event.changed).toEqual(['custom_fields', `custom_fields.${C}`]);
+		const none = normalizeWebhook({
+			meta: v2Meta({}),
+			data: v2Deal,
+			previous: { custom_fields: { dea1000000000000000000000000000000000003: { type: 'varchar', value: 'ANN-7Q2X' } } },
+		});
+		expect(none.changed).toEqual([]);
+	});
+
+	it('merges: the delete carries mergedToId, the survivor\'s change mergedFromId (strings in meta, numbers here)', () => {
+		const removed = normalizeWebhook({
+			meta: v2Meta({ action: 'delete', entity: 'person', entity_id: '8', merged_to_id: '7' }),
+			data: null,
+			previous: { id: 8, name: 'Ann Duplicate' },
+		});
+		expect(removed).toMatchObject({ action: 'delete', entity: 'person', entityId: 8, mergedToId: 7, mergedFromId: null });
+		const survivor = normalizeWebhook({
+			meta: v2Meta({ action: 'change', entity: 'person', entity_id: '7', merged_from_id: '8' }),
+			data: { id: 7, name: 'Ann Example', emails: [{ value: 'ann@example.com', primary: true }, { value: 'ann.dup@example.com', primary: false }] },
+			previous: { emails: [{ value: 'ann@example.com', primary: true }] },
+		});
+		expect(survivor).toMatchObject({ action: 'change', entityId: 7, mergedFromId: 8, mergedToId: null, changed: ['emails'] });
+		// An ordinary event has neither.
+		const plain = normalizeWebhook({ meta: v2Meta({}), data: v2Deal, previous: { stage_id: 2 } });
+		expect([plain.mergedToId, plain.mergedFromId]).toEqual([null, null]);
+	});
+
 	it('delete: current is null, previous is the last state', () => {
 		const event = normalizeWebhook({ meta: v2Meta({ action: 'delete' }), data: null, previous: v2Deal });
 		expect(event).toMatchObject({ action: 'delete', current: null, previous: v2Deal, changed: [] });
@@ -202,6 +263,23 @@ describe('webhooks v1', () => {
 		});
 		expect(event).toMatchObject({ entity: 'lead', entityId: leadId, changed: ['label_ids'] });
 		expect(leadLabelChange(event)).toEqual({ added: [LABEL_QUALIFIED], removed: [LABEL_HOT], current: [LABEL_QUALIFIED] });
+	});
+
+	it('merged.person is a change of the survivor; v1 documents no merge ids, so mergedFromId stays null', () => {
+		const person = { id: 7, name: 'Ann Example', email: [{ value: 'ann@example.com', primary: true }] };
+		const event = normalizeWebhook({
+			v: 1,
+			meta: v1Meta({ action: 'merged', object: 'person', id: 7 }),
+			current: { ...person, email: [...person.email, { value: 'ann.dup@example.com', primary: false }] },
+			previous: person,
+			event: 'merged.person',
+		});
+		expect(event).toMatchObject({ version: '1.0', action: 'change', entity: 'person', entityId: 7, changed: ['email'], mergedFromId: null, mergedToId: null });
+		const removed = normalizeWebhook({ v: 1, meta: v1Meta({ action: 'deleted', object: 'person', id: 8 }), current: null, previous: { id: 8 }, event: 'deleted.person' });
+		expect(removed).toMatchObject({ action: 'delete', mergedToId: null, mergedFromId: null });
+		// Should a v1 meta ever carry v2's names, they are read.
+		const withIds = normalizeWebhook({ v: 1, meta: v1Meta({ action: 'merged', object: 'person', id: 7, merged_from_id: 8 }), current: person, previous: person, event: 'merged.person' });
+		expect(withIds.mergedFromId).toBe(8);
 	});
 
 	it('person create (added.person)', () => {

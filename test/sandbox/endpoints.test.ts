@@ -254,6 +254,29 @@ describe('valid requests get spec-valid answers (zero violations)', () => {
 		expect(unknown.body).toMatchObject({ success: false, error: 'Entity was not found' });
 	});
 
+	test('v1 person merge: PUT /v1/persons/{id}/merge answers the survivor (mergePersonItem)', async () => {
+		const loser = track(await call('POST', '/api/v2/persons', { name: 'Merge Me', emails: [{ value: 'merge.me@example.com' }], phones: [{ value: '+1 555 0100' }] }), 'v2:addPerson');
+		const survivor = await call('POST', '/api/v2/persons', { name: 'Keep Me', label_ids: [3] });
+		const merged = track(await call('PUT', `/v1/persons/${loser.body.data.id}/merge`, { merge_with_id: survivor.body.data.id }), 'v1:mergePersons');
+		expect(merged.status).toBe(200);
+		expect(merged.body.data).toMatchObject({
+			id: survivor.body.data.id,
+			merge_what_id: loser.body.data.id,
+			name: 'Keep Me',
+			label: 3,
+			label_ids: [3],
+			email: [{ value: 'merge.me@example.com', primary: true, label: 'work' }],
+			phone: [{ value: '+1 555 0100', primary: true, label: 'work' }],
+			active_flag: true,
+		});
+		expect((await call('GET', `/api/v2/persons/${loser.body.data.id}`)).status).toBe(404);
+		// The body is validated like every other: merge_with_id is required.
+		const missing = await call('PUT', `/v1/persons/${survivor.body.data.id}/merge`, {});
+		expect(missing.status).toBe(400);
+		expect(sb.state.violations.map((v) => v.operationId)).toEqual(['mergePersons']);
+		sb.clearViolations();
+	});
+
 	test('every implemented operation was exercised', () => {
 		const all = implementedOperations().map((o) => `${o.version}:${o.operationId}`);
 		expect(all.filter((o) => !seen.has(o))).toEqual([]);

@@ -1,11 +1,21 @@
 /**
- * Webhook deliveries: v2 payloads with basic auth, `previous` holding only changed fields, retries
- * with attempts 1..4 on a failing receiver (shortened schedule), v1 payload mode, duplicate
- * redelivery, and lead conversion (deal carries the origin lead).
+ * Webhook deliveries: v2 payloads with basic auth, `previous` holding only changed fields, custom
+ * fields sparse by default (typed and plain on request), retries with attempts 1..4 on a failing
+ * receiver (shortened schedule), the ban (retries due during it dropped too), the 3-day deletion with
+ * advanceClock, v1 payload mode, duplicate redelivery, lead conversion (deal carries the origin
+ * lead) and person merges (delete with merged_to_id + change with merged_from_id).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DEAL_FIELD_KEYS, LEAD_LABEL_IDS, type Sandbox, startSandbox } from '../../sandbox';
+import {
+	DEAL_FIELD_KEYS,
+	DROPPED_BANNED,
+	DROPPED_DELETED_3_DAYS,
+	LEAD_LABEL_IDS,
+	PERSON_FIELD_KEYS,
+	type Sandbox,
+	startSandbox,
+} from '../../sandbox';
 
 interface Received {
 	at: number;
@@ -256,7 +266,7 @@ test('lead conversion: the deal carries source_lead_id; webhooks get deal create
 	expect(viaAdmin.deal?.source_lead_id).toBe(viaAdmin.conversion.lead_id);
 });
 
-test('10 first-attempt failures ban a webhook; events during the ban are lost', async () => {
+test('10 first-attempt failures ban a webhook; events during the ban are lost, and so are retries that come due; advanceClock ends the ban', async () => {
 	script.set(
 		'/ban',
 		Array.from({ length: 60 }, () => 500),
@@ -267,8 +277,249 @@ test('10 first-attempt failures ban a webhook; events during the ban are lost', 
 	sb.createPerson({ name: 'Person during the ban' });
 	await sb.waitForWebhooks(15000);
 	const ds = sb.deliveries({ webhookId: id });
-	expect(ds.filter((d) => d.state === 'failed')).toHaveLength(10);
-	expect(ds.filter((d) => d.state === 'dropped')).toHaveLength(1);
+	expect(ds).toHaveLength(11);
+	// The 10 failed first attempts: their retries came due during the ban and were dropped
+	// ("No data will be saved for retries after the ban").
+	const retried = ds.slice(0, 10);
+	for (const d of retried) {
+		expect(d).toMatchObject({ state: 'dropped', droppedReason: DROPPED_BANNED });
+		expect(d.attempts[0]).toMatchObject({ attempt: 1, status: 500 });
+		expect(d.attempts.length).toBeLessThan(4);
+	}
+	// The event during the ban never went out.
+	expect(ds[10]).toMatchObject({ state: 'dropped', attempts: [] });
+	expect(ds[10].droppedReason).toMatch(/^webhook banned/);
+	expect(at('/ban').map((r) => r.body.meta.attempt).filter((a) => a > 1).length).toBeLessThan(10);
 	const hooks: any = await api('GET', '/v1/webhooks');
 	expect(hooks.data[0].is_active).toBe(0);
+
+	// 30 min (scaled) later the webhook is active again and its counter back to zero.
+	script.delete('/ban');
+	const res = await fetch(`${sb.url}/__admin/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advanceMs: 30 * 60 * 1000 * 0.01 }) });
+	expect(res.status).toBe(200);
+	const ahead = Date.parse(((await (await fetch(`${sb.url}/__admin/clock`)).json()) as any).data.now) - Date.now();
+	expect(ahead).toBeGreaterThan(18_000 - 1_000);
+	expect(ahead).toBeLessThanOrEqual(18_000);
+	expect((await api('GET', '/v1/webhooks')).data[0].is_active).toBe(1);
+	sb.createPerson({ name: 'Person after the ban' });
+	await sb.waitForWebhooks();
+	expect(sb.deliveries({ webhookId: id }).at(-1)).toMatchObject({ state: 'delivered' });
+	expect(sb.state.webhooks.get(id)?.ban_counter).toBe(0);
+});
+
+test('a webhook without a successful delivery for 3 days (scaled) is deleted when its next delivery would go out', async () => {
+	// A fast schedule: retries after 0.3 / 3 / 15 ms, 3 days = 25.9 s; advanceClock does the waiting.
+	const fast = await startSandbox({ rateLimit: 0, webhookTimeScale: 0.0001, webhookTimeoutMs: 1_500 });
+	try {
+		const hook = async (path: string) => {
+			const res = await fetch(`${fast.url}/v1/webhooks`, {
+				method: 'POST',
+				headers: { 'x-api-token': fast.apiToken, 'content-type': 'application/json' },
+				body: JSON.stringify({ subscription_url: `${base}${path}`, event_action: 'change', event_object: 'deal', name: path }),
+			});
+			return ((await res.json()) as any).data.id as number;
+		};
+		script.set('/dead', Array.from({ length: 40 }, () => 500));
+		const dead = await hook('/dead');
+		const alive = await hook('/alive');
+		const quiet = await startSandboxQuietHook(fast);
+		const day = 24 * 60 * 60 * 1000 * 0.0001;
+
+		fast.markDealWon(1);
+		await fast.waitForWebhooks();
+		expect(fast.deliveries({ webhookId: dead })[0]).toMatchObject({ state: 'failed' });
+		expect(fast.deliveries({ webhookId: dead })[0].attempts).toHaveLength(4);
+
+		// 2.9 days without a success: still there, still tried.
+		fast.advanceClock(2.9 * day);
+		fast.markDealLost(1);
+		await fast.waitForWebhooks();
+		expect(fast.deliveries({ webhookId: dead })[1]).toMatchObject({ state: 'failed' });
+		expect(fast.state.webhooks.has(dead)).toBe(true);
+
+		// Past 3 days: the next delivery deletes it instead of going out.
+		fast.advanceClock(0.2 * day);
+		const before = at('/dead').length;
+		fast.reopenDeal(1);
+		await fast.waitForWebhooks();
+		expect(fast.deliveries({ webhookId: dead })[2]).toMatchObject({ state: 'dropped', droppedReason: DROPPED_DELETED_3_DAYS, attempts: [] });
+		expect(at('/dead')).toHaveLength(before);
+		expect(fast.state.webhooks.has(dead)).toBe(false);
+		const listed: any = await (await fetch(`${fast.url}/v1/webhooks`, { headers: { 'x-api-token': fast.apiToken } })).json();
+		expect(listed.data.map((w: any) => w.id).sort()).toEqual([alive, quiet].sort());
+		// Later events have no webhook to go to.
+		fast.markDealWon(1);
+		await fast.waitForWebhooks();
+		expect(fast.deliveries({ webhookId: dead })).toHaveLength(3);
+
+		// A webhook that succeeds, and one that never had a delivery, are kept.
+		expect(fast.deliveries({ webhookId: alive }).map((d) => d.state)).toEqual(['delivered', 'delivered', 'delivered', 'delivered']);
+		expect(fast.state.webhooks.get(quiet)).toBeDefined();
+		expect(fast.state.violations).toEqual([]);
+	} finally {
+		await fast.close();
+	}
+});
+
+/** A webhook for person deletions only: no delivery during the test. */
+async function startSandboxQuietHook(s: Sandbox): Promise<number> {
+	const res = await fetch(`${s.url}/v1/webhooks`, {
+		method: 'POST',
+		headers: { 'x-api-token': s.apiToken, 'content-type': 'application/json' },
+		body: JSON.stringify({ subscription_url: `${base}/quiet`, event_action: 'delete', event_object: 'person', name: 'quiet' }),
+	});
+	return ((await res.json()) as any).data.id as number;
+}
+
+test('custom fields are sparse by default: only set fields, {type, value}; previous holds the changed keys, null for "was empty"', async () => {
+	await addWebhook('/sparse');
+	const CODE = DEAL_FIELD_KEYS.referralCode;
+	const NAME = DEAL_FIELD_KEYS.referrerName;
+	const deal = sb.createDeal({ title: 'Sparse', person_id: 1, stage_id: 1 });
+	const id = deal.id as number;
+	sb.updateDeal(id, { custom_fields: { [CODE]: 'ANNA-7K2Q' } }); // was empty
+	sb.updateDeal(id, { custom_fields: { [CODE]: 'BEN-4M8X', [NAME]: 'Ben Okafor' } }); // changed + was empty
+	sb.updateDeal(id, { custom_fields: { [CODE]: null } }); // cleared
+	sb.updateDeal(id, { title: 'Sparse, renamed', value: 990 }); // no custom field touched
+	sb.markDealLost(id, 'No budget');
+	sb.reopenDeal(id);
+	sb.deleteDeal(id);
+	await sb.waitForWebhooks();
+	const [created, set, changed, cleared, renamed, lost, reopened, deleted] = at('/sparse').map((r) => r.body);
+	expect(at('/sparse').map((r) => `${r.body.meta.action}.${r.body.meta.entity}`)).toEqual([
+		'create.deal',
+		...Array.from({ length: 6 }, () => 'change.deal'),
+		'delete.deal',
+	]);
+	expect(created.data.custom_fields).toEqual({});
+	expect(set.data.custom_fields).toEqual({ [CODE]: { type: 'varchar', value: 'ANNA-7K2Q' } });
+	expect(set.previous.custom_fields).toEqual({ [CODE]: null });
+	expect(changed.data.custom_fields).toEqual({ [CODE]: { type: 'varchar', value: 'BEN-4M8X' }, [NAME]: { type: 'varchar', value: 'Ben Okafor' } });
+	expect(changed.previous.custom_fields).toEqual({ [CODE]: { type: 'varchar', value: 'ANNA-7K2Q' }, [NAME]: null });
+	expect(cleared.data.custom_fields).toEqual({ [NAME]: { type: 'varchar', value: 'Ben Okafor' } });
+	expect(cleared.previous.custom_fields).toEqual({ [CODE]: { type: 'varchar', value: 'BEN-4M8X' } });
+	// Edits of title / value: only those (and update_time) in previous.
+	// (update_time is in previous only when the second changed: the timestamps have seconds precision.)
+	expect(Object.keys(renamed.previous).filter((k) => k !== 'update_time').sort()).toEqual(['title', 'value']);
+	expect(renamed.previous).toMatchObject({ title: 'Sparse', value: 0 });
+	expect(renamed.previous.custom_fields).toBeUndefined();
+	expect(lost.previous).toMatchObject({ status: 'open', lost_reason: null, lost_time: null });
+	expect(reopened.data).toMatchObject({ status: 'open', lost_reason: null, lost_time: null, close_time: null });
+	expect(reopened.previous).toMatchObject({ status: 'lost', lost_reason: 'No budget' });
+	expect(reopened.previous.title).toBeUndefined();
+	// The last state of a delete lists the set fields only.
+	expect(deleted.data).toBeNull();
+	expect(deleted.previous.custom_fields).toEqual({ [NAME]: { type: 'varchar', value: 'Ben Okafor' } });
+
+	// Persons too; `label` (the first label id, as Pipedrive's person example has it) next to label_ids.
+	const person = sb.createPerson({ name: 'Label Person', label_ids: [5, 6], custom_fields: { [PERSON_FIELD_KEYS.referrals]: 2 } });
+	const plain = sb.createPerson({ name: 'No Label' });
+	await sb.waitForWebhooks();
+	const [p1, p2] = at('/sparse').slice(-2).map((r) => r.body);
+	expect(p1.data).toMatchObject({ id: person.id, label: 5, label_ids: [5, 6], custom_fields: { [PERSON_FIELD_KEYS.referrals]: { type: 'double', value: 2 } } });
+	expect(Object.keys(p1.data.custom_fields)).toEqual([PERSON_FIELD_KEYS.referrals]);
+	expect(p2.data).toMatchObject({ id: plain.id, label: null, label_ids: [], custom_fields: {} });
+});
+
+test('customFieldFormat "typed" lists every field (null when unset), "plain" every field as a bare value; the startSandbox option sets it', async () => {
+	await addWebhook('/formats', { event_object: 'deal' });
+	const CODE = DEAL_FIELD_KEYS.referralCode;
+	try {
+		sb.webhooks.options.customFieldFormat = 'typed';
+		sb.updateDeal(1, { custom_fields: { [CODE]: 'TYPED-1' } });
+		sb.webhooks.options.customFieldFormat = 'plain';
+		sb.updateDeal(1, { custom_fields: { [CODE]: 'PLAIN-1' } });
+	} finally {
+		sb.webhooks.options.customFieldFormat = 'sparse';
+	}
+	await sb.waitForWebhooks();
+	const [typed, plain] = at('/formats').map((r) => r.body);
+	expect(Object.keys(typed.data.custom_fields).sort()).toEqual(Object.values(DEAL_FIELD_KEYS).sort());
+	expect(typed.data.custom_fields[CODE]).toEqual({ type: 'varchar', value: 'TYPED-1' });
+	expect(typed.data.custom_fields[DEAL_FIELD_KEYS.referrerName]).toBeNull();
+	expect(typed.previous.custom_fields).toEqual({ [CODE]: null });
+	expect(plain.data.custom_fields[CODE]).toBe('PLAIN-1');
+	expect(plain.data.custom_fields[DEAL_FIELD_KEYS.referrerName]).toBeNull();
+	expect(plain.previous.custom_fields).toEqual({ [CODE]: 'TYPED-1' });
+
+	const other = await startSandbox({ rateLimit: 0, webhookCustomFields: 'typed' });
+	try {
+		expect(other.webhooks.options.customFieldFormat).toBe('typed');
+	} finally {
+		await other.close();
+	}
+	await expect(startSandbox({ webhookCustomFields: 'typed-sparse' as never })).rejects.toThrow(/sparse, typed or plain/);
+	const byDefault = await startSandbox({ rateLimit: 0 });
+	try {
+		expect(byDefault.webhooks.options.customFieldFormat).toBe('sparse');
+	} finally {
+		await byDefault.close();
+	}
+});
+
+test('person merge, as Pipedrive v2 does it: delete with merged_to_id, change with merged_from_id (strings); v1 gets merged + deleted; PUT /v1/persons/{id}/merge', async () => {
+	await addWebhook('/merge-v2');
+	await addWebhook('/merge-v1', { version: '1.0' });
+	// Person 10 (Julia, 1 lead) is merged into person 3 (Chloé, deal 1).
+	const loser = sb.state.getPerson(10);
+	expect(sb.state.leadList.filter((l) => l.person_id === 10)).toHaveLength(1);
+	sb.createDeal({ title: 'Julia deal', person_id: 10, stage_id: 1, custom_fields: { [DEAL_FIELD_KEYS.referralCode]: 'JULIA-1' } });
+	sb.updatePerson(10, { custom_fields: { [PERSON_FIELD_KEYS.referralCode]: 'JULIA-CODE' } });
+	await sb.waitForWebhooks();
+	received = [];
+	const merged = await api('PUT', '/v1/persons/10/merge', { merge_with_id: 3 });
+	expect(merged.data).toMatchObject({ id: 3, merge_what_id: 10, name: 'Chloé Dubois', open_deals_count: 2 });
+	expect(merged.data.email.map((e: any) => e.value)).toEqual(['Chloe.Dubois@Example.FR', 'julia.kowalska@example.pl']);
+	expect(merged.data[PERSON_FIELD_KEYS.referralCode]).toBe('JULIA-CODE'); // the survivor's empty field took the other's value
+	await sb.waitForWebhooks();
+
+	const v2 = at('/merge-v2').map((r) => r.body);
+	expect(v2.map((b) => `${b.meta.action}.${b.meta.entity}`)).toEqual(['change.deal', 'change.lead', 'change.person', 'delete.person']);
+	expect(new Set(v2.map((b) => b.meta.correlation_id)).size).toBe(1);
+	const [dealMoved, leadMoved, survivor, removed] = v2;
+	expect(dealMoved.previous).toMatchObject({ person_id: 10 });
+	expect(dealMoved.data.person_id).toBe(3);
+	expect(leadMoved.previous).toMatchObject({ person_id: 10 });
+	expect(survivor.meta).toMatchObject({ entity_id: '3', merged_from_id: '10' });
+	expect(survivor.meta.merged_to_id).toBeUndefined();
+	expect(survivor.previous.emails).toEqual([{ value: 'Chloe.Dubois@Example.FR', primary: true, label: 'work' }]);
+	expect(survivor.data.emails.map((e: any) => e.value)).toEqual(['Chloe.Dubois@Example.FR', 'julia.kowalska@example.pl']);
+	expect(survivor.previous.custom_fields).toEqual({ [PERSON_FIELD_KEYS.referralCode]: null });
+	expect(removed.meta).toMatchObject({ entity_id: '10', merged_to_id: '3' });
+	expect(removed.meta.merged_from_id).toBeUndefined();
+	expect(removed.data).toBeNull();
+	expect(removed.previous).toMatchObject({ id: 10, name: loser.name });
+
+	const v1 = at('/merge-v1').map((r) => r.body);
+	expect(v1.map((b) => b.event)).toEqual(['updated.deal', 'merged.person', 'deleted.person']);
+	expect(v1[1]).toMatchObject({ meta: { action: 'merged', object: 'person', id: 3 }, current: { id: 3 }, previous: { id: 3 } });
+	expect(v1[2]).toMatchObject({ meta: { action: 'deleted', id: 10 }, current: null, previous: { id: 10 } });
+
+	// The merged person is gone, its email finds the survivor.
+	const gone = await fetch(`${sb.url}/api/v2/persons/10`, { headers: { 'x-api-token': sb.apiToken } });
+	expect(gone.status).toBe(404);
+	const found = await api('GET', '/api/v2/persons/search?term=julia.kowalska%40example.pl&fields=email&exact_match=true');
+	expect(found.data.items.map((i: any) => i.item.id)).toEqual([3]);
+
+	// Refusals keep Pipedrive's error shape: unknown person, unknown survivor, itself.
+	for (const [path, body, status] of [
+		['/v1/persons/10/merge', { merge_with_id: 3 }, 404],
+		['/v1/persons/3/merge', { merge_with_id: 999 }, 400],
+		['/v1/persons/3/merge', { merge_with_id: 3 }, 400],
+	] as const) {
+		const res = await fetch(sb.url + path, { method: 'PUT', headers: { 'x-api-token': sb.apiToken, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+		expect(res.status).toBe(status);
+		expect(await res.json()).toMatchObject({ success: false });
+	}
+	expect(sb.state.violations).toEqual([]);
+
+	// The admin route does the same (change_source "app").
+	received = [];
+	const res = await fetch(`${sb.url}/__admin/persons/5/merge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ merge_with_id: 4 }) });
+	expect(res.status).toBe(200);
+	await sb.waitForWebhooks();
+	expect(at('/merge-v2').map((r) => [r.body.meta.action, r.body.meta.entity_id, r.body.meta.change_source, r.body.meta.merged_to_id ?? r.body.meta.merged_from_id])).toEqual([
+		['change', '4', 'app', '5'],
+		['delete', '5', 'app', '4'],
+	]);
 });
