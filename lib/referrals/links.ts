@@ -74,7 +74,20 @@ const PARTICIPANT_READERS = new Set<keyof StoreTransaction>([
 export function withResolvedLinks(store: ReferralStore, publicUrl: () => string): ReferralStore {
 	const resolveOne = (participant: Participant | null): Participant | null => {
 		if (!participant || !participant.link.startsWith(N8N_URL_PLACEHOLDER)) return participant;
-		return { ...participant, link: resolveLink(participant.link, publicUrl) };
+		// Resolved when first read: code that never looks at the link (a trigger matching codes on a
+		// queue-mode main without WEBHOOK_URL) never needs the public URL.
+		const stored = participant.link;
+		let resolved: string | undefined;
+		const copy = { ...participant };
+		Object.defineProperty(copy, 'link', {
+			enumerable: true,
+			configurable: true,
+			get: () => (resolved ??= resolveLink(stored, publicUrl)),
+			set: (value: string) => {
+				resolved = value;
+			},
+		});
+		return copy;
 	};
 	const resolveAll = (value: unknown): unknown =>
 		Array.isArray(value) ? value.map((p) => resolveOne(p as Participant)) : resolveOne(value as Participant | null);

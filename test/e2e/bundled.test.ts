@@ -42,7 +42,7 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 		// What a user does after importing: pick the stage that qualifies a referral.
 		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY, workflows: bundledWithQualifyingStage(SALES_PIPELINE, QUALIFYING_STAGE) });
 		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
-		program = new ReferralProgram(store);
+		program = new ReferralProgram(store, undefined, { publicUrl: () => n8n.instance.url });
 		cookie = await setUpOwner(n8n.instance);
 	});
 

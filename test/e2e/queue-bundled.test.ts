@@ -94,7 +94,7 @@ describeQueue('real n8n in queue mode: the bundled workflows on two workers, Pos
 			schema: storeSchema,
 			ssl: 'disable',
 		});
-		const program = new ReferralProgram(store);
+		const program = new ReferralProgram(store, undefined, { publicUrl: () => n8n.instance.url });
 		const campaign = await program.getCampaign({ slug: 'referral-program' });
 		const referral = await program.getParticipant(campaign.id, { email: 'bo@example.com' });
 		expect(referral).toMatchObject({ source: 'referred', referralStatus: 'pending', pipedriveDealId: expect.any(Number) });

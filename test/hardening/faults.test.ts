@@ -71,7 +71,7 @@ describe('hardening: faults and crashes converge', () => {
 		n8n = await prepareBundledN8n(sandbox, { qualifyKey: 'faults-qualify-key-3b8d', workflows: workflows() });
 		instance = n8n.instance;
 		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
-		program = new ReferralProgram(store);
+		program = new ReferralProgram(store, undefined, { publicUrl: () => n8n.instance.url });
 		cookie = await setUpOwner(instance);
 		await waitFor(async () => (await openForm(instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');
 	});

@@ -32,7 +32,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
 		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY });
 		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
-		program = new ReferralProgram(store);
+		program = new ReferralProgram(store, undefined, { publicUrl: () => n8n.instance.url });
 		await waitFor(async () => (await openForm(n8n.instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');
 		// One referrer and one pending referral to aim at.
 		const signup = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Ann', 'Lee', 'ann@example.com']);
