@@ -22,7 +22,7 @@
 // both sandboxes (the built-in node does not retry a 429; limits are measured by bench:sync).
 //
 // Env: BENCH_SIGNUPS (400), BENCH_SYNC_PERSONS (50000), BENCH_SECONDS per load level (15),
-// BENCH_SKIP=latency,queue,peer,sync (leave parts out while working on the others).
+// BENCH_SKIP=latency,bursts,queue,peer,sync (leave parts out while working on the others).
 // The last line printed is one JSON object with every figure.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -53,6 +53,7 @@ import {
 	peerWorkflows,
 	seedPendingReferrals,
 } from './e2e/fixtures';
+import { burstRun } from './e2e/bursts';
 import { runLoad, type LoadResult } from './e2e/load';
 import { collectGarbage, sampleRss, waitForExecutions } from './e2e/n8n';
 import { startPipedriveProxy } from './e2e/pipedrive-proxy';
@@ -568,6 +569,10 @@ async function main(): Promise<void> {
 	};
 	results.sqlite = {};
 	if (!SKIP.has('latency')) for (const engine of ENGINES) results.sqlite[engine.name] = await sqliteLatencyRun(engine);
+	if (!SKIP.has('bursts')) {
+		results.bursts = {};
+		for (const engine of ENGINES) results.bursts[engine.name] = await burstRun(engine, QUALIFY_KEY);
+	}
 	if (!SKIP.has('peer')) results.sideBySide = await sideBySideRun();
 	if (!SKIP.has('queue')) await queueRun(results);
 	if (!SKIP.has('sync')) {

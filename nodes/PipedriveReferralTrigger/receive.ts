@@ -39,41 +39,63 @@ function respond(response: Response, status: number, body: IDataObject, headers:
 
 /** Pipedrive custom-field keys are 40 hex characters; anything else is taken as a field name. */
 const FIELD_KEY = /^[0-9a-f]{40}$/i;
-const FIELD_NAME_TTL_MS = 10 * 60_000;
-const fieldKeysByName = new Map<string, { key: Promise<string>; at: number }>();
 
-/**
- * The key of a field given by key or by name. Deliveries carry keys only, and a bundled workflow
- * can only name its fields; a name is looked up (one `GET` of the field list) and remembered for
- * ten minutes per credential, so a burst of deliveries costs one call.
- */
+/** The key of a field given by key or by name (deliveries carry keys; a bundled workflow names its fields). */
 async function fieldKeyOf(context: IWebhookFunctions, entity: 'deal' | 'person', keyOrName: string): Promise<string> {
 	if (keyOrName === '' || FIELD_KEY.test(keyOrName)) return keyOrName;
-	const cacheKey = `${JSON.stringify(context.getNode().credentials ?? {})}|${entity}|${keyOrName}`;
-	const cached = fieldKeysByName.get(cacheKey);
-	if (cached && Date.now() - cached.at < FIELD_NAME_TTL_MS) return await cached.key;
-	const key = pipedriveClientFor(context).then(async (client) => {
-		const fields = entity === 'deal' ? await client.listDealFields() : await client.listPersonFields();
-		return resolveField(fields, keyOrName, entity).key;
-	});
-	fieldKeysByName.set(cacheKey, { key, at: Date.now() });
-	key.catch(() => fieldKeysByName.delete(cacheKey));
-	return await key;
+	const client = await pipedriveClientFor(context);
+	const fields = entity === 'deal' ? await client.listDealFields() : await client.listPersonFields();
+	return resolveField(fields, keyOrName, entity).key;
 }
 
-async function configOf(context: IWebhookFunctions): Promise<TriggerConfig> {
+type StartFor = 'all' | 'withCode' | 'campaignReferrals';
+
+interface TriggerSettings {
+	config: TriggerConfig;
+	startFor: StartFor;
+	campaign: INodeParameterResourceLocator | undefined;
+}
+
+const SETTINGS_TTL_MS = 10 * 60_000;
+const settingsCache = new Map<string, { settings: Promise<TriggerSettings>; at: number }>();
+
+/**
+ * The node's settings, with field names resolved to keys. Read once per ten minutes per node and
+ * settings, not per delivery: an expression (the bundled workflows name their field with one) costs
+ * n8n's default expression engine tens of milliseconds, and one field-list GET per name, which a
+ * busy CRM would pay thousands of times a day. Changed settings (or credentials) are another key.
+ */
+async function settingsOf(context: IWebhookFunctions): Promise<TriggerSettings> {
+	const node = context.getNode();
+	const cacheKey = JSON.stringify([context.getWorkflow().id, node.name, node.typeVersion, node.parameters, node.credentials ?? {}]);
+	const now = Date.now();
+	const cached = settingsCache.get(cacheKey);
+	if (cached && now - cached.at < SETTINGS_TTL_MS) return await cached.settings;
+	for (const [key, entry] of settingsCache) if (now - entry.at >= SETTINGS_TTL_MS) settingsCache.delete(key);
+	const settings = readSettings(context);
+	settingsCache.set(cacheKey, { settings, at: now });
+	settings.catch(() => settingsCache.delete(cacheKey));
+	return await settings;
+}
+
+async function readSettings(context: IWebhookFunctions): Promise<TriggerSettings> {
 	const events = (context.getNodeParameter('events', []) as TriggerEvent[]) ?? [];
 	const stageEvents = events.includes('dealEnteredStage');
 	const pipelineId = stageEvents ? Number(context.getNodeParameter('pipelineId', '')) : 0;
+	const startFor = context.getNodeParameter('startFor', 'all') as StartFor;
 	return {
-		events,
-		pipelineId: Number.isFinite(pipelineId) && pipelineId > 0 ? pipelineId : null,
-		stageIds: stageEvents ? ((context.getNodeParameter('stageIds', []) as unknown[]) ?? []).map(Number).filter(Number.isFinite) : [],
-		labelIds: events.includes('leadLabelled') ? ((context.getNodeParameter('labelIds', []) as unknown[]) ?? []).map(String) : [],
-		codeField: await fieldKeyOf(context, 'deal', String(context.getNodeParameter('codeField', '') ?? '').trim()),
-		personCodeField: events.includes('personCreatedOrUpdated')
-			? await fieldKeyOf(context, 'person', String(context.getNodeParameter('personCodeField', '') ?? '').trim())
-			: '',
+		config: {
+			events,
+			pipelineId: Number.isFinite(pipelineId) && pipelineId > 0 ? pipelineId : null,
+			stageIds: stageEvents ? ((context.getNodeParameter('stageIds', []) as unknown[]) ?? []).map(Number).filter(Number.isFinite) : [],
+			labelIds: events.includes('leadLabelled') ? ((context.getNodeParameter('labelIds', []) as unknown[]) ?? []).map(String) : [],
+			codeField: await fieldKeyOf(context, 'deal', String(context.getNodeParameter('codeField', '') ?? '').trim()),
+			personCodeField: events.includes('personCreatedOrUpdated')
+				? await fieldKeyOf(context, 'person', String(context.getNodeParameter('personCodeField', '') ?? '').trim())
+				: '',
+		},
+		startFor,
+		campaign: startFor === 'campaignReferrals' ? (context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator) : undefined,
 	};
 }
 
@@ -106,17 +128,15 @@ function lookupsFor(context: IWebhookFunctions): Lookups {
 	};
 }
 
-type StartFor = 'all' | 'withCode' | 'campaignReferrals';
-
 /** The items that start the workflow, after the node's Start Workflow For. */
-async function startingItems(context: IWebhookFunctions, items: TriggerItem[]): Promise<TriggerItem[]> {
-	const startFor = context.getNodeParameter('startFor', 'all') as StartFor;
+async function startingItems(context: IWebhookFunctions, settings: TriggerSettings, items: TriggerItem[]): Promise<TriggerItem[]> {
+	const { startFor } = settings;
 	if (startFor === 'all' || items.length === 0) return items;
 	const withCode = items.filter((item) => codeOrNull(item.referralCode) !== null);
 	if (startFor === 'withCode' || withCode.length === 0) return withCode;
 	const program = await programFor(context);
 	// A campaign that does not exist yet (the bundled one is made by the first referrer) has no referrals.
-	const campaign = await program.findCampaign(campaignRefOf(context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator));
+	const campaign = await program.findCampaign(campaignRefOf(settings.campaign));
 	if (!campaign) return [];
 	const referrals = await program.referralCodesIn(campaign.id, withCode.map((item) => item.referralCode));
 	return withCode.filter((item) => referrals.has(codeOrNull(item.referralCode)!));
@@ -141,7 +161,8 @@ export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebh
 
 	let items;
 	try {
-		items = await startingItems(context, await itemsFor(webhook, await configOf(context), lookupsFor(context)));
+		const settings = await settingsOf(context);
+		items = await startingItems(context, settings, await itemsFor(webhook, settings.config, lookupsFor(context)));
 	} catch (error) {
 		// Not a 2xx: Pipedrive tries again (3 s, 30 s, 150 s later); the failed execution shows why.
 		respond(response, 500, { error: 'Could not read the event; Pipedrive will retry' });

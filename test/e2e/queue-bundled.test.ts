@@ -81,6 +81,8 @@ describeQueue('real n8n in queue mode: the bundled workflows on two workers, Pos
 		const signup = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Ann', 'Lee', 'ann@example.com']);
 		const code = /\/form\/refer\?ref=(\S+)/.exec(signup.text)?.[1];
 		expect(code).toEqual(expect.any(String));
+		// Made on a worker, the link is the public URL every process is configured with.
+		expect(signup.text).toContain(`${n8n.instance.url}/form/refer?ref=${code}`);
 		const friend = await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, ['Bo', 'Friend', 'bo@example.com', code!], `ref=${code}`);
 		expect(friend.heading).toBe('Thank you!');
 
