@@ -1,5 +1,5 @@
 // How fast one n8n answers Pipedrive deliveries that start nothing: the bundled qualify workflow
-// (trigger filtering to the campaign's referrals) receiving `create.deal` for deals that are no
+// (trigger filtering to the campaign's referrals) receiving deal-won deliveries for deals that are no
 // referrals, paced and in bursts (a bulk edit in Pipedrive), on both of n8n's expression engines.
 // Pipedrive gives each delivery 10 s; ten failed first attempts ban the webhook for 30 minutes.
 import { startSandbox, DEAL_FIELD_KEYS, type Sandbox } from '../../sandbox';
@@ -27,12 +27,17 @@ export interface BurstFigures {
 }
 
 async function deliveriesOf(sandbox: Sandbox, count: number, gapMs: number): Promise<BurstFigures> {
+	// Every fourth deal carries a code nobody has: the trigger looks it up in the store. Creating
+	// them sends nothing (the workflow's webhook is for changes); winning them does.
+	const ids = Array.from({ length: count }, (_, i) => {
+		const custom_fields = i % 4 === 0 ? { [DEAL_FIELD_KEYS.referralCode]: 'NOBODY2345' } : {};
+		return sandbox.createDeal({ title: `Ordinary deal ${i}`, person_id: 1, stage_id: 1, custom_fields }).id as number;
+	});
+	await sandbox.waitForWebhooks(60_000);
 	const from = sandbox.deliveries().length;
 	const started = Date.now();
-	for (let i = 0; i < count; i++) {
-		// Every fourth deal carries a code nobody has: the trigger looks it up in the store.
-		const custom_fields = i % 4 === 0 ? { [DEAL_FIELD_KEYS.referralCode]: 'NOBODY2345' } : {};
-		sandbox.createDeal({ title: `Ordinary deal ${i}`, person_id: 1, stage_id: 1, custom_fields });
+	for (const id of ids) {
+		sandbox.markDealWon(id);
 		await new Promise((resolve) => (gapMs > 0 ? setTimeout(resolve, gapMs) : setImmediate(resolve)));
 	}
 	await sandbox.waitForWebhooks(600_000);
