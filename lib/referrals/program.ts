@@ -16,6 +16,7 @@ import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ItemFailedError, ReferralError, invalidInput } from './errors';
 import { grantImpliedRewards, grantRegistrationReward, ledgerEvents, withdrawRewards, type LedgerChange } from './ledger';
 import { RewardDesk } from './issuing';
+import { findPeople } from './people';
 import { parseRewardRules } from './rewards';
 import { DEFAULT_LINK_TEMPLATE, parseLinkTemplate, renderLink, resolveLink, withResolvedLinks } from './links';
 import type { Campaign, CampaignStats, CampaignStatus, Participant, ParticipantSource, ReferralStatus } from './model';
@@ -972,37 +973,6 @@ async function insertWithFreshCodes(
 		remaining = skipped.filter((row) => !existing.has(row.emailIdentity));
 	}
 	return { inserted, existing };
-}
-
-/**
- * A campaign's participants found by email: the participant with that very address, else the one
- * the address belongs to (same identity: plus-tags, Gmail dots). Participants registered twice
- * before identities were unique keep their own addresses; the identity is the oldest one's.
- */
-class People {
-	private readonly byEmail = new Map<string, Participant>();
-	private readonly byIdentity = new Map<string, Participant>();
-
-	add(participant: Participant): void {
-		if (!participant.email) return;
-		this.byEmail.set(participant.email, participant);
-		const identity = emailIdentity(participant.email);
-		const holder = this.byIdentity.get(identity);
-		if (!holder || holder.id >= participant.id) this.byIdentity.set(identity, participant);
-	}
-
-	find(email: string): Participant | undefined {
-		return this.byEmail.get(email) ?? this.byIdentity.get(emailIdentity(email));
-	}
-}
-
-async function findPeople(tx: StoreTransaction, campaignId: number, emails: string[]): Promise<People> {
-	const people = new People();
-	for (const batch of chunks(unique(emails))) {
-		const identities = unique(batch.map(emailIdentity));
-		for (const participant of await tx.findParticipantsByEmail(campaignId, batch, identities)) people.add(participant);
-	}
-	return people;
 }
 
 async function findParticipantIn(
