@@ -1,7 +1,7 @@
 /**
  * Real-n8n end-to-end suites (`npm run test:e2e`): a real n8n 2.41 (installed once into a cache
  * folder, see scripts/n8n/install.ts) with this package installed as a community package.
- * Slow: the first run installs n8n (~6 min), each suite starts n8n; one suite at a time.
+ * Slow: the first run installs n8n from its lock (~5 min), each suite starts n8n; one suite at a time.
  */
 /** @type {import('jest').Config} */
 module.exports = {

@@ -4,7 +4,8 @@
  * sandbox standing in for Pipedrive (or real Pipedrive), and the referral store on embedded SQLite.
  *
  *   1. build + pack this repository (npm run build, npm pack)
- *   2. find or install n8n 2.41.0 in the cache (first time ~6 min and 2.9 GB; see scripts/n8n/install.ts)
+ *   2. find or install n8n 2.41.0 in the cache, from its committed lock, while packing (first time
+ *      about 4.5 min and 2.7 GB; see scripts/n8n/install.ts)
  *   3. install the package into the demo user folder `.n8n-demo/` (kept between runs: the owner
  *      account, workflows, executions and the referral data survive restarts)
  *   4. start the Pipedrive sandbox on :4010, unless PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN
@@ -14,7 +15,7 @@
  *
  * Env: PORT (default 5678), SANDBOX_PORT (default 4010), PIPEDRIVE_API_TOKEN +
  * PIPEDRIVE_COMPANY_DOMAIN (real Pipedrive), WEBHOOK_URL (the public URL Pipedrive can reach n8n
- * at, for real Pipedrive), N8N_VERSION (default 2.41.0), N8N_CACHE_DIR, DEMO_VERBOSE=1 (echo n8n's
+ * at, for real Pipedrive), N8N_VERSION (only the locked version, 2.41.0; `npm run n8n:lock -- <v>` moves it), N8N_CACHE_DIR, DEMO_VERBOSE=1 (echo n8n's
  * log; it is always written to .n8n-demo/n8n.log). Reset everything with `rm -rf .n8n-demo`.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -68,14 +69,15 @@ async function main(): Promise<void> {
 	const state = readState();
 
 	say(`\n=== ${PACKAGE_NAME}: demo ===\n`);
+	const version = process.env.N8N_VERSION || DEFAULT_N8N_VERSION;
 	say('1/6 building and packing the package ...');
+	say(`2/6 meanwhile, n8n ${version} (installed once into the cache from its lock; the first time about 4.5 min and 2.7 GB) ...`);
 	const packDir = fs.mkdtempSync(path.join(os.tmpdir(), `${PACKAGE_NAME}-demo-`));
 	let n8nDir: string;
 	try {
-		const tarball = await packPackage({ destination: packDir });
-		const version = process.env.N8N_VERSION || DEFAULT_N8N_VERSION;
-		say(`2/6 n8n ${version} (installed once into the cache; the first time takes ~6 min and 2.9 GB) ...`);
-		n8nDir = await ensureN8n(version);
+		// Independent, so at the same time: on a fresh machine the pack is done long before n8n.
+		const [tarball, installed] = await Promise.all([packPackage({ destination: packDir }), ensureN8n(version)]);
+		n8nDir = installed;
 		say(`3/6 installing ${PACKAGE_NAME} as a community package into ${path.relative(REPO_ROOT, DEMO_DIR)}/ ...`);
 		await installCommunityPackage(DEMO_DIR, tarball);
 	} finally {

@@ -236,7 +236,7 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 		expect((await program.listEvents({}, 1000, 'asc')).length).toBe(eventsBefore);
 
 		const unknown = await post(key, { code: 'NOPE23456' });
-		expect(unknown).toEqual({ status: 404, body: { error: 'No referral has the referral code "NOPE23456"', field: 'code' } });
+		expect(unknown).toEqual({ status: 404, body: { error: 'No referral in campaign 1 has the referral code "NOPE23456"', field: 'code' } });
 		const bad = await post(key, { code: run.secondCode, saleValue: 'lots' });
 		expect(bad).toEqual({ status: 400, body: { error: 'The sale value "lots" is not an amount', field: 'saleValue' } });
 

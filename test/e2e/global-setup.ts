@@ -1,5 +1,5 @@
 /**
- * Once per `npm run test:e2e`: make sure n8n is installed (the first time ~6 min, outside any test
+ * Once per `npm run test:e2e`: make sure n8n is installed (the first time ~5 min, outside any test
  * timeout) and build + pack the package once for all suites (E2E_TARBALL, unless already set).
  */
 import * as fs from 'node:fs';

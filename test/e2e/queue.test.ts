@@ -63,12 +63,13 @@ describeQueue('real n8n in queue mode: main + worker, PostgreSQL', () => {
 		const campaign = await postWebhook(n8n.instance, PATHS.campaign, { name: 'Queue spring' });
 		expect(campaign.status).toBe(200);
 		expect(campaign.body).toMatchObject({ id: 1, name: 'Queue spring' });
-		// Built on the worker from the main instance's URL (startWorker's mainUrl).
-		expect(campaign.body.linkTemplate).toBe(`${n8n.instance.url}/form/refer?ref={{code}}`);
+		// Stored without a URL; the worker fills in its public URL (startWorker's mainUrl) when a link is read.
+		expect(campaign.body.linkTemplate).toBe('{{n8nUrl}}/form/refer?ref={{code}}');
 
 		const first = await postWebhook(n8n.instance, PATHS.enrol, { email: 'bo@example.com' });
 		const second = await postWebhook(n8n.instance, PATHS.enrol, { email: 'BO@example.com' });
 		expect(first.body).toMatchObject({ created: true, email: 'bo@example.com' });
+		expect(first.body.link).toBe(`${n8n.instance.url}/form/refer?ref=${first.body.code}`);
 		expect(second.body).toMatchObject({ created: false, code: first.body.code });
 
 		// The executions ran on the worker, and the rows are in PostgreSQL.
