@@ -94,8 +94,8 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 		const table: Array<[string, () => string | object, number, object | RegExp]> = [
 			['an empty object', () => ({}), 400, { error: 'The referral code is missing', field: 'code' }],
 			['an empty code', () => ({ code: '' }), 400, { error: 'The referral code is empty', field: 'code' }],
-			['an unknown code', () => ({ code: 'NOPE23456' }), 404, { error: 'No referral has the referral code "NOPE23456"', field: 'code' }],
-			['a code too short to exist', () => ({ code: 'ab' }), 404, { error: 'No referral has the referral code "AB"', field: 'code' }],
+			['an unknown code', () => ({ code: 'NOPE23456' }), 404, { error: 'No referral in campaign 1 has the referral code "NOPE23456"', field: 'code' }],
+			['a code too short to exist', () => ({ code: 'ab' }), 404, { error: 'No referral in campaign 1 has the referral code "AB"', field: 'code' }],
 			['SQL in the code', () => ({ code: "' OR 1=1 --" }), 400, { error: `"' OR 1=1 --" is not a referral code`, field: 'code' }],
 			['quotes in the code', () => ({ code: 'A"B\'C;DROP' }), 400, { error: `"A"B'C;DROP" is not a referral code`, field: 'code' }],
 			['a 10 KB code', () => ({ code: TEN_KB }), 400, { error: `"${'x'.repeat(40)}" is not a referral code`, field: 'code' }],

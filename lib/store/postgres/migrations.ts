@@ -6,12 +6,6 @@
 // `schema_migrations` row, while the migrating process holds a session advisory lock derived from
 // the schema name, so concurrent openers apply each version exactly once.
 
-/**
- * Campaign link templates our default made from an n8n URL nobody configured: localhost or
- * 127.0.0.1, any port, then exactly the referred-signup form path.
- */
-const LEGACY_LOCAL_TEMPLATE = String.raw`link_template ~ '^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/form/refer\?ref=\{\{code\}\}$'`;
-
 export interface PostgresMigration {
 	version: number;
 	name: string;
@@ -205,9 +199,11 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 		statements: [
 			// A worker without WEBHOOK_URL built the default template from http://localhost:5678; the
 			// {{n8nUrl}} placeholder is resolved with each process's configured URL when a link is shown.
-			`UPDATE participants SET link = '{{n8nUrl}}' || substr(link, strpos(link, '/form/refer?ref='))
-				WHERE campaign_id IN (SELECT id FROM campaigns WHERE ${LEGACY_LOCAL_TEMPLATE})`,
-			`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}' WHERE ${LEGACY_LOCAL_TEMPLATE}`,
+			String.raw`UPDATE participants SET link = '{{n8nUrl}}' || substr(link, strpos(link, '/form/refer?ref='))
+				WHERE campaign_id IN (SELECT id FROM campaigns
+					WHERE link_template ~ '^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/form/refer\?ref=\{\{code\}\}$')`,
+			String.raw`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}'
+				WHERE link_template ~ '^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/form/refer\?ref=\{\{code\}\}$'`,
 		],
 	},
 ];

@@ -5,14 +5,6 @@
 // `schema_migrations` row, so a crash leaves either all of it or none of it. Statements run in
 // order through `DatabaseSync#exec`.
 
-/**
- * Campaign link templates our default made from an n8n URL nobody configured: localhost or
- * 127.0.0.1, any port, then exactly the referred-signup form path.
- */
-const LEGACY_LOCAL_TEMPLATE = `(${['localhost', '127.0.0.1']
-	.flatMap((host) => ['', ':[0-9]', ':[0-9][0-9]', ':[0-9][0-9][0-9]', ':[0-9][0-9][0-9][0-9]', ':[0-9][0-9][0-9][0-9][0-9]'].map((port) => `link_template GLOB 'http://${host}${port}/form/refer[?]ref={{code}}'`))
-	.join(' OR ')})`;
-
 export interface SqliteMigration {
 	version: number;
 	name: string;
@@ -215,9 +207,20 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 		statements: [
 			// A worker without WEBHOOK_URL built the default template from http://localhost:5678; the
 			// {{n8nUrl}} placeholder is resolved with each process's configured URL when a link is shown.
+			// Matched: http://localhost or http://127.0.0.1, an optional :port (at most 5 digits), then
+			// exactly /form/refer?ref={{code}} (40 characters without the port).
 			`UPDATE participants SET link = '{{n8nUrl}}' || substr(link, instr(link, '/form/refer?ref='))
-				WHERE campaign_id IN (SELECT id FROM campaigns WHERE ${LEGACY_LOCAL_TEMPLATE})`,
-			`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}' WHERE ${LEGACY_LOCAL_TEMPLATE}`,
+				WHERE campaign_id IN (SELECT id FROM campaigns WHERE link_template GLOB 'http://*/form/refer[?]ref={{code}}'
+					AND substr(link_template, 1, 16) IN ('http://localhost', 'http://127.0.0.1')
+					AND (length(link_template) = 40 OR (substr(link_template, 17, 1) = ':'
+						AND length(link_template) BETWEEN 42 AND 46
+						AND NOT substr(link_template, 18, length(link_template) - 41) GLOB '*[^0-9]*')))`,
+			`UPDATE campaigns SET link_template = '{{n8nUrl}}/form/refer?ref={{code}}'
+				WHERE link_template GLOB 'http://*/form/refer[?]ref={{code}}'
+					AND substr(link_template, 1, 16) IN ('http://localhost', 'http://127.0.0.1')
+					AND (length(link_template) = 40 OR (substr(link_template, 17, 1) = ':'
+						AND length(link_template) BETWEEN 42 AND 46
+						AND NOT substr(link_template, 18, length(link_template) - 41) GLOB '*[^0-9]*'))`,
 		],
 	},
 ];
