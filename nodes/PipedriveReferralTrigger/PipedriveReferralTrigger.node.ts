@@ -10,6 +10,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { campaignLocator, searchCampaigns } from '../shared/campaign';
 import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
+import { referralStoreConnectionTest } from '../shared/store';
 import { receiveDelivery } from './receive';
 import { createWebhooks, deleteWebhooks, webhooksExist } from './subscriptions';
 
@@ -59,7 +60,12 @@ export class PipedriveReferralTrigger implements INodeType {
 		credentials: [
 			{ name: 'pipedriveReferralApi', required: true, displayOptions: { show: { authentication: ['apiToken'] } } },
 			{ name: 'pipedriveReferralOAuth2Api', required: true, displayOptions: { show: { authentication: ['oAuth2'] } } },
-			{ name: 'referralStoreApi', required: true, displayOptions: { show: { startFor: ['campaignReferrals'] } } },
+			{
+				name: 'referralStoreApi',
+				required: true,
+				testedBy: 'referralStoreConnectionTest',
+				displayOptions: { show: { startFor: ['campaignReferrals'] } },
+			},
 		],
 		webhooks: [
 			{
@@ -173,6 +179,7 @@ export class PipedriveReferralTrigger implements INodeType {
 	methods = {
 		loadOptions: pipedriveLoadOptions,
 		listSearch: { searchCampaigns },
+		credentialTest: { referralStoreConnectionTest },
 	};
 
 	webhookMethods = {
