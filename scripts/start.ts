@@ -3,14 +3,15 @@
  * users get it (a community package), every bundled workflow imported and published, the Pipedrive
  * sandbox standing in for Pipedrive (or real Pipedrive), and the referral store on embedded SQLite.
  *
- *   1. build + pack this repository (npm run build, npm pack)
+ *   1. build + pack this repository (npm run build, npm pack), unless its sources are unchanged
+ *      since the package was last installed into the demo
  *   2. find or install n8n 2.41.0 in the cache, from its committed lock, while packing (first time
- *      about 4.5 min and 2.7 GB; see scripts/n8n/install.ts)
+ *      about 4 min and 2.7 GB; see scripts/n8n/install.ts)
  *   3. install the package into the demo user folder `.n8n-demo/` (kept between runs: the owner
  *      account, workflows, executions and the referral data survive restarts)
  *   4. start the Pipedrive sandbox on :4010, unless PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN
  *      are set (then real Pipedrive is used)
- *   5. import the three credentials and the bundled workflows that are new or changed, publish them
+ *   5. import the credentials and the bundled workflows that are new or changed, publish them
  *   6. start n8n, set up the owner account, print what to do next, and wait for Ctrl-C
  *
  * Env: PORT (default 5678), SANDBOX_PORT (default 4010), PIPEDRIVE_API_TOKEN +
@@ -34,11 +35,18 @@ const STATE_FILE = path.join(DEMO_DIR, 'demo-state.json');
 const PID_FILE = path.join(DEMO_DIR, 'demo.pid');
 const LOG_FILE = path.join(DEMO_DIR, 'n8n.log');
 const SQLITE_PATH = path.join(DEMO_DIR, '.n8n', 'referrals.sqlite');
+const N8N_DATABASE = path.join(DEMO_DIR, '.n8n', 'database.sqlite');
+const INSTALLED_PACKAGE = path.join(DEMO_DIR, '.n8n', 'nodes', 'node_modules', PACKAGE_NAME, 'package.json');
 const OWNER_EMAIL = 'demo@example.com';
+/** What the packed package is made of: when none of it changed, the installed copy is current. */
+const PACKAGE_SOURCES = ['credentials', 'icons', 'lib', 'nodes', 'workflows', 'gulpfile.js', 'index.js', 'package.json', 'package-lock.json', 'tsconfig.build.json', 'tsconfig.json'];
 
 interface DemoState {
 	/** sha256 of each workflow file as last imported, by file name. */
 	workflows: Record<string, string>;
+	/** sha256 of the credentials as last imported, and of the package's sources as last installed. */
+	credentials?: string;
+	packageSources?: string;
 	/** The qualify webhook's header key and the owner's password, made on the first start. */
 	qualifyKey: string;
 	ownerPassword: string;
@@ -70,18 +78,28 @@ async function main(): Promise<void> {
 
 	say(`\n=== ${PACKAGE_NAME}: demo ===\n`);
 	const version = process.env.N8N_VERSION || DEFAULT_N8N_VERSION;
-	say('1/6 building and packing the package ...');
-	say(`2/6 meanwhile, n8n ${version} (installed once into the cache from its lock; the first time about 4.5 min and 2.7 GB) ...`);
-	const packDir = fs.mkdtempSync(path.join(os.tmpdir(), `${PACKAGE_NAME}-demo-`));
+	const sources = hashSources();
 	let n8nDir: string;
-	try {
-		// Independent, so at the same time: on a fresh machine the pack is done long before n8n.
-		const [tarball, installed] = await Promise.all([packPackage({ destination: packDir }), ensureN8n(version)]);
-		n8nDir = installed;
-		say(`3/6 installing ${PACKAGE_NAME} as a community package into ${path.relative(REPO_ROOT, DEMO_DIR)}/ ...`);
-		await installCommunityPackage(DEMO_DIR, tarball);
-	} finally {
-		fs.rmSync(packDir, { recursive: true, force: true });
+	if (state.packageSources === sources && fs.existsSync(INSTALLED_PACKAGE)) {
+		// A later start of the same checkout: building and reinstalling would give the same files.
+		say(`1/6 ${PACKAGE_NAME} is unchanged since it was installed into ${path.relative(REPO_ROOT, DEMO_DIR)}/: kept`);
+		say(`2/6 n8n ${version} from the cache ...`);
+		say('3/6 (nothing to install)');
+		n8nDir = await ensureN8n(version);
+	} else {
+		say('1/6 building and packing the package ...');
+		say(`2/6 meanwhile, n8n ${version} (installed once into the cache from its lock; the first time about 4 min and 2.7 GB) ...`);
+		const packDir = fs.mkdtempSync(path.join(os.tmpdir(), `${PACKAGE_NAME}-demo-`));
+		try {
+			// Independent, so at the same time: on a fresh machine the pack is done long before n8n.
+			const [tarball, installed] = await Promise.all([packPackage({ destination: packDir }), ensureN8n(version)]);
+			n8nDir = installed;
+			say(`3/6 installing ${PACKAGE_NAME} as a community package into ${path.relative(REPO_ROOT, DEMO_DIR)}/ ...`);
+			await installCommunityPackage(DEMO_DIR, tarball);
+			state.packageSources = sources;
+		} finally {
+			fs.rmSync(packDir, { recursive: true, force: true });
+		}
 	}
 
 	let sandbox: Sandbox | undefined;
@@ -148,15 +166,22 @@ async function importDemoData(n8nDir: string, state: DemoState, pipedrive: Piped
 	const importDir = path.join(DEMO_DIR, 'import');
 	fs.rmSync(importDir, { recursive: true, force: true });
 
-	// Imported on every start (an upsert by id): the store keeps pointing at this checkout's
-	// .n8n-demo/, and Pipedrive at this run's sandbox or real account. Plain JSON; n8n encrypts it.
+	// Imported (an upsert by id) whenever they differ from the last import: the store points at this
+	// checkout's .n8n-demo/, and Pipedrive at the sandbox or at the real account given this time.
+	// Plain JSON; n8n encrypts it.
 	const credentials = bundledCredentialFiles({
 		store: { backend: 'sqlite', sqlitePath: SQLITE_PATH },
 		pipedrive,
 		qualifyKey: state.qualifyKey,
 	});
-	const credentialsFile = writeJson(path.join(importDir, 'credentials.json'), credentials);
-	await cli(n8nDir, ['import:credentials', `--input=${credentialsFile}`], /Successfully imported/);
+	const credentialsHash = createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
+	if (state.credentials === credentialsHash) {
+		say(`    ${credentials.length} credentials unchanged since the last import`);
+	} else {
+		const credentialsFile = writeJson(path.join(importDir, 'credentials.json'), credentials);
+		await cli(n8nDir, ['import:credentials', `--input=${credentialsFile}`], /Successfully imported/);
+		state.credentials = credentialsHash;
+	}
 
 	// A workflow file is imported when it is new or changed since the last import, so edits made in
 	// the editor survive restarts until the file itself changes; then it is published (n8n 2.x
@@ -197,8 +222,12 @@ function readState(): DemoState {
 	} catch {
 		/* first start */
 	}
+	// n8n's database gone (deleted by hand): everything it held is imported again.
+	const imported = fs.existsSync(N8N_DATABASE);
 	return {
-		workflows: saved.workflows ?? {},
+		workflows: imported ? (saved.workflows ?? {}) : {},
+		credentials: imported ? saved.credentials : undefined,
+		packageSources: saved.packageSources,
 		qualifyKey: saved.qualifyKey ?? randomBytes(18).toString('base64url'),
 		ownerPassword: saved.ownerPassword ?? `Demo-${randomBytes(6).toString('hex')}`,
 	};
@@ -206,6 +235,22 @@ function readState(): DemoState {
 
 function hashFile(file: string): string {
 	return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** One sha256 over the paths and contents of every file the package is built from. */
+function hashSources(): string {
+	const hash = createHash('sha256');
+	const visit = (relative: string) => {
+		const full = path.join(REPO_ROOT, relative);
+		if (!fs.existsSync(full)) return;
+		if (fs.statSync(full).isDirectory()) {
+			for (const entry of fs.readdirSync(full).sort()) visit(path.join(relative, entry));
+			return;
+		}
+		hash.update(`${relative}\0`).update(fs.readFileSync(full)).update('\0');
+	};
+	for (const source of PACKAGE_SOURCES) visit(source);
+	return hash.digest('hex');
 }
 
 /**
