@@ -14,7 +14,7 @@ import type {
 import { codeOrNull, generateCode, normalizeCode, parseCodeSettings } from './codes';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ItemFailedError, ReferralError, invalidInput } from './errors';
-import { grantImpliedRewards, grantRegistrationReward, ledgerEvents, withdrawRewards, type LedgerChange } from './ledger';
+import { grantImpliedRewards, grantOnQualification, grantRegistrationReward, ledgerEvents, withdrawRewards, type LedgerChange } from './ledger';
 import { RewardDesk } from './issuing';
 import { findPeople } from './people';
 import { parseRewardRules } from './rewards';
@@ -456,7 +456,7 @@ export class ReferralProgram {
 			const campaign = requireCampaign(await tx.getCampaign({ id: current.campaignId }), { id: current.campaignId });
 			const ledger: LedgerChange =
 				status === 'qualified'
-					? { created: await grantImpliedRewards(tx, campaign, current.referredBy!, [current.id], now), cancelled: [], reversalNeeded: [] }
+					? { created: await grantOnQualification(tx, campaign, updated, now), cancelled: [], reversalNeeded: [] }
 					: await withdrawRewards(tx, campaign, updated, now);
 			await tx.appendEvents(
 				[
@@ -521,6 +521,8 @@ export class ReferralProgram {
 		let created = 0;
 		for (const [referrerId, referralIds] of referrers) {
 			created += await this.store.transaction(async (tx) => {
+				// As a qualification does: the referrer's row lock before their tally and rewards.
+				await tx.lockParticipants([referrerId]);
 				const now = this.now();
 				const change: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
 				change.created.push(...(await grantImpliedRewards(tx, campaign, referrerId, referralIds, now)));
