@@ -282,6 +282,6 @@ describe('incremental rewards agree with the full recomputation', () => {
 			await closeAllStores();
 			await database?.drop();
 		});
-		describeProperty('PostgreSQL', 60, () => database.config(database.freshSchema()));
+		describeProperty('PostgreSQL', 50, () => database.config(database.freshSchema()));
 	});
 });
