@@ -13,10 +13,11 @@ import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import pg from 'pg';
 
 import { ReferralStoreApi } from '../credentials/ReferralStoreApi.credentials';
+import { seedReferrerOfSize } from './big-referrer';
 import { ReferralProgram } from '../lib/referrals/program';
 import { generateCode } from '../lib/referrals/codes';
 import { closeAllStores, openStore } from '../lib/store';
-import type { PostgresStoreConfig, ReferralStore, StoreConfig } from '../lib/store/types';
+import type { PostgresStoreConfig, StoreConfig } from '../lib/store/types';
 import { QualifyWithCode } from '../nodes/QualifyWithCode/QualifyWithCode.node.js';
 import { ReferralCampaign } from '../nodes/ReferralCampaign/ReferralCampaign.node.js';
 import { runWorkflow, type WorkflowJson } from '../test/helpers/n8n';
@@ -33,7 +34,6 @@ const SMALL_REFERRER = 10;
 const SIZE_QUALIFICATIONS = Number(process.env.BENCH_SIZE_QUALIFICATIONS ?? 1_000);
 /** Small and big referrer alternate in this many slices, so a noisy moment hits both alike. */
 const SIZE_SLICES = 5;
-const SEED_BATCH = 1_000;
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const NODE_TYPE = 'n8n-nodes-pipedrive-referrals.referralCampaign';
 
@@ -360,55 +360,15 @@ const SIZE_RULES = {
 
 type SizeTimings = Record<'qualifyBig' | 'qualifySmall' | 'unqualifyBig' | 'unqualifySmall', number>;
 
-/**
- * A referrer with `qualified` qualified referrals and their per-referral rewards (issued), seeded
- * through the store in batches (not through qualifications), and `pending` referrals to measure.
- */
-async function referrerOfSize(program: ReferralProgram, store: ReferralStore, campaignId: number, name: string, qualified: number, pending: number) {
-	const [enrolled] = await program.enrol(campaignId, [{ email: `${name}@example.com` }], { stopOnError: true });
-	if (!enrolled.ok) throw enrolled.error;
-	const referrer = enrolled.value.participant;
-	const now = new Date().toISOString();
-	for (let start = 0; start < qualified; start += SEED_BATCH) {
-		const count = Math.min(SEED_BATCH, qualified - start);
-		await store.transaction(async (tx) => {
-			const rows = Array.from({ length: count }, (_, i) => {
-				const code = generateCode({ length: 10, prefix: '' });
-				const email = `${name}-seed${start + i}@example.org`;
-				return {
-					campaignId, email, emailIdentity: email, firstName: null, lastName: null, source: 'referred' as const, code,
-					link: TEMPLATE.replace('{{code}}', code), referredBy: referrer.id, referralStatus: 'qualified' as const, metadata: {},
-				};
-			});
-			const seeded = (await tx.insertParticipants(rows, now)).sort((a, b) => a.id - b.id);
-			await tx.insertRewards(
-				seeded.map((referral, i) => ({
-					campaignId, beneficiaryId: referrer.id, beneficiaryRole: 'referrer' as const, rule: 'per_referral' as const,
-					ordinal: start + i + 1, referralId: referral.id, kind: 'amount' as const, amount: 10, currency: 'EUR', payload: {},
-					status: 'issued' as const, dueAt: now,
-				})),
-				now,
-			);
-		});
-	}
-	const registered = await program.registerReferred(
-		campaignId,
-		Array.from({ length: pending + 1 }, (_, i) => ({ code: referrer.code, email: `${name}-new${i}@example.org` })),
-		{ stopOnError: true },
-	);
-	const ids = registered.map((o) => (o.ok ? o.value.participant.id : 0));
-	// One qualification settles the referrer (a store upgraded from before tallies does the same once).
-	await program.qualify({ id: ids[0] }, { action: 'qualify', saleValue: 120 });
-	return ids.slice(1);
-}
-
 /** Qualifies, then un-qualifies, the big and the small referrer's referrals, alternating slices. */
 async function referrerSizes(config: StoreConfig): Promise<SizeTimings> {
 	const store = await openStore(config);
 	const program = new ReferralProgram(store);
 	const campaign = await program.createCampaign({ name: `Sizes ${Date.now()}`, rewardRules: SIZE_RULES }, TEMPLATE);
-	const big = await referrerOfSize(program, store, campaign.id, 'big', BIG_REFERRER, SIZE_QUALIFICATIONS);
-	const small = await referrerOfSize(program, store, campaign.id, 'small', SMALL_REFERRER, SIZE_QUALIFICATIONS);
+	const seed = async (name: string, qualified: number) =>
+		(await seedReferrerOfSize(program, store, campaign.id, { name, qualified, pending: SIZE_QUALIFICATIONS, linkTemplate: TEMPLATE })).map((r) => r.id);
+	const big = await seed('big', BIG_REFERRER);
+	const small = await seed('small', SMALL_REFERRER);
 	const timings: SizeTimings = { qualifyBig: 0, qualifySmall: 0, unqualifyBig: 0, unqualifySmall: 0 };
 	const slice = Math.ceil(SIZE_QUALIFICATIONS / SIZE_SLICES);
 	for (const action of ['qualify', 'unqualify'] as const) {
