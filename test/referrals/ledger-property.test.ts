@@ -262,7 +262,7 @@ function describeProperty(name: string, histories: number, config: () => StoreCo
 				throw error;
 			}
 		}
-	}, 600_000); // about 20 s alone; npm test runs it beside 38 other suites on 2 shared cores
+	}, 600_000); // 20 to 40 s alone; npm test runs it beside 38 other suites on 2 shared cores
 }
 
 describe('incremental rewards agree with the full recomputation', () => {
