@@ -6,7 +6,9 @@
 //      request qualifying another pending referral; beside it a Webhook -> Respond to Webhook
 //      workflow in the same n8n, measured in turns with it. Targets: p50 <= 2x the baseline's,
 //      >= 50 requests/s at 8 clients. Twice: with n8n 2.41's default expression engine (isolated-vm)
-//      and with N8N_EXPRESSION_ENGINE=legacy.
+//      and with N8N_EXPRESSION_ENGINE=legacy. Then, at 8 clients, referrals of a referrer with
+//      50,000 qualified referrals against referrals of referrers with 10, in turns: requests/s and
+//      p50 of both (target: the big referrer's requests/s >= 0.8x the small ones').
 //   2. The same in queue mode: n8n main + 2 workers, n8n's data and the store on PostgreSQL, Redis.
 //   3. Side by side with bench/peer/ (the same flows from n8n's built-in nodes: Pipedrive, HTTP
 //      Request, Postgres, If, Form), each against its own sandbox, in the same n8n: SIGNUPS referred
@@ -22,6 +24,7 @@
 // both sandboxes (the built-in node does not retry a 429; limits are measured by bench:sync).
 //
 // Env: BENCH_SIGNUPS (400), BENCH_SYNC_PERSONS (50000), BENCH_SECONDS per load level (15),
+// BENCH_BIG_REFERRER (50000: the big referrer's qualified referrals),
 // BENCH_SKIP=latency,bursts,queue,peer,sync (leave parts out while working on the others).
 // The last line printed is one JSON object with every figure.
 import * as fs from 'node:fs';
@@ -51,6 +54,7 @@ import {
 	PEER_WEBHOOK_AUTH,
 	peerCredentials,
 	peerWorkflows,
+	seedBigReferrer,
 	seedPendingReferrals,
 } from './e2e/fixtures';
 import { burstRun } from './e2e/bursts';
@@ -75,7 +79,12 @@ const FORM_TIMEOUT_MS = 300_000;
 const CONCURRENT_DEALS = 8;
 const REFERRERS = 10;
 const QUALIFY_KEY = 'bench-qualify-key-4c7f0a9e2b';
-const TARGETS = { p50Ratio: 2, perSecondAt8: 50, rssGrowthMb: 200 };
+/** The big referrer's qualified referrals, and the pending referrals seeded per side of the size comparison. */
+const BIG_REFERRER = Number(process.env.BENCH_BIG_REFERRER ?? 50_000);
+const SIZE_PENDING = 5_000;
+const SIZE_CLIENTS = 8;
+const SIZE_TURNS = 2;
+const TARGETS = { p50Ratio: 2, perSecondAt8: 50, rssGrowthMb: 200, bigReferrerRatio: 0.8 };
 const MB = 1024 * 1024;
 const round = (value: number, digits = 1) => Number(value.toFixed(digits));
 
@@ -107,6 +116,59 @@ async function measureQualify(url: string, codes: string[]): Promise<LatencyRun>
 	}
 	if (next > codes.length) log(`note: ${next} requests for ${codes.length} codes; the later ones found referrals already qualified`);
 	return run;
+}
+
+interface ReferrerSizeRun {
+	small: LoadResult[];
+	big: LoadResult[];
+}
+
+/**
+ * The qualify webhook for referrals of referrers with 10 referrals, then of the big referrer, in
+ * turns at the same load: a qualification must cost the same whatever its referrer's size.
+ */
+async function measureReferrerSizes(url: string, smallCodes: string[], bigCodes: string[]): Promise<ReferrerSizeRun> {
+	const cursors = { small: 0, big: 0 };
+	const request = (side: 'small' | 'big', codes: string[]) => () => {
+		const code = codes[cursors[side]++ % codes.length];
+		return {
+			path: `/webhook/${BUNDLED_PATHS.qualifyWebhook}`,
+			headers: { 'x-referral-key': QUALIFY_KEY },
+			body: JSON.stringify({ code, saleValue: 120, currency: 'EUR', idempotencyKey: `order-${code}` }),
+		};
+	};
+	const run: ReferrerSizeRun = { small: [], big: [] };
+	const common = { baseUrl: url, clients: SIZE_CLIENTS, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, expectStatus: 200 };
+	for (let turn = 0; turn < SIZE_TURNS; turn++) {
+		run.small.push(await runLoad({ ...common, next: request('small', smallCodes) }));
+		run.big.push(await runLoad({ ...common, next: request('big', bigCodes) }));
+		log(`qualify webhook by referrer size, turn ${turn + 1}: small ${round(run.small[turn].perSecond)} req/s, big ${round(run.big[turn].perSecond)} req/s`);
+	}
+	if (cursors.small > smallCodes.length || cursors.big > bigCodes.length) log('note: more requests than seeded codes; the later ones found referrals already qualified');
+	return run;
+}
+
+function referrerSizeFigures(run: ReferrerSizeRun): Record<string, unknown> {
+	const side = (results: LoadResult[]) => {
+		const requests = results.reduce((sum, r) => sum + r.requests, 0);
+		return {
+			requests,
+			errors: results.reduce((sum, r) => sum + r.errors, 0),
+			perSecond: round(results.reduce((sum, r) => sum + r.perSecond, 0) / results.length),
+			p50: round(results.reduce((sum, r) => sum + r.p50, 0) / results.length),
+			p95: round(results.reduce((sum, r) => sum + r.p95, 0) / results.length),
+		};
+	};
+	const small = side(run.small);
+	const big = side(run.big);
+	return {
+		clients: SIZE_CLIENTS,
+		bigReferrerQualified: BIG_REFERRER,
+		small,
+		big,
+		perSecondRatio: round(big.perSecond / small.perSecond, 3),
+		p50Ratio: round(big.p50 / small.p50, 3),
+	};
 }
 
 // ------------------------------------------------------------------ 3: side by side with the peer
@@ -257,17 +319,23 @@ async function sqliteLatencyRun(engine: { name: string; env: Record<string, stri
 	const sandbox = await startSandbox({ rateLimit: 0 });
 	let n8n: RealN8n | undefined;
 	let codes: string[] = [];
+	let smallCodes: string[] = [];
+	let bigCodes: string[] = [];
 	try {
 		n8n = await prepareRealN8n({
 			env: engine.env,
 			credentials: (userFolder) => sqliteSetupCredentials(userFolder, sandbox),
 			beforeImport: async (userFolder) => {
-				codes = await seedPendingReferrals({ backend: 'sqlite', path: sqliteStorePath(userFolder) }, PENDING);
+				const config: StoreConfig = { backend: 'sqlite', path: sqliteStorePath(userFolder) };
+				codes = await seedPendingReferrals(config, PENDING);
+				smallCodes = await seedPendingReferrals(config, SIZE_PENDING, 'size-');
+				bigCodes = await seedBigReferrer(config, BIG_REFERRER, SIZE_PENDING);
 			},
 			workflows: [...bundled('qualify-with-code-webhook'), baselineWorkflow()] as unknown as WorkflowFile[],
 		});
 		log(`SQLite, expression engine ${engine.name}:`);
-		return latencyFigures(await measureQualify(n8n.instance.url, codes));
+		const figures = latencyFigures(await measureQualify(n8n.instance.url, codes));
+		return { ...figures, referrerSize: referrerSizeFigures(await measureReferrerSizes(n8n.instance.url, smallCodes, bigCodes)) };
 	} finally {
 		await n8n?.dispose();
 		await sandbox.close();
@@ -532,6 +600,14 @@ function printReport(results: Record<string, any>): void {
 				`${l.clients} | ${l.perSecond} | ${l.p50} | ${l.p95} | ${l.p99} | ${l.errors} | ${l.baselinePerSecond} | ${l.baselineP50}/${l.baselineP95}/${l.baselineP99} | ${l.p50Ratio}x`,
 			);
 		}
+		const size = run.referrerSize;
+		if (size) {
+			lines.push(
+				`by referrer size, ${size.clients} clients: referrers of 10 ${size.small.perSecond} req/s (p50 ${size.small.p50} ms), ` +
+					`a referrer of ${size.bigReferrerQualified} ${size.big.perSecond} req/s (p50 ${size.big.p50} ms): ` +
+					`${size.perSecondRatio}x the requests/s (target >= ${TARGETS.bigReferrerRatio}), ${size.p50Ratio}x the p50`,
+			);
+		}
 	}
 	if (results.sideBySide) {
 		lines.push(`\nSide by side, ${SIGNUPS} signups and ${SIGNUPS} deals won, every form post and webhook delivered twice`);
@@ -579,9 +655,10 @@ async function main(): Promise<void> {
 		results.sync = [];
 		for (const limit of HEAP_LIMITS) results.sync.push(await syncRun(limit));
 	}
-	const latencyVerdict = (run: { levels: Array<{ clients: number; p50Ratio: number; perSecond: number }> }) => ({
+	const latencyVerdict = (run: { levels: Array<{ clients: number; p50Ratio: number; perSecond: number }>; referrerSize?: { perSecondRatio: number } }) => ({
 		p50WithinRatio: run.levels.every((l) => l.p50Ratio <= TARGETS.p50Ratio),
 		perSecondAt8: (run.levels.find((l) => l.clients === 8)?.perSecond ?? 0) >= TARGETS.perSecondAt8,
+		bigReferrer: (run.referrerSize?.perSecondRatio ?? 0) >= TARGETS.bigReferrerRatio,
 	});
 	results.verdict = {
 		...(results.sqlite.vm ? { sqliteVm: latencyVerdict(results.sqlite.vm), sqliteLegacy: latencyVerdict(results.sqlite.legacy) } : {}),

@@ -1,6 +1,8 @@
 // `npm run bench:store`: enrolments and referred registrations through the Referral Campaign
 // node, executed by n8n-core's workflow engine, against a raw baseline that writes the same rows
 // (participants and their events) as fast as each database allows, measured in the same run.
+// Then qualification and un-qualification throughput for a referrer with 50,000 qualified
+// referrals against one with 10, in the same run: the incremental ledger makes both cost the same.
 // Prints a table, then one JSON line with every figure. Not a test: the machine is shared.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +13,7 @@ import type { ICredentialDataDecryptedObject } from 'n8n-workflow';
 import pg from 'pg';
 
 import { ReferralStoreApi } from '../credentials/ReferralStoreApi.credentials';
+import { seedReferrerOfSize } from './big-referrer';
 import { ReferralProgram } from '../lib/referrals/program';
 import { generateCode } from '../lib/referrals/codes';
 import { closeAllStores, openStore } from '../lib/store';
@@ -25,6 +28,12 @@ const N = Number(process.env.BENCH_ITEMS ?? 10_000);
 const Q = Number(process.env.BENCH_QUALIFICATIONS ?? 2_000);
 const CLAIM_BATCH = 50;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** The big referrer's qualified referrals (seeded in batches), the small one's, and how many of each are measured. */
+const BIG_REFERRER = Number(process.env.BENCH_BIG_REFERRER ?? 50_000);
+const SMALL_REFERRER = 10;
+const SIZE_QUALIFICATIONS = Number(process.env.BENCH_SIZE_QUALIFICATIONS ?? 1_000);
+/** Small and big referrer alternate in this many slices, so a noisy moment hits both alike. */
+const SIZE_SLICES = 5;
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const NODE_TYPE = 'n8n-nodes-pipedrive-referrals.referralCampaign';
 
@@ -339,6 +348,45 @@ async function rewardsRaw(config: StoreConfig): Promise<{ qualify: number; claim
 	return { qualify, claim };
 }
 
+/** Every rule a count or a referral drives: a reward per referral, milestones, commission. */
+const SIZE_RULES = {
+	perReferral: { every: 1, reward: { kind: 'amount', amount: 10, currency: 'EUR' } },
+	milestones: [
+		{ at: 10, reward: { kind: 'coupon' } },
+		{ at: 60_000, reward: { kind: 'custom', payload: { gift: 'trip' } } },
+	],
+	commission: { percent: 10, cap: 50, currency: 'EUR' },
+};
+
+type SizeTimings = Record<'qualifyBig' | 'qualifySmall' | 'unqualifyBig' | 'unqualifySmall', number>;
+
+/** Qualifies, then un-qualifies, the big and the small referrer's referrals, alternating slices. */
+async function referrerSizes(config: StoreConfig): Promise<SizeTimings> {
+	const store = await openStore(config);
+	const program = new ReferralProgram(store);
+	const campaign = await program.createCampaign({ name: `Sizes ${Date.now()}`, rewardRules: SIZE_RULES }, TEMPLATE);
+	const seed = async (name: string, qualified: number) =>
+		(await seedReferrerOfSize(program, store, campaign.id, { name, qualified, pending: SIZE_QUALIFICATIONS, linkTemplate: TEMPLATE })).map((r) => r.id);
+	const big = await seed('big', BIG_REFERRER);
+	const small = await seed('small', SMALL_REFERRER);
+	const timings: SizeTimings = { qualifyBig: 0, qualifySmall: 0, unqualifyBig: 0, unqualifySmall: 0 };
+	const slice = Math.ceil(SIZE_QUALIFICATIONS / SIZE_SLICES);
+	for (const action of ['qualify', 'unqualify'] as const) {
+		for (let start = 0; start < SIZE_QUALIFICATIONS; start += slice) {
+			for (const [side, ids] of [['Small', small], ['Big', big]] as const) {
+				timings[`${action}${side}`] += await seconds(async () => {
+					for (const id of ids.slice(start, start + slice)) {
+						const result = await program.qualify({ id }, { action, saleValue: 120 });
+						if (!result.changed) throw new Error(`${action}: referral ${id} unchanged`);
+					}
+				});
+			}
+		}
+	}
+	await closeAllStores();
+	return timings;
+}
+
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.floor(sorted.length / 2)];
@@ -351,6 +399,7 @@ async function benchBackend(backend: Backend) {
 	const baseline: Timings = [];
 	const rewardsOurs: Array<{ qualify: number; claim: number }> = [];
 	const rewardsBaseline: Array<{ qualify: number; claim: number }> = [];
+	const sizes: SizeTimings[] = [];
 	// Alternating runs, so that a noisy moment on the shared machine hits both sides alike.
 	for (let run = 0; run < RUNS; run++) {
 		if (backend === 'sqlite') {
@@ -361,6 +410,7 @@ async function benchBackend(backend: Backend) {
 				ours.fields.push(await throughNode({ backend: 'sqlite', path: join(folder, 'fields.sqlite') }, 'fields'));
 				rewardsOurs.push(await rewardsThroughPackage({ backend: 'sqlite', path: join(folder, 'rewards.sqlite') }));
 				rewardsBaseline.push(await rewardsRaw({ backend: 'sqlite', path: join(folder, 'rewards-raw.sqlite') }));
+				sizes.push(await referrerSizes({ backend: 'sqlite', path: join(folder, 'sizes.sqlite') }));
 			} finally {
 				rmSync(folder, { recursive: true, force: true });
 			}
@@ -372,6 +422,7 @@ async function benchBackend(backend: Backend) {
 				ours.fields.push(await throughNode(database.config(database.freshSchema()), 'fields'));
 				rewardsOurs.push(await rewardsThroughPackage(database.config(database.freshSchema())));
 				rewardsBaseline.push(await rewardsRaw(database.config(database.freshSchema())));
+				sizes.push(await referrerSizes(database.config(database.freshSchema())));
 			} finally {
 				await closeAllStores();
 				await database.drop();
@@ -395,6 +446,13 @@ async function benchBackend(backend: Backend) {
 		figures[`${backend}_${operation}_items_per_s`] = Math.round(oursPerSecond);
 		figures[`${backend}_${operation}_baseline_per_s`] = Math.round(baselinePerSecond);
 		figures[`${backend}_${operation}_ratio`] = Number((oursPerSecond / baselinePerSecond).toFixed(3));
+	}
+	for (const action of ['qualify', 'unqualify'] as const) {
+		const big = SIZE_QUALIFICATIONS / median(sizes.map((t) => t[`${action}Big`]));
+		const small = SIZE_QUALIFICATIONS / median(sizes.map((t) => t[`${action}Small`]));
+		figures[`${backend}_${action}_big_referrer_per_s`] = Math.round(big);
+		figures[`${backend}_${action}_small_referrer_per_s`] = Math.round(small);
+		figures[`${action}_big_referrer_ratio_${backend}`] = Number((big / small).toFixed(3));
 	}
 	return figures;
 }
@@ -431,7 +489,21 @@ async function main(): Promise<void> {
 			console.log(`${backend.padEnd(10)} ${operation.padEnd(10)} ${cell(figures[`${key}_baseline_per_s`], 10)} ${cell(figures[`${key}_items_per_s`], 7)} ${cell(figures[`${key}_ratio`], 7)}`);
 		}
 	}
+	console.log(`\nReferrer size: ${SIZE_QUALIFICATIONS.toLocaleString('en')} qualifications, then as many un-qualifications, through the program,`);
+	console.log(`for a referrer with ${BIG_REFERRER.toLocaleString('en')} qualified referrals (seeded in batches) and one with ${SMALL_REFERRER},`);
+	console.log(`alternating in ${SIZE_SLICES} slices. Rules: a reward per referral, two milestones, a capped commission.\n`);
+	console.log('backend    action      small/s   big/s   big ÷ small   (target: >= 0.8)');
+	for (const backend of backends) {
+		for (const action of ['qualify', 'unqualify']) {
+			console.log(
+				`${backend.padEnd(10)} ${action.padEnd(10)} ${cell(figures[`${backend}_${action}_small_referrer_per_s`], 8)} ${cell(figures[`${backend}_${action}_big_referrer_per_s`], 7)} ${cell(figures[`${action}_big_referrer_ratio_${backend}`], 13)}`,
+			);
+		}
+	}
 	figures.qualifications = Q;
+	figures.big_referrer_referrals = BIG_REFERRER;
+	figures.small_referrer_referrals = SMALL_REFERRER;
+	figures.size_qualifications = SIZE_QUALIFICATIONS;
 	console.log(JSON.stringify(figures));
 }
 

@@ -7,6 +7,7 @@ import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
 import type { TestDatabase } from '../../test/helpers/postgres';
 import { BUNDLED_CREDENTIALS, bundledWorkflows, type BundledWorkflow } from '../../scripts/n8n/bundle';
+import { seedReferrerOfSize } from '../big-referrer';
 
 export const BASELINE_PATH = 'bench/baseline';
 export const PEER_DIR = path.join(__dirname, '..', 'peer');
@@ -98,26 +99,17 @@ const REFERRALS_PER_REFERRER = 10;
  * The campaign the bundled workflows use (as the referrer form creates it), and `count` people
  * registered under referrers of ten referrals each: pending referrals, each with a code to qualify.
  */
-export async function seedPendingReferrals(config: StoreConfig, count: number): Promise<string[]> {
+export async function seedPendingReferrals(config: StoreConfig, count: number, prefix = ''): Promise<string[]> {
 	const store = await openStore(config);
 	try {
 		const program = new ReferralProgram(store);
-		const [referrerSignup] = bundled('referrer-signup');
-		const campaignNode = referrerSignup.nodes.find((node) => node.name === 'Referral Campaign')!;
-		const { campaign } = await program.ensureCampaign(
-			{
-				name: campaignNode.parameters.name,
-				slug: CAMPAIGN_SLUG,
-				rewardRules: (campaignNode.parameters.additionalFields as { rewardRules: string }).rewardRules,
-			},
-			LINK_TEMPLATE,
-		);
+		const campaign = await bundledCampaign(program);
 		const codes: string[] = [];
 		// Chunks of 500 referrals (a multiple of REFERRALS_PER_REFERRER): their referrers in one batch, then them.
 		for (let start = 0; start < count; start += 500) {
 			const size = Math.min(500, count - start);
 			const referrers = Array.from({ length: Math.ceil(size / REFERRALS_PER_REFERRER) }, (_, i) => ({
-				email: `referrer-${start / REFERRALS_PER_REFERRER + i}@bench.example`,
+				email: `${prefix}referrer-${start / REFERRALS_PER_REFERRER + i}@bench.example`,
 			}));
 			const referrerCodes = (await program.enrol(campaign.id, referrers, { stopOnError: true })).map((outcome) => {
 				if (!outcome.ok) throw outcome.error;
@@ -125,7 +117,7 @@ export async function seedPendingReferrals(config: StoreConfig, count: number): 
 			});
 			const inputs = Array.from({ length: size }, (_, i) => ({
 				code: referrerCodes[Math.floor(i / REFERRALS_PER_REFERRER)],
-				email: `pending-${start + i}@bench.example`,
+				email: `${prefix}pending-${start + i}@bench.example`,
 			}));
 			for (const outcome of await program.registerReferred(campaign.id, inputs, { stopOnError: true })) {
 				if (!outcome.ok) throw outcome.error;
@@ -136,4 +128,35 @@ export async function seedPendingReferrals(config: StoreConfig, count: number): 
 	} finally {
 		await closeAllStores();
 	}
+}
+
+/**
+ * A referrer of the bundled campaign with `qualified` qualified referrals (and their rewards),
+ * seeded in batches, and `pending` referrals of theirs to qualify: their codes.
+ */
+export async function seedBigReferrer(config: StoreConfig, qualified: number, pending: number): Promise<string[]> {
+	const store = await openStore(config);
+	try {
+		const program = new ReferralProgram(store);
+		const campaign = await bundledCampaign(program);
+		const referrals = await seedReferrerOfSize(program, store, campaign.id, { name: 'big-referrer', qualified, pending, linkTemplate: LINK_TEMPLATE });
+		return referrals.map((referral) => referral.code);
+	} finally {
+		await closeAllStores();
+	}
+}
+
+/** The campaign the bundled workflows use, with the rules the referrer form creates it with. */
+async function bundledCampaign(program: ReferralProgram) {
+	const [referrerSignup] = bundled('referrer-signup');
+	const campaignNode = referrerSignup.nodes.find((node) => node.name === 'Referral Campaign')!;
+	const { campaign } = await program.ensureCampaign(
+		{
+			name: campaignNode.parameters.name,
+			slug: CAMPAIGN_SLUG,
+			rewardRules: (campaignNode.parameters.additionalFields as { rewardRules: string }).rewardRules,
+		},
+		LINK_TEMPLATE,
+	);
+	return campaign;
 }

@@ -108,11 +108,22 @@ export class RewardDesk {
 	}
 
 	async cancel(rewardId: number): Promise<{ reward: Reward; changed: boolean }> {
-		return await this.transition(rewardId, CANCELLABLE, (reward) => ({
-			patch: { status: 'cancelled', leaseUntil: null },
-			event: 'reward.cancelled',
-			alreadyDone: reward.status === 'cancelled',
-		}));
+		return await this.transition(
+			rewardId,
+			CANCELLABLE,
+			(reward) => ({
+				patch: { status: 'cancelled', leaseUntil: null },
+				event: 'reward.cancelled',
+				alreadyDone: reward.status === 'cancelled',
+			}),
+			async (tx, reward) => {
+				// The beneficiary's row lock first, as a qualification takes it before their tally and rewards.
+				await tx.lockParticipants([reward.beneficiaryId]);
+				// The rules still imply a reward cancelled by hand, so the referrer is no longer settled:
+				// their next qualification (or Evaluate Rewards) recomputes their rewards in full.
+				if (reward.beneficiaryRole === 'referrer') await tx.settleReferrerTally(reward.beneficiaryId, null);
+			},
+		);
 	}
 
 	async get(rewardId: number): Promise<RewardView> {
@@ -150,6 +161,7 @@ export class RewardDesk {
 		rewardId: number,
 		from: RewardStatus[],
 		decide: (reward: Reward, now: string) => { patch: Parameters<StoreTransaction['updateReward']>[1]; event?: EventInsert['type']; alreadyDone?: boolean },
+		prepare?: (tx: StoreTransaction, reward: Reward) => Promise<void>,
 	): Promise<{ reward: Reward; changed: boolean }> {
 		return await this.store.transaction(async (tx) => {
 			const now = this.now();
@@ -159,6 +171,7 @@ export class RewardDesk {
 				if (decision.alreadyDone) return { reward: current, changed: false };
 				throw new ReferralError('conflict', `Reward ${rewardId} is ${current.status.replace('_', ' ')}: it cannot be changed that way`, 'rewardId');
 			}
+			await prepare?.(tx, current);
 			const updated = await tx.updateReward(rewardId, decision.patch, from, now);
 			if (!updated) throw new ReferralError('conflict', `Reward ${rewardId} changed meanwhile; try again`, 'rewardId');
 			if (decision.event) await tx.appendEvents([rewardEvent(decision.event, updated, null)], now);

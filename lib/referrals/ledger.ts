@@ -1,6 +1,13 @@
-import type { EventInsert, StoreTransaction } from '../store/types';
-import type { Campaign, Participant, Reward, RewardStatus } from './model';
-import { identityOf, impliedRewards, registrationReward, type QualifiedReferral } from './rewards';
+import type { EventInsert, RewardInsert, StoreTransaction } from '../store/types';
+import type { Campaign, Participant, Reward, RewardRules, RewardStatus } from './model';
+import {
+	identityOf,
+	impliedRewards,
+	registrationReward,
+	rewardsAddedBy,
+	rulesFingerprint,
+	type QualifiedReferral,
+} from './rewards';
 
 // The reward side of a referral's changes, run inside the transaction that makes the change, so
 // a qualification and the rewards it earns are written together or not at all.
@@ -18,10 +25,41 @@ export interface LedgerChange {
 }
 
 /**
+ * The rewards a referral's qualification earns, in the transaction that qualifies it (after its
+ * status is written, so the referrer's tally counts it). When the referrer's rewards are settled
+ * under the current rules, only what this referral adds is looked at: the cost is the same whatever
+ * the referrer's size. Otherwise (rules changed, the cap held rewards back, a reward was cancelled by
+ * hand) the referrer's rewards are recomputed in full once, exactly as Evaluate Rewards does.
+ */
+export async function grantOnQualification(
+	tx: StoreTransaction,
+	campaign: Campaign,
+	referral: Participant,
+	now: string,
+): Promise<Reward[]> {
+	const rules = campaign.rewardRules;
+	const referrerId = referral.referredBy!;
+	if (!givesRewardsOnQualification(rules)) return [];
+	const tally = await tx.referrerTally(referrerId);
+	if (tally.settledRules !== rulesFingerprint(rules)) {
+		return await grantImpliedRewards(tx, campaign, referrerId, [referral.id], now);
+	}
+	const added = rewardsAddedBy(rules, campaign.id, referrerId, tally.qualified, asQualified(referral), now);
+	const live = new Set((await tx.findRewards(added)).filter((r) => r.status !== 'cancelled').map(identityOf));
+	const missing = added.filter((row) => !live.has(identityOf(row)));
+	const allowed = withinCap(missing, rules.maxPerReferrer, tally.liveRewards);
+	// Held back by the cap: no longer settled, so a later qualification fills the room when it opens.
+	if (allowed.length < missing.length) await tx.settleReferrerTally(referrerId, null);
+	return allowed.length === 0 ? [] : await tx.insertRewards(allowed, now);
+}
+
+/**
  * Creates every reward a referrer's qualified referrals imply that does not exist yet (or was
- * cancelled), within the campaign's maximum per referrer. Idempotent: rewards have identities.
- * Rewards of referred people are considered for `referralIds` only (a qualification concerns its
- * own referral; a back-fill passes them all).
+ * cancelled), within the campaign's maximum per referrer, reading all of them: Evaluate Rewards,
+ * and a qualification whose referrer is not settled under the current rules. Idempotent: rewards
+ * have identities. Rewards of referred people are considered for `referralIds` only (a
+ * qualification concerns its own referral; a back-fill passes them all). Settles the referrer when
+ * nothing they are owed is left out.
  */
 export async function grantImpliedRewards(
 	tx: StoreTransaction,
@@ -31,15 +69,12 @@ export async function grantImpliedRewards(
 	now: string,
 ): Promise<Reward[]> {
 	const rules = campaign.rewardRules;
-	if (!rules.perReferral && rules.milestones.length === 0 && !rules.commission && rules.referred?.on !== 'qualification') {
-		return [];
-	}
+	if (!givesRewardsOnQualification(rules)) return [];
 	const qualified = await qualifiedReferralsOf(tx, campaign.id, referrerId);
 	const concerned = new Set(referralIds);
-	const implied = impliedRewards(campaign.rewardRules, campaign.id, referrerId, qualified, now).filter(
+	const implied = impliedRewards(rules, campaign.id, referrerId, qualified, now).filter(
 		(row) => row.beneficiaryRole === 'referrer' || concerned.has(row.beneficiaryId),
 	);
-	if (implied.length === 0) return [];
 	const existing = new Map<string, Reward>();
 	for (const reward of await rewardsOf(tx, { campaignId: campaign.id, beneficiaryId: referrerId })) {
 		existing.set(identityOf(reward), reward);
@@ -54,9 +89,9 @@ export async function grantImpliedRewards(
 		return reward !== undefined && reward.status !== 'cancelled';
 	};
 	const missing = implied.filter((row) => !active(identityOf(row)));
-	const max = campaign.rewardRules.maxPerReferrer;
-	let room = max === null ? Infinity : max - [...existing.values()].filter((r) => r.beneficiaryRole === 'referrer' && r.status !== 'cancelled').length;
-	const allowed = missing.filter((row) => row.beneficiaryRole === 'referred' || room-- > 0);
+	const live = [...existing.values()].filter((r) => r.beneficiaryRole === 'referrer' && r.status !== 'cancelled').length;
+	const allowed = withinCap(missing, rules.maxPerReferrer, live);
+	await tx.settleReferrerTally(referrerId, allowed.length === missing.length ? rulesFingerprint(rules) : null);
 	return allowed.length === 0 ? [] : await tx.insertRewards(allowed, now);
 }
 
@@ -72,8 +107,9 @@ export async function grantRegistrationReward(
 }
 
 /**
- * After a referral is un-qualified: the referrer's count-based rewards beyond the new count and
- * the referral's own rewards are cancelled if nobody was paid yet; paid ones are reported.
+ * After a referral is un-qualified (its status written): the referrer's count-based rewards beyond
+ * the new count and the referral's own rewards are cancelled if nobody was paid yet; paid ones are
+ * reported. Reads only those rewards, through their identities.
  */
 export async function withdrawRewards(
 	tx: StoreTransaction,
@@ -83,18 +119,20 @@ export async function withdrawRewards(
 ): Promise<LedgerChange> {
 	const change: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
 	if (referral.referredBy === null) return change;
-	const count = (await qualifiedReferralsOf(tx, campaign.id, referral.referredBy)).length;
-	const every = campaign.rewardRules.perReferral?.every ?? 1;
-	const referrerRewards = await rewardsOf(tx, { campaignId: campaign.id, beneficiaryId: referral.referredBy });
-	const ownRewards = await rewardsOf(tx, { campaignId: campaign.id, referralId: referral.id });
-	const withdrawn = [...referrerRewards, ...ownRewards].filter((reward, index, all) => {
-		if (all.findIndex((other) => other.id === reward.id) !== index) return false;
-		if (reward.rule === 'per_referral') return reward.ordinal > Math.floor(count / every);
-		if (reward.rule === 'milestone') return reward.ordinal > count;
-		// Commission and the referred person's reward belong to this referral; a registration
-		// reward was earned by registering and stays.
-		return reward.referralId === referral.id && !(reward.rule === 'referred' && campaign.rewardRules.referred?.on === 'registration');
-	});
+	const rules = campaign.rewardRules;
+	const referrerId = referral.referredBy;
+	const { qualified: count } = await tx.referrerTally(referrerId);
+	const every = rules.perReferral?.every ?? 1;
+	const beyondCount = [
+		...(await tx.liveRewardsAbove(campaign.id, referrerId, 'per_referral', Math.floor(count / every))),
+		...(await tx.liveRewardsAbove(campaign.id, referrerId, 'milestone', count)),
+	];
+	const commission = await tx.findRewards([{ campaignId: campaign.id, beneficiaryId: referrerId, rule: 'commission', ordinal: referral.id }]);
+	// A registration reward was earned by registering and stays.
+	const own = rules.referred?.on === 'registration'
+		? []
+		: await tx.findRewards([{ campaignId: campaign.id, beneficiaryId: referral.id, rule: 'referred', ordinal: referral.id }]);
+	const withdrawn = [...[...beyondCount, ...commission].sort((a, b) => a.id - b.id), ...own];
 	for (const reward of withdrawn) {
 		if (WITHDRAWABLE.includes(reward.status)) {
 			const cancelled = await tx.updateReward(reward.id, { status: 'cancelled', leaseUntil: null }, WITHDRAWABLE, now);
@@ -132,6 +170,20 @@ export function rewardEvent(type: EventInsert['type'], reward: Reward, reason: s
 			reason,
 		},
 	};
+}
+
+function givesRewardsOnQualification(rules: RewardRules): boolean {
+	return Boolean(rules.perReferral || rules.milestones.length > 0 || rules.commission || rules.referred?.on === 'qualification');
+}
+
+/** The rows the cap lets through, in order: the referrer's within the room left, the referred person's always. */
+function withinCap(rows: RewardInsert[], maxPerReferrer: number | null, liveRewards: number): RewardInsert[] {
+	let room = maxPerReferrer === null ? Infinity : maxPerReferrer - liveRewards;
+	return rows.filter((row) => row.beneficiaryRole === 'referred' || room-- > 0);
+}
+
+function asQualified(referral: Participant): QualifiedReferral {
+	return { id: referral.id, qualifiedAt: referral.qualifiedAt, saleValue: referral.saleValue, saleCurrency: referral.saleCurrency };
 }
 
 async function qualifiedReferralsOf(tx: StoreTransaction, campaignId: number, referrerId: number): Promise<QualifiedReferral[]> {

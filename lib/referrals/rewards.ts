@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { describeType } from './email';
 import { invalidInput } from './errors';
 import { REWARD_KINDS, type Participant, type Reward, type RewardRules, type RewardSpec, type RewardStatus } from './model';
@@ -119,27 +121,78 @@ export function impliedRewards(
 			out.push(forReferrer('milestone', milestone.at, ordered[milestone.at - 1].id, milestone.reward));
 		}
 	}
-	if (rules.commission) {
-		const { percent, cap, currency: commissionCurrency } = rules.commission;
-		for (const referral of ordered) {
-			if (referral.saleValue === null || referral.saleValue <= 0) continue;
-			const raw = Math.round(referral.saleValue * percent) / 100;
-			const value = cap === null ? raw : Math.min(raw, cap);
-			out.push(
-				forReferrer('commission', referral.id, referral.id, {
-					kind: 'amount',
-					amount: value,
-					currency: referral.saleCurrency ?? commissionCurrency,
-				}),
-			);
-		}
-	}
-	if (rules.referred?.on === 'qualification') {
-		for (const referral of ordered) {
-			out.push(reward(campaignId, referral.id, 'referred', 'referred', referral.id, referral.id, rules.referred.reward, timing));
-		}
-	}
+	for (const referral of ordered) out.push(...commissionOf(rules, campaignId, referrerId, referral, timing));
+	for (const referral of ordered) out.push(...referredRewardOf(rules, campaignId, referral, timing));
 	return out;
+}
+
+/**
+ * What one more qualified referral adds to `impliedRewards`, in the same order: the count-based
+ * rewards the referrer's new count (`count`, this referral included) reaches, then the referral's
+ * commission and the referred person's reward. The qualification's cost does not depend on how many
+ * referrals qualified before.
+ */
+export function rewardsAddedBy(
+	rules: RewardRules,
+	campaignId: number,
+	referrerId: number,
+	count: number,
+	referral: QualifiedReferral,
+	now: string,
+): RewardInsert[] {
+	const timing = initialTiming(rules, now);
+	const out: RewardInsert[] = [];
+	if (rules.perReferral && count % rules.perReferral.every === 0) {
+		const ordinal = count / rules.perReferral.every;
+		out.push(reward(campaignId, referrerId, 'referrer', 'per_referral', ordinal, referral.id, rules.perReferral.reward, timing));
+	}
+	const milestone = rules.milestones.find((m) => m.at === count);
+	if (milestone) out.push(reward(campaignId, referrerId, 'referrer', 'milestone', count, referral.id, milestone.reward, timing));
+	return [...out, ...commissionOf(rules, campaignId, referrerId, referral, timing), ...referredRewardOf(rules, campaignId, referral, timing)];
+}
+
+/**
+ * A fingerprint of the rules (canonical JSON, so key order does not matter): rewards settled
+ * under one fingerprint must be recomputed in full under another.
+ */
+export function rulesFingerprint(rules: RewardRules): string {
+	return createHash('sha256').update(canonicalJson(rules)).digest('hex').slice(0, 32);
+}
+
+function canonicalJson(value: unknown): string {
+	if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+	if (value !== null && typeof value === 'object') {
+		const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+		return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(',')}}`;
+	}
+	return JSON.stringify(value) ?? 'null';
+}
+
+/** The referrer's commission on one qualified referral's sale, when the rules give one. */
+function commissionOf(
+	rules: RewardRules,
+	campaignId: number,
+	referrerId: number,
+	referral: QualifiedReferral,
+	timing: { status: RewardStatus; dueAt: string },
+): RewardInsert[] {
+	if (!rules.commission || referral.saleValue === null || referral.saleValue <= 0) return [];
+	const { percent, cap, currency: commissionCurrency } = rules.commission;
+	const raw = Math.round(referral.saleValue * percent) / 100;
+	const amount = cap === null ? raw : Math.min(raw, cap);
+	const spec: RewardSpec = { kind: 'amount', amount, currency: referral.saleCurrency ?? commissionCurrency };
+	return [reward(campaignId, referrerId, 'referrer', 'commission', referral.id, referral.id, spec, timing)];
+}
+
+/** The referred person's own reward for qualifying, when the rules give one on qualification. */
+function referredRewardOf(
+	rules: RewardRules,
+	campaignId: number,
+	referral: QualifiedReferral,
+	timing: { status: RewardStatus; dueAt: string },
+): RewardInsert[] {
+	if (rules.referred?.on !== 'qualification') return [];
+	return [reward(campaignId, referral.id, 'referred', 'referred', referral.id, referral.id, rules.referred.reward, timing)];
 }
 
 /** The referred person's reward on registration, when the campaign gives one. */

@@ -152,6 +152,22 @@ export interface ReferralCounts {
 	qualified: number;
 }
 
+/** A referrer's running figures, kept in step with their referrals and rewards by the store itself. */
+export interface ReferrerTally {
+	/** Their referrals whose referral status is qualified. */
+	qualified: number;
+	/** Their own rewards (beneficiary role referrer) that are not cancelled. */
+	liveRewards: number;
+	/**
+	 * The fingerprint of the reward rules under which every referrer reward their qualified
+	 * referrals imply was granted (or the cap was reached); null when that is not known.
+	 */
+	settledRules: string | null;
+}
+
+/** A reward's identity: (campaign, beneficiary, rule, ordinal) is unique. */
+export type RewardIdentity = Pick<Reward, 'campaignId' | 'beneficiaryId' | 'rule' | 'ordinal'>;
+
 export interface EventInsert {
 	type: EventType;
 	campaignId: number;
@@ -205,6 +221,15 @@ export interface StoreTransaction {
 	 * row locks held until commit, taken in id order; SQLite: nothing to do, writes are serial).
 	 */
 	lockParticipants(ids: number[]): Promise<void>;
+	/**
+	 * A referrer's tally (zeros and null settledRules when they have none). `qualified` and
+	 * `liveRewards` follow every write to participants and rewards in the same transaction (the
+	 * database keeps them, so no write path can forget them); reading them costs the same whatever
+	 * the referrer's size.
+	 */
+	referrerTally(referrerId: number): Promise<ReferrerTally>;
+	/** Records (or forgets, with null) the rules fingerprint under which the referrer's rewards are settled. */
+	settleReferrerTally(referrerId: number, settledRules: string | null): Promise<void>;
 	/** Referrals registered since `since` per referrer id (referrers with none are absent). */
 	countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>>;
 	/**
@@ -239,6 +264,14 @@ export interface StoreTransaction {
 	 */
 	insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]>;
 	getReward(id: number): Promise<Reward | null>;
+	/** The rewards with these identities that exist, whatever their status (any order). */
+	findRewards(identities: RewardIdentity[]): Promise<Reward[]>;
+	/**
+	 * A beneficiary's rewards of one rule with an ordinal above `ordinal` that are not cancelled, in
+	 * ordinal order. Served by the identity index: the cost follows the rows returned, not the
+	 * beneficiary's history.
+	 */
+	liveRewardsAbove(campaignId: number, beneficiaryId: number, rule: Reward['rule'], ordinal: number): Promise<Reward[]>;
 	/** Ascending id order, keyset paging. */
 	listRewards(filter: RewardFilter, page: Page): Promise<Reward[]>;
 	/**

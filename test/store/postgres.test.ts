@@ -108,10 +108,17 @@ describePostgres('PostgreSQL store', () => {
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'referrer_tallies',
 				'rewards',
 				'schema_migrations',
 				'sync_state',
 			]);
+			// The referrer tallies' trigger functions too (none lands in public).
+			const functions = await db.query<{ nspname: string }>(
+				"SELECT n.nspname FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace WHERE p.proname LIKE 'referrer\\_tallies\\_%' AND n.nspname IN ($1, 'public')",
+				[schema],
+			);
+			expect(functions.map((f) => f.nspname)).toEqual([schema, schema, schema]);
 			const elsewhere = await db.query(
 				"SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ('campaigns', 'participants', 'events', 'schema_migrations')",
 			);

@@ -36,7 +36,9 @@ import type {
 	PostgresStoreConfig,
 	ReferralCounts,
 	ReferralStore,
+	ReferrerTally,
 	RewardFilter,
+	RewardIdentity,
 	RewardInsert,
 	RewardPatch,
 	StoreTransaction,
@@ -838,6 +840,33 @@ class PostgresTransaction implements StoreTransaction {
 		return rows.length === 0 ? null : rowToReward(rows[0]);
 	}
 
+	async findRewards(identities: RewardIdentity[]): Promise<Reward[]> {
+		if (identities.length === 0) {
+			if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+			return [];
+		}
+		const rows = await this.q(
+			`SELECT ${REWARD_COLUMNS} FROM rewards WHERE (campaign_id, beneficiary_id, rule, ordinal) IN ` +
+				'(SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[]))',
+			[
+				identities.map((i) => i.campaignId),
+				identities.map((i) => i.beneficiaryId),
+				identities.map((i) => i.rule),
+				identities.map((i) => i.ordinal),
+			],
+		);
+		return rows.map(rowToReward);
+	}
+
+	async liveRewardsAbove(campaignId: number, beneficiaryId: number, rule: Reward['rule'], ordinal: number): Promise<Reward[]> {
+		const rows = await this.q(
+			`SELECT ${REWARD_COLUMNS} FROM rewards WHERE campaign_id = $1 AND beneficiary_id = $2 AND rule = $3 AND ordinal > $4 ` +
+				"AND status <> 'cancelled' ORDER BY ordinal",
+			[campaignId, beneficiaryId, rule, ordinal],
+		);
+		return rows.map(rowToReward);
+	}
+
 	async listRewards(filter: RewardFilter, page: Page): Promise<Reward[]> {
 		const where: string[] = [];
 		const params: Param[] = [];
@@ -975,6 +1004,21 @@ class PostgresTransaction implements StoreTransaction {
 			return;
 		}
 		await this.q('SELECT id FROM participants WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE', [ids]);
+	}
+
+	async referrerTally(referrerId: number): Promise<ReferrerTally> {
+		const rows = await this.q('SELECT qualified, live_rewards, settled_rules FROM referrer_tallies WHERE referrer_id = $1', [referrerId]);
+		if (rows.length === 0) return { qualified: 0, liveRewards: 0, settledRules: null };
+		const r = rows[0];
+		return { qualified: r.qualified as number, liveRewards: r.live_rewards as number, settledRules: r.settled_rules as string | null };
+	}
+
+	async settleReferrerTally(referrerId: number, settledRules: string | null): Promise<void> {
+		await this.q(
+			'INSERT INTO referrer_tallies (referrer_id, settled_rules) VALUES ($1, $2) ' +
+				'ON CONFLICT (referrer_id) DO UPDATE SET settled_rules = excluded.settled_rules',
+			[referrerId, settledRules],
+		);
 	}
 
 	async countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>> {

@@ -206,5 +206,60 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 				WHERE link_template ~ '^http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/form/refer\?ref=\{\{code\}\}$'`,
 		],
 	},
+	{
+		version: 8,
+		name: 'referrer tallies: qualified referrals and live rewards per referrer, kept by triggers',
+		statements: [
+			// What the reward rules need about a referrer, kept per referrer so that a qualification
+			// costs the same whatever their size. The triggers below keep the two counts in the same
+			// transaction (and under the same row locks) as the write that changes them.
+			`CREATE TABLE referrer_tallies (
+				referrer_id bigint PRIMARY KEY REFERENCES participants (id),
+				qualified integer NOT NULL DEFAULT 0 CHECK (qualified >= 0),
+				live_rewards integer NOT NULL DEFAULT 0 CHECK (live_rewards >= 0),
+				settled_rules text
+			)`,
+			// The figures of the rows already there; settled_rules stays NULL, so each referrer's next
+			// qualification recomputes their rewards in full once.
+			`INSERT INTO referrer_tallies (referrer_id, qualified, live_rewards)
+			SELECT referrer_id, sum(qualified), sum(live) FROM (
+				SELECT referred_by AS referrer_id, (referral_status = 'qualified')::integer AS qualified, 0 AS live
+				FROM participants WHERE referred_by IS NOT NULL
+				UNION ALL
+				SELECT beneficiary_id, 0, 1 FROM rewards WHERE beneficiary_role = 'referrer' AND status <> 'cancelled'
+			) AS figures GROUP BY referrer_id`,
+			// SET search_path FROM CURRENT: the function finds this schema's table whoever fires it.
+			// An upsert would check the CHECK constraint on the proposed row (-1) first: insert, then add.
+			`CREATE FUNCTION referrer_tallies_add(referrer bigint, qualified_delta integer, live_delta integer)
+			RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			BEGIN
+				INSERT INTO referrer_tallies (referrer_id) VALUES (referrer) ON CONFLICT DO NOTHING;
+				UPDATE referrer_tallies SET qualified = qualified + qualified_delta, live_rewards = live_rewards + live_delta
+				WHERE referrer_id = referrer;
+			END $$`,
+			`CREATE FUNCTION referrer_tallies_follow_referral() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			BEGIN
+				PERFORM referrer_tallies_add(NEW.referred_by, CASE WHEN NEW.referral_status = 'qualified' THEN 1 ELSE -1 END, 0);
+				RETURN NULL;
+			END $$`,
+			`CREATE FUNCTION referrer_tallies_follow_reward() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			BEGIN
+				PERFORM referrer_tallies_add(NEW.beneficiary_id, 0, CASE WHEN NEW.status = 'cancelled' THEN -1 ELSE 1 END);
+				RETURN NULL;
+			END $$`,
+			`CREATE TRIGGER referrer_tallies_on_referral_insert AFTER INSERT ON participants FOR EACH ROW
+			WHEN (NEW.referred_by IS NOT NULL AND NEW.referral_status = 'qualified')
+			EXECUTE FUNCTION referrer_tallies_follow_referral()`,
+			`CREATE TRIGGER referrer_tallies_on_referral_status AFTER UPDATE OF referral_status ON participants FOR EACH ROW
+			WHEN (NEW.referred_by IS NOT NULL AND (OLD.referral_status = 'qualified') <> (NEW.referral_status = 'qualified'))
+			EXECUTE FUNCTION referrer_tallies_follow_referral()`,
+			`CREATE TRIGGER referrer_tallies_on_reward_insert AFTER INSERT ON rewards FOR EACH ROW
+			WHEN (NEW.beneficiary_role = 'referrer' AND NEW.status <> 'cancelled')
+			EXECUTE FUNCTION referrer_tallies_follow_reward()`,
+			// Also fired by insertRewards reviving a cancelled identity (ON CONFLICT DO UPDATE).
+			`CREATE TRIGGER referrer_tallies_on_reward_status AFTER UPDATE OF status ON rewards FOR EACH ROW
+			WHEN (NEW.beneficiary_role = 'referrer' AND (OLD.status = 'cancelled') <> (NEW.status = 'cancelled'))
+			EXECUTE FUNCTION referrer_tallies_follow_reward()`,
+		],
+	},
 ];
-

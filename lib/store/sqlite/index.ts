@@ -36,7 +36,9 @@ import type {
 	PipedriveIds,
 	ReferralCounts,
 	ReferralStore,
+	ReferrerTally,
 	RewardFilter,
+	RewardIdentity,
 	RewardInsert,
 	RewardPatch,
 	SqliteStoreConfig,
@@ -825,6 +827,27 @@ class SqliteTransaction implements StoreTransaction {
 		return r === undefined ? null : rowToReward(r);
 	}
 
+	async findRewards(identities: RewardIdentity[]): Promise<Reward[]> {
+		const find = this.stmt(
+			`SELECT ${REWARD_COLUMNS} FROM rewards WHERE campaign_id = ? AND beneficiary_id = ? AND rule = ? AND ordinal = ?`,
+		);
+		const out: Reward[] = [];
+		for (const identity of identities) {
+			const r = find.get(identity.campaignId, identity.beneficiaryId, identity.rule, identity.ordinal);
+			if (r !== undefined) out.push(rowToReward(r));
+		}
+		return out;
+	}
+
+	async liveRewardsAbove(campaignId: number, beneficiaryId: number, rule: Reward['rule'], ordinal: number): Promise<Reward[]> {
+		return this.stmt(
+			`SELECT ${REWARD_COLUMNS} FROM rewards WHERE campaign_id = ? AND beneficiary_id = ? AND rule = ? AND ordinal > ? ` +
+				"AND status <> 'cancelled' ORDER BY ordinal",
+		)
+			.all(campaignId, beneficiaryId, rule, ordinal)
+			.map(rowToReward);
+	}
+
 	async listRewards(filter: RewardFilter, page: Page): Promise<Reward[]> {
 		const where: string[] = [];
 		const params: Array<string | number> = [];
@@ -969,6 +992,19 @@ class SqliteTransaction implements StoreTransaction {
 	async lockParticipants(_ids: number[]): Promise<void> {
 		// Write transactions are already serial (BEGIN IMMEDIATE + the in-process mutex).
 		if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
+	}
+
+	async referrerTally(referrerId: number): Promise<ReferrerTally> {
+		const r = this.stmt('SELECT qualified, live_rewards, settled_rules FROM referrer_tallies WHERE referrer_id = ?').get(referrerId);
+		if (r === undefined) return { qualified: 0, liveRewards: 0, settledRules: null };
+		return { qualified: r.qualified as number, liveRewards: r.live_rewards as number, settledRules: r.settled_rules as string | null };
+	}
+
+	async settleReferrerTally(referrerId: number, settledRules: string | null): Promise<void> {
+		this.stmt(
+			'INSERT INTO referrer_tallies (referrer_id, settled_rules) VALUES (?, ?) ' +
+				'ON CONFLICT (referrer_id) DO UPDATE SET settled_rules = excluded.settled_rules',
+		).run(referrerId, settledRules);
 	}
 
 	async countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>> {

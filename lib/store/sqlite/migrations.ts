@@ -223,5 +223,56 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 						AND NOT substr(link_template, 18, length(link_template) - 41) GLOB '*[^0-9]*'))`,
 		],
 	},
+	{
+		version: 8,
+		name: 'referrer tallies: qualified referrals and live rewards per referrer, kept by triggers',
+		statements: [
+			// What the reward rules need about a referrer, kept per referrer so that a qualification
+			// costs the same whatever their size. The triggers below keep the two counts in the same
+			// transaction as the write that changes them, whichever code path makes it.
+			`CREATE TABLE referrer_tallies (
+				referrer_id INTEGER PRIMARY KEY REFERENCES participants (id),
+				qualified INTEGER NOT NULL DEFAULT 0 CHECK (qualified >= 0),
+				live_rewards INTEGER NOT NULL DEFAULT 0 CHECK (live_rewards >= 0),
+				settled_rules TEXT
+			) STRICT`,
+			// The figures of the rows already there; settled_rules stays NULL, so each referrer's next
+			// qualification recomputes their rewards in full once.
+			`INSERT INTO referrer_tallies (referrer_id, qualified, live_rewards)
+			SELECT referrer_id, sum(qualified), sum(live) FROM (
+				SELECT referred_by AS referrer_id, referral_status = 'qualified' AS qualified, 0 AS live
+				FROM participants WHERE referred_by IS NOT NULL
+				UNION ALL
+				SELECT beneficiary_id, 0, 1 FROM rewards WHERE beneficiary_role = 'referrer' AND status <> 'cancelled'
+			) GROUP BY referrer_id`,
+			// An upsert would check the CHECK constraint on the proposed row (-1) first: insert, then add.
+			`CREATE TRIGGER referrer_tallies_on_referral_insert AFTER INSERT ON participants
+			WHEN NEW.referred_by IS NOT NULL AND NEW.referral_status = 'qualified'
+			BEGIN
+				INSERT INTO referrer_tallies (referrer_id) VALUES (NEW.referred_by) ON CONFLICT DO NOTHING;
+				UPDATE referrer_tallies SET qualified = qualified + 1 WHERE referrer_id = NEW.referred_by;
+			END`,
+			`CREATE TRIGGER referrer_tallies_on_referral_status AFTER UPDATE OF referral_status ON participants
+			WHEN NEW.referred_by IS NOT NULL AND (OLD.referral_status = 'qualified') <> (NEW.referral_status = 'qualified')
+			BEGIN
+				INSERT INTO referrer_tallies (referrer_id) VALUES (NEW.referred_by) ON CONFLICT DO NOTHING;
+				UPDATE referrer_tallies SET qualified = qualified + (CASE WHEN NEW.referral_status = 'qualified' THEN 1 ELSE -1 END)
+				WHERE referrer_id = NEW.referred_by;
+			END`,
+			`CREATE TRIGGER referrer_tallies_on_reward_insert AFTER INSERT ON rewards
+			WHEN NEW.beneficiary_role = 'referrer' AND NEW.status <> 'cancelled'
+			BEGIN
+				INSERT INTO referrer_tallies (referrer_id) VALUES (NEW.beneficiary_id) ON CONFLICT DO NOTHING;
+				UPDATE referrer_tallies SET live_rewards = live_rewards + 1 WHERE referrer_id = NEW.beneficiary_id;
+			END`,
+			// Also fired by insertRewards reviving a cancelled identity (an upsert's DO UPDATE).
+			`CREATE TRIGGER referrer_tallies_on_reward_status AFTER UPDATE OF status ON rewards
+			WHEN NEW.beneficiary_role = 'referrer' AND (OLD.status = 'cancelled') <> (NEW.status = 'cancelled')
+			BEGIN
+				INSERT INTO referrer_tallies (referrer_id) VALUES (NEW.beneficiary_id) ON CONFLICT DO NOTHING;
+				UPDATE referrer_tallies SET live_rewards = live_rewards + (CASE WHEN NEW.status = 'cancelled' THEN -1 ELSE 1 END)
+				WHERE referrer_id = NEW.beneficiary_id;
+			END`,
+		],
+	},
 ];
-

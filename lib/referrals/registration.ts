@@ -1,0 +1,209 @@
+import type { StoreTransaction } from '../store/types';
+import { appendInChunks, chunks, failItem, runBatch, unique, type BatchOptions, type Outcome, type Pending } from './batch';
+import { normalizeCode } from './codes';
+import type { ProgramContext } from './context';
+import { emailDomain, emailIdentity, normalizeEmail } from './email';
+import { ReferralError } from './errors';
+import { insertWithFreshCodes } from './fresh-codes';
+import { grantRegistrationReward, ledgerEvents, type LedgerChange } from './ledger';
+import { campaignInactive, requireCampaign } from './lookups';
+import type { Campaign, Participant } from './model';
+import { findPeople } from './people';
+import { parseMetadata, parseName } from './validation';
+
+export interface RegisterInput {
+	code: unknown;
+	email: unknown;
+	firstName?: unknown;
+	lastName?: unknown;
+	metadata?: unknown;
+}
+
+export interface RegisterResult {
+	participant: Participant;
+	/** Who referred the person: for an already registered person, whoever referred them first. */
+	referrer: Participant | null;
+	/** False when the person was already in the campaign: nothing changed. */
+	created: boolean;
+}
+
+interface ValidRegister {
+	code: string;
+	email: string;
+	identity: string;
+	firstName: string | null;
+	lastName: string | null;
+	metadata: Record<string, unknown>;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Registers referred people under the referrer owning each code. First referral wins: a person
+ * already in the campaign is returned as is, never re-attributed.
+ */
+export async function registerReferred(
+	ctx: ProgramContext,
+	campaignId: number,
+	inputs: RegisterInput[],
+	options: BatchOptions,
+): Promise<Array<Outcome<RegisterResult>>> {
+	return await runBatch(ctx, inputs, options, validateRegister, (tx, items, now) =>
+		registerInTransaction(tx, campaignId, items, now, options),
+	);
+}
+
+async function registerInTransaction(
+	tx: StoreTransaction,
+	campaignId: number,
+	items: Array<Pending<ValidRegister>>,
+	now: string,
+	options: BatchOptions,
+): Promise<Map<number, Outcome<RegisterResult>>> {
+	const outcomes = new Map<number, Outcome<RegisterResult>>();
+	const campaign = requireCampaign(await tx.getCampaign({ id: campaignId }), { id: campaignId });
+	const people = await findPeople(tx, campaignId, items.map((item) => item.input.email));
+	const referrersByCode = new Map<string, Participant>();
+	for (const codes of chunks(unique(items.map((item) => item.input.code)))) {
+		for (const participant of await tx.findParticipantsByCode(codes)) {
+			if (participant.campaignId === campaignId && !participant.erasedAt) {
+				referrersByCode.set(participant.code, participant);
+			}
+		}
+	}
+
+	const dailyLimit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
+	const referralsToday = new Map<number, number>();
+	if (dailyLimit > 0 && referrersByCode.size > 0) {
+		// Row locks make concurrent registrations for one referrer count one after the other.
+		const ids = [...referrersByCode.values()].map((referrer) => referrer.id).sort((a, b) => a - b);
+		await tx.lockParticipants(ids);
+		const since = new Date(Date.parse(now) - DAY_MS).toISOString();
+		for (const [id, count] of await tx.countReferralsSince(ids, since)) referralsToday.set(id, count);
+	}
+
+	const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant }>();
+	for (const item of items) {
+		const { email, identity, code } = item.input;
+		const referrer = referrersByCode.get(code);
+		// Checked before "already registered": using one's own code is refused as what it is.
+		if (referrer?.email && emailIdentity(referrer.email) === identity) {
+			failItem(outcomes, item.index, selfReferral(item.input, referrer), options);
+			continue;
+		}
+		// First referral wins, whichever spelling of the address the person types this time.
+		if (people.find(email) || toCreate.has(identity)) continue;
+		const error = refusal(campaign, item.input, referrer, referralsToday);
+		if (error) {
+			failItem(outcomes, item.index, error, options);
+			continue;
+		}
+		referralsToday.set(referrer!.id, (referralsToday.get(referrer!.id) ?? 0) + 1);
+		toCreate.set(identity, { item, referrer: referrer! });
+	}
+
+	const rows = [...toCreate.values()].map(({ item: { input }, referrer }) => ({
+		campaignId,
+		email: input.email,
+		emailIdentity: input.identity,
+		firstName: input.firstName,
+		lastName: input.lastName,
+		source: 'referred' as const,
+		referredBy: referrer.id,
+		referralStatus: 'pending' as const,
+		metadata: input.metadata,
+	}));
+	const created = await insertWithFreshCodes(tx, campaign, rows, now);
+	for (const participant of created.inserted.values()) people.add(participant);
+	for (const [identity, participant] of created.existing) {
+		people.add(participant);
+		toCreate.delete(identity);
+	}
+
+	const referrersById = new Map<number, Participant>();
+	for (const referrer of referrersByCode.values()) referrersById.set(referrer.id, referrer);
+	for (const item of items) {
+		if (outcomes.has(item.index)) continue;
+		const participant = people.find(item.input.email)!;
+		let referrer: Participant | null = null;
+		if (participant.referredBy !== null) {
+			referrer = referrersById.get(participant.referredBy) ?? (await tx.getParticipant(participant.referredBy));
+			if (referrer) referrersById.set(referrer.id, referrer);
+		}
+		const created = toCreate.get(item.input.identity)?.item === item;
+		outcomes.set(item.index, { ok: true, value: { participant, referrer, created } });
+	}
+
+	const registrationRewards: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
+	for (const { item } of toCreate.values()) {
+		registrationRewards.created.push(...(await grantRegistrationReward(tx, campaign, people.find(item.input.email)!, now)));
+	}
+	await appendInChunks(
+		tx,
+		[
+			...[...toCreate.values()].map(({ item, referrer }) => {
+				const participant = people.find(item.input.email)!;
+				return {
+					type: 'referral.registered' as const,
+					campaignId,
+					participantId: participant.id,
+					referrerId: referrer.id,
+					payload: { code: participant.code, referrerCode: referrer.code },
+				};
+			}),
+			...ledgerEvents(registrationRewards, 'registration'),
+		],
+		now,
+	);
+	return outcomes;
+}
+
+/** Why a new referral may not be registered, or null when it may. */
+function refusal(
+	campaign: Campaign,
+	input: ValidRegister,
+	referrer: Participant | undefined,
+	referralsToday: Map<number, number>,
+): ReferralError | null {
+	if (campaign.status !== 'active') return campaignInactive(campaign, 'accepts no new referrals');
+	if (!referrer) {
+		return new ReferralError(
+			'not_found',
+			`No participant of campaign "${campaign.name}" has the referral code "${input.code}"`,
+			'code',
+			'Check the code in the referral link; codes are not case-sensitive',
+		);
+	}
+	if (campaign.fraudSettings.blockedEmailDomains.includes(emailDomain(input.email))) {
+		return new ReferralError(
+			'fraud_blocked',
+			`Referrals from email addresses at ${emailDomain(input.email)} are blocked in campaign "${campaign.name}"`,
+			'email',
+		);
+	}
+	const limit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
+	if (limit > 0 && (referralsToday.get(referrer.id) ?? 0) >= limit) {
+		return new ReferralError(
+			'fraud_blocked',
+			`The referrer with code "${referrer.code}" reached the limit of ${limit} referrals in 24 hours`,
+			'code',
+		);
+	}
+	return null;
+}
+
+function validateRegister(input: RegisterInput): ValidRegister {
+	const email = normalizeEmail(input.email);
+	return {
+		code: normalizeCode(input.code),
+		email,
+		identity: emailIdentity(email),
+		firstName: parseName(input.firstName, 'firstName'),
+		lastName: parseName(input.lastName, 'lastName'),
+		metadata: parseMetadata(input.metadata),
+	};
+}
+
+function selfReferral(input: ValidRegister, referrer: Participant): ReferralError {
+	return new ReferralError('self_referral', `${input.email} cannot be referred with their own code "${referrer.code}"`, 'email');
+}
