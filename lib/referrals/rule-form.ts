@@ -10,19 +10,25 @@ import { parseRewardRules } from './rewards';
 export const RULE_LABELS = {
 	rewardWho: 'Who Gets Rewarded',
 	referrerEarns: 'Referrer Earns',
-	perReferral: 'Reward per Referral',
 	every: 'Qualified Referrals per Reward',
+	referrerRewardType: 'Referrer Reward',
+	referrerAmount: 'Referrer Reward Amount',
+	referrerCurrency: 'Referrer Reward Currency',
+	referrerPayload: 'Referrer Reward Payload',
 	milestones: 'Milestones',
 	at: 'At Qualified Referrals',
-	commission: 'Commission',
-	percent: 'Percent of Sale Value',
-	cap: 'Cap per Sale',
-	referredReward: 'Referred Friend’s Reward',
-	on: 'When',
 	rewardType: 'Reward Type',
 	amount: 'Reward Amount',
 	currency: 'Currency',
 	payload: 'Custom Payload',
+	commissionPercent: 'Commission (% of Sale Value)',
+	commissionCap: 'Commission Cap per Sale',
+	commissionCurrency: 'Commission Currency',
+	friendRewardOn: 'Friend Rewarded',
+	friendRewardType: 'Friend’s Reward',
+	friendAmount: 'Friend’s Reward Amount',
+	friendCurrency: 'Friend’s Reward Currency',
+	friendPayload: 'Friend’s Reward Payload',
 	maxRewardsPerReferrer: 'Max Rewards per Referrer',
 	holdDays: 'Hold Days',
 	requireApproval: 'Require Approval',
@@ -30,23 +36,38 @@ export const RULE_LABELS = {
 
 export type RewardWho = 'referrer' | 'referred' | 'both' | 'nobody';
 export type ReferrerRule = 'perReferral' | 'milestones' | 'commission';
+type Kind = RewardSpec['kind'];
 
-export interface RewardFields {
-	rewardType?: RewardSpec['kind'];
+export interface MilestoneFields {
+	at?: number;
+	rewardType?: Kind;
 	amount?: number;
 	currency?: string;
 	/** JSON text (as the editor's JSON field gives it) or an object. */
 	payload?: unknown;
 }
 
-/** The node's reward-rule parameters in "Using Fields" mode; fixedCollections keep n8n's shape. */
+/**
+ * The node's reward-rule parameters in "Using Fields" mode. Single settings are top-level fields
+ * (n8n cannot prefill a single-value fixedCollection); milestones are a fixedCollection list.
+ */
 export interface RuleForm {
 	rewardWho?: RewardWho;
 	referrerEarns?: ReferrerRule[];
-	perReferral?: { settings?: RewardFields & { every?: number } };
-	milestones?: { milestone?: Array<RewardFields & { at?: number }> };
-	commission?: { settings?: { percent?: number; cap?: number; currency?: string } };
-	referredReward?: { settings?: RewardFields & { on?: 'registration' | 'qualification' } };
+	every?: number;
+	referrerRewardType?: Kind;
+	referrerAmount?: number;
+	referrerCurrency?: string;
+	referrerPayload?: unknown;
+	milestones?: { milestone?: MilestoneFields[] };
+	commissionPercent?: number;
+	commissionCap?: number;
+	commissionCurrency?: string;
+	friendRewardOn?: 'registration' | 'qualification';
+	friendRewardType?: Kind;
+	friendAmount?: number;
+	friendCurrency?: string;
+	friendPayload?: unknown;
 	maxRewardsPerReferrer?: number;
 	holdDays?: number;
 	requireApproval?: boolean;
@@ -93,23 +114,40 @@ function payloadObject(value: unknown, field: string, where = ''): Record<string
 	return raw as Record<string, unknown>;
 }
 
-function rewardOf(fields: RewardFields, group: string, where = ''): RewardSpec {
-	const kind = fields.rewardType ?? 'amount';
-	if (kind === 'amount') {
-		return {
-			kind,
-			amount: positive(fields.amount, label(group, RULE_LABELS.amount), where),
-			currency: currencyCode(fields.currency, label(group, RULE_LABELS.currency), where),
-		};
-	}
-	if (kind === 'coupon') return { kind };
-	if (kind === 'custom') return { kind, payload: payloadObject(fields.payload, label(group, RULE_LABELS.payload), where) };
-	return fail(label(group, RULE_LABELS.rewardType), `${label(group, RULE_LABELS.rewardType)} must be an amount, a coupon or custom`);
+interface RewardLabels {
+	type: string;
+	amount: string;
+	currency: string;
+	payload: string;
 }
 
-function settingsOf<T>(collection: { settings?: T } | undefined, group: string): T {
-	if (!collection?.settings) fail(group, `${group} is not set: fill in its fields`);
-	return collection.settings;
+const MILESTONE_LABELS: RewardLabels = {
+	type: label(RULE_LABELS.milestones, RULE_LABELS.rewardType),
+	amount: label(RULE_LABELS.milestones, RULE_LABELS.amount),
+	currency: label(RULE_LABELS.milestones, RULE_LABELS.currency),
+	payload: label(RULE_LABELS.milestones, RULE_LABELS.payload),
+};
+const REFERRER_LABELS: RewardLabels = {
+	type: RULE_LABELS.referrerRewardType,
+	amount: RULE_LABELS.referrerAmount,
+	currency: RULE_LABELS.referrerCurrency,
+	payload: RULE_LABELS.referrerPayload,
+};
+const FRIEND_LABELS: RewardLabels = {
+	type: RULE_LABELS.friendRewardType,
+	amount: RULE_LABELS.friendAmount,
+	currency: RULE_LABELS.friendCurrency,
+	payload: RULE_LABELS.friendPayload,
+};
+
+function rewardOf(kind: Kind | undefined, amount: unknown, currency: unknown, payload: unknown, labels: RewardLabels, where = ''): RewardSpec {
+	const type = kind ?? 'amount';
+	if (type === 'amount') {
+		return { kind: type, amount: positive(amount, labels.amount, where), currency: currencyCode(currency, labels.currency, where) };
+	}
+	if (type === 'coupon') return { kind: type };
+	if (type === 'custom') return { kind: type, payload: payloadObject(payload, labels.payload, where) };
+	return fail(labels.type, `${labels.type} must be an amount, a coupon or custom${where}`);
 }
 
 /** The reward rules the form describes; the result is what `parseRewardRules` gives for the same rules as JSON. */
@@ -123,56 +161,55 @@ export function rulesFromForm(form: RuleForm): RewardRules {
 		const earns = form.referrerEarns ?? ['perReferral'];
 		if (earns.length === 0) fail(RULE_LABELS.referrerEarns, `${RULE_LABELS.referrerEarns}: pick at least one way the referrer earns a reward`);
 		if (earns.includes('perReferral')) {
-			const settings = settingsOf(form.perReferral, RULE_LABELS.perReferral);
 			rules.perReferral = {
-				every: wholeNumber(settings.every ?? 1, label(RULE_LABELS.perReferral, RULE_LABELS.every), 1),
-				reward: rewardOf(settings, RULE_LABELS.perReferral),
+				every: wholeNumber(form.every ?? 1, RULE_LABELS.every, 1),
+				reward: rewardOf(form.referrerRewardType, form.referrerAmount, form.referrerCurrency, form.referrerPayload, REFERRER_LABELS),
 			};
 		}
 		if (earns.includes('milestones')) {
 			const list = form.milestones?.milestone ?? [];
 			if (list.length === 0) fail(RULE_LABELS.milestones, `${RULE_LABELS.milestones}: add at least one milestone`);
 			const seen = new Set<number>();
-			rules.milestones = list.map((milestone, index) => {
+			const atLabel = label(RULE_LABELS.milestones, RULE_LABELS.at);
+			rules.milestones = list.map((m, index) => {
 				const where = ` (milestone ${index + 1})`;
-				const atLabel = label(RULE_LABELS.milestones, RULE_LABELS.at);
-				const at = wholeNumber(milestone.at, atLabel, 1, where);
+				const at = wholeNumber(m.at, atLabel, 1, where);
 				if (seen.has(at)) fail(atLabel, `${atLabel}: two milestones are at ${at} qualified referrals`);
 				seen.add(at);
-				return { at, reward: rewardOf(milestone, RULE_LABELS.milestones, where) };
+				return { at, reward: rewardOf(m.rewardType, m.amount, m.currency, m.payload, MILESTONE_LABELS, where) };
 			});
 		}
 		if (earns.includes('commission')) {
-			const settings = settingsOf(form.commission, RULE_LABELS.commission);
-			const capLabel = label(RULE_LABELS.commission, RULE_LABELS.cap);
-			const cap = settings.cap ?? 0;
-			if (typeof cap !== 'number' || !Number.isFinite(cap) || cap < 0) fail(capLabel, `${capLabel} must be 0 (no cap) or more`);
+			const cap = form.commissionCap ?? 0;
+			if (typeof cap !== 'number' || !Number.isFinite(cap) || cap < 0) {
+				fail(RULE_LABELS.commissionCap, `${RULE_LABELS.commissionCap} must be 0 (no cap) or more`);
+			}
 			rules.commission = {
-				percent: positive(settings.percent, label(RULE_LABELS.commission, RULE_LABELS.percent), '', 100),
+				percent: positive(form.commissionPercent, RULE_LABELS.commissionPercent, '', 100),
 				cap: cap === 0 ? null : cap,
-				currency: currencyCode(settings.currency, label(RULE_LABELS.commission, RULE_LABELS.currency)),
+				currency: currencyCode(form.commissionCurrency, RULE_LABELS.commissionCurrency),
 			};
 		}
 		const max = wholeNumber(form.maxRewardsPerReferrer ?? 0, RULE_LABELS.maxRewardsPerReferrer, 0);
 		if (max > 0) rules.maxPerReferrer = max;
 	}
 	if (who === 'referred' || who === 'both') {
-		const settings = settingsOf(form.referredReward, RULE_LABELS.referredReward);
-		const on = settings.on ?? 'registration';
+		const on = form.friendRewardOn ?? 'registration';
 		if (on !== 'registration' && on !== 'qualification') {
-			fail(label(RULE_LABELS.referredReward, RULE_LABELS.on), `${label(RULE_LABELS.referredReward, RULE_LABELS.on)} must be on sign-up or on qualification`);
+			fail(RULE_LABELS.friendRewardOn, `${RULE_LABELS.friendRewardOn} must be on sign-up or on qualification`);
 		}
-		rules.referred = { on, reward: rewardOf(settings, RULE_LABELS.referredReward) };
+		rules.referred = { on, reward: rewardOf(form.friendRewardType, form.friendAmount, form.friendCurrency, form.friendPayload, FRIEND_LABELS) };
 	}
 	if (who !== 'nobody') {
 		rules.holdDays = wholeNumber(form.holdDays ?? 0, RULE_LABELS.holdDays, 0);
-		if (typeof (form.requireApproval ?? false) !== 'boolean') fail(RULE_LABELS.requireApproval, `${RULE_LABELS.requireApproval} must be on or off`);
-		rules.approval = form.requireApproval ?? false;
+		const approval = form.requireApproval ?? false;
+		if (typeof approval !== 'boolean') fail(RULE_LABELS.requireApproval, `${RULE_LABELS.requireApproval} must be on or off`);
+		rules.approval = approval;
 	}
 	return parseRewardRules(rules);
 }
 
-function fieldsOf(spec: RewardSpec): RewardFields {
+function fieldsOf(spec: RewardSpec): { rewardType: Kind; amount?: number; currency?: string; payload?: string } {
 	if (spec.kind === 'amount') return { rewardType: 'amount', amount: spec.amount, currency: spec.currency };
 	if (spec.kind === 'custom') return { rewardType: 'custom', payload: JSON.stringify(spec.payload ?? {}) };
 	return { rewardType: 'coupon' };
@@ -184,7 +221,10 @@ export function formFromRules(rules: RewardRules): RuleForm {
 	const form: RuleForm = {};
 	if (rules.perReferral) {
 		earns.push('perReferral');
-		form.perReferral = { settings: { every: rules.perReferral.every, ...fieldsOf(rules.perReferral.reward) } };
+		const reward = fieldsOf(rules.perReferral.reward);
+		Object.assign(form, { every: rules.perReferral.every, referrerRewardType: reward.rewardType });
+		if (reward.amount !== undefined) Object.assign(form, { referrerAmount: reward.amount, referrerCurrency: reward.currency });
+		if (reward.payload !== undefined) form.referrerPayload = reward.payload;
 	}
 	if (rules.milestones.length > 0) {
 		earns.push('milestones');
@@ -192,9 +232,18 @@ export function formFromRules(rules: RewardRules): RuleForm {
 	}
 	if (rules.commission) {
 		earns.push('commission');
-		form.commission = { settings: { percent: rules.commission.percent, cap: rules.commission.cap ?? 0, currency: rules.commission.currency } };
+		Object.assign(form, {
+			commissionPercent: rules.commission.percent,
+			commissionCap: rules.commission.cap ?? 0,
+			commissionCurrency: rules.commission.currency,
+		});
 	}
-	if (rules.referred) form.referredReward = { settings: { on: rules.referred.on, ...fieldsOf(rules.referred.reward) } };
+	if (rules.referred) {
+		const reward = fieldsOf(rules.referred.reward);
+		Object.assign(form, { friendRewardOn: rules.referred.on, friendRewardType: reward.rewardType });
+		if (reward.amount !== undefined) Object.assign(form, { friendAmount: reward.amount, friendCurrency: reward.currency });
+		if (reward.payload !== undefined) form.friendPayload = reward.payload;
+	}
 	const referrer = earns.length > 0;
 	form.rewardWho = referrer && rules.referred ? 'both' : referrer ? 'referrer' : rules.referred ? 'referred' : 'nobody';
 	if (referrer) {
@@ -210,8 +259,8 @@ export function formFromRules(rules: RewardRules): RuleForm {
 
 /** The editor label of the first coupon reward in the rules, or null when no reward is a coupon. */
 export function firstCouponReward(rules: RewardRules): string | null {
-	if (rules.perReferral?.reward.kind === 'coupon') return label(RULE_LABELS.perReferral, RULE_LABELS.rewardType);
-	if (rules.milestones.some((m) => m.reward.kind === 'coupon')) return label(RULE_LABELS.milestones, RULE_LABELS.rewardType);
-	if (rules.referred?.reward.kind === 'coupon') return label(RULE_LABELS.referredReward, RULE_LABELS.rewardType);
+	if (rules.perReferral?.reward.kind === 'coupon') return REFERRER_LABELS.type;
+	if (rules.milestones.some((m) => m.reward.kind === 'coupon')) return MILESTONE_LABELS.type;
+	if (rules.referred?.reward.kind === 'coupon') return FRIEND_LABELS.type;
 	return null;
 }

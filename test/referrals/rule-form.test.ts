@@ -10,13 +10,13 @@ const PROGRAMS: Array<{ kind: string; json: object; form: RuleForm; summary: str
 	{
 		kind: 'a reward per qualified referral, capped',
 		json: { perReferral: { every: 1, reward: EUR25 }, maxPerReferrer: 10 },
-		form: { rewardWho: 'referrer', referrerEarns: ['perReferral'], perReferral: { settings: { every: 1, rewardType: 'amount', amount: 25, currency: 'eur' } }, maxRewardsPerReferrer: 10 },
+		form: { rewardWho: 'referrer', referrerEarns: ['perReferral'], every: 1, referrerRewardType: 'amount', referrerAmount: 25, referrerCurrency: 'eur', maxRewardsPerReferrer: 10 },
 		summary: 'Each referrer earns 25 EUR for every qualified referral, at most 10 rewards. Rewards are due at once.',
 	},
 	{
 		kind: 'a reward every N referrals',
 		json: { perReferral: { every: 3, reward: { kind: 'coupon' } } },
-		form: { rewardWho: 'referrer', referrerEarns: ['perReferral'], perReferral: { settings: { every: 3, rewardType: 'coupon' } } },
+		form: { rewardWho: 'referrer', referrerEarns: ['perReferral'], every: 3, referrerRewardType: 'coupon' },
 		summary: 'Each referrer earns a coupon for every 3 qualified referrals. Rewards are due at once.',
 	},
 	{
@@ -44,19 +44,19 @@ const PROGRAMS: Array<{ kind: string; json: object; form: RuleForm; summary: str
 	{
 		kind: 'a commission with a cap',
 		json: { commission: { percent: 10, cap: 100, currency: 'EUR' }, approval: true },
-		form: { rewardWho: 'referrer', referrerEarns: ['commission'], commission: { settings: { percent: 10, cap: 100, currency: 'EUR' } }, requireApproval: true },
+		form: { rewardWho: 'referrer', referrerEarns: ['commission'], commissionPercent: 10, commissionCap: 100, commissionCurrency: 'EUR', requireApproval: true },
 		summary: 'Each referrer earns 10 % of each referred sale (at most 100 EUR a sale). Rewards need approval before they are due.',
 	},
 	{
 		kind: 'a commission without a cap',
 		json: { commission: { percent: 7.5, currency: 'GBP' } },
-		form: { rewardWho: 'referrer', referrerEarns: ['commission'], commission: { settings: { percent: 7.5, cap: 0, currency: 'gbp' } } },
+		form: { rewardWho: 'referrer', referrerEarns: ['commission'], commissionPercent: 7.5, commissionCap: 0, commissionCurrency: 'gbp' },
 		summary: 'Each referrer earns 7.5 % of each referred sale. Rewards are due at once.',
 	},
 	{
 		kind: 'the referred friend only, on registration',
 		json: { referred: { on: 'registration', reward: { kind: 'coupon' } } },
-		form: { rewardWho: 'referred', referredReward: { settings: { on: 'registration', rewardType: 'coupon' } } },
+		form: { rewardWho: 'referred', friendRewardOn: 'registration', friendRewardType: 'coupon' },
 		summary: 'Referred friends get a coupon when they sign up. Rewards are due at once.',
 	},
 	{
@@ -71,9 +71,15 @@ const PROGRAMS: Array<{ kind: string; json: object; form: RuleForm; summary: str
 		form: {
 			rewardWho: 'both',
 			referrerEarns: ['perReferral', 'milestones'],
-			perReferral: { settings: { every: 1, rewardType: 'amount', amount: 25, currency: 'EUR' } },
+			every: 1,
+			referrerRewardType: 'amount',
+			referrerAmount: 25,
+			referrerCurrency: 'EUR',
 			milestones: { milestone: [{ at: 5, rewardType: 'amount', amount: 50, currency: 'EUR' }] },
-			referredReward: { settings: { on: 'qualification', rewardType: 'amount', amount: 10, currency: 'EUR' } },
+			friendRewardOn: 'qualification',
+			friendRewardType: 'amount',
+			friendAmount: 10,
+			friendCurrency: 'EUR',
 			holdDays: 14,
 			requireApproval: true,
 		},
@@ -102,28 +108,28 @@ describe('reward rules as form fields', () => {
 	});
 
 	it('start from the node’s defaults: 25 EUR per qualified referral', () => {
-		expect(rulesFromForm({ perReferral: { settings: { every: 1, rewardType: 'amount', amount: 25, currency: 'EUR' } } })).toEqual({
+		expect(rulesFromForm({ every: 1, referrerRewardType: 'amount', referrerAmount: 25, referrerCurrency: 'EUR' })).toEqual({
 			...EMPTY_REWARD_RULES,
 			perReferral: { every: 1, reward: EUR25 },
 		});
 	});
 
-	const perReferral = (settings: object): RuleForm => ({ referrerEarns: ['perReferral'], perReferral: { settings: { every: 1, ...settings } } });
+	const perReferral = (fields: RuleForm): RuleForm => ({ referrerEarns: ['perReferral'], every: 1, ...fields });
 	it.each<[string, RuleForm, string, string]>([
 		['a milestone at 0', { referrerEarns: ['milestones'], milestones: { milestone: [{ at: 1, rewardType: 'coupon' }, { at: 0, rewardType: 'coupon' }] } }, 'Milestones → At Qualified Referrals', 'must be a whole number from 1 up (milestone 2)'],
-		['a negative amount', perReferral({ rewardType: 'amount', amount: -5, currency: 'EUR' }), 'Reward per Referral → Reward Amount', 'must be a number above 0'],
+		['a negative amount', perReferral({ referrerRewardType: 'amount', referrerAmount: -5, referrerCurrency: 'EUR' }), 'Referrer Reward Amount', 'must be a number above 0'],
 		['a negative milestone amount', { referrerEarns: ['milestones'], milestones: { milestone: [{ at: 2, rewardType: 'amount', amount: -1, currency: 'EUR' }] } }, 'Milestones → Reward Amount', '(milestone 1)'],
-		['a commission over 100 %', { referrerEarns: ['commission'], commission: { settings: { percent: 120, cap: 0, currency: 'EUR' } } }, 'Commission → Percent of Sale Value', 'at most 100'],
-		['a negative cap', { referrerEarns: ['commission'], commission: { settings: { percent: 10, cap: -1, currency: 'EUR' } } }, 'Commission → Cap per Sale', '0 (no cap) or more'],
-		['a currency that is not three letters', perReferral({ rewardType: 'amount', amount: 5, currency: 'EURO' }), 'Reward per Referral → Currency', 'three-letter currency code'],
-		['a friend’s currency', { rewardWho: 'referred', referredReward: { settings: { on: 'registration', rewardType: 'amount', amount: 5, currency: '€' } } }, 'Referred Friend’s Reward → Currency', 'three-letter'],
-		['every 0 referrals', perReferral({ every: 0, rewardType: 'coupon' }), 'Reward per Referral → Qualified Referrals per Reward', 'whole number from 1'],
+		['a commission over 100 %', { referrerEarns: ['commission'], commissionPercent: 120, commissionCap: 0, commissionCurrency: 'EUR' }, 'Commission (% of Sale Value)', 'at most 100'],
+		['a negative cap', { referrerEarns: ['commission'], commissionPercent: 10, commissionCap: -1, commissionCurrency: 'EUR' }, 'Commission Cap per Sale', '0 (no cap) or more'],
+		['a currency that is not three letters', perReferral({ referrerRewardType: 'amount', referrerAmount: 5, referrerCurrency: 'EURO' }), 'Referrer Reward Currency', 'three-letter currency code'],
+		['a friend’s currency', { rewardWho: 'referred', friendRewardOn: 'registration', friendRewardType: 'amount', friendAmount: 5, friendCurrency: '€' }, 'Friend’s Reward Currency', 'three-letter'],
+		['every 0 referrals', perReferral({ every: 0, referrerRewardType: 'coupon' }), 'Qualified Referrals per Reward', 'whole number from 1'],
 		['two milestones at the same count', { referrerEarns: ['milestones'], milestones: { milestone: [{ at: 2, rewardType: 'coupon' }, { at: 2, rewardType: 'coupon' }] } }, 'Milestones → At Qualified Referrals', 'two milestones are at 2'],
 		['no milestone at all', { referrerEarns: ['milestones'], milestones: {} }, 'Milestones', 'add at least one milestone'],
 		['no way to earn', { rewardWho: 'referrer', referrerEarns: [] }, 'Referrer Earns', 'pick at least one'],
-		['a payload that is no JSON object', perReferral({ rewardType: 'custom', payload: '[1, 2]' }), 'Reward per Referral → Custom Payload', 'must be a JSON object'],
-		['negative hold days', { ...perReferral({ rewardType: 'coupon' }), holdDays: -2 }, 'Hold Days', 'whole number from 0'],
-		['a fractional limit', { ...perReferral({ rewardType: 'coupon' }), maxRewardsPerReferrer: 2.5 }, 'Max Rewards per Referrer', 'whole number from 0'],
+		['a payload that is no JSON object', perReferral({ referrerRewardType: 'custom', referrerPayload: '[1, 2]' }), 'Referrer Reward Payload', 'must be a JSON object'],
+		['negative hold days', perReferral({ referrerRewardType: 'coupon', holdDays: -2 }), 'Hold Days', 'whole number from 0'],
+		['a fractional limit', perReferral({ referrerRewardType: 'coupon', maxRewardsPerReferrer: 2.5 }), 'Max Rewards per Referrer', 'whole number from 0'],
 	])('refuse %s, naming the field as the editor labels it', (_what, form, field, message) => {
 		let caught: unknown;
 		try {
@@ -139,8 +145,8 @@ describe('reward rules as form fields', () => {
 	it('name the first coupon reward, which needs codes in the pool', () => {
 		const rules = (json: object): RewardRules => parseRewardRules(json);
 		expect(firstCouponReward(rules({ perReferral: { reward: EUR25 } }))).toBeNull();
-		expect(firstCouponReward(rules({ perReferral: { reward: { kind: 'coupon' } } }))).toBe('Reward per Referral → Reward Type');
+		expect(firstCouponReward(rules({ perReferral: { reward: { kind: 'coupon' } } }))).toBe('Referrer Reward');
 		expect(firstCouponReward(rules({ milestones: [{ at: 2, reward: { kind: 'coupon' } }] }))).toBe('Milestones → Reward Type');
-		expect(firstCouponReward(rules({ referred: { on: 'registration', reward: { kind: 'coupon' } } }))).toBe('Referred Friend’s Reward → Reward Type');
+		expect(firstCouponReward(rules({ referred: { on: 'registration', reward: { kind: 'coupon' } } }))).toBe('Friend’s Reward');
 	});
 });

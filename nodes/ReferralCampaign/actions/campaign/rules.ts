@@ -4,6 +4,7 @@ import { invalidInput, ReferralError } from '../../../../lib/referrals/errors';
 import { parseCoupons } from '../../../../lib/referrals/issuing';
 import type { RewardRules } from '../../../../lib/referrals/model';
 import { parseRewardRules } from '../../../../lib/referrals/rewards';
+import { parseFraudSettings } from '../../../../lib/referrals/validation';
 import { RULE_LABELS as L, firstCouponReward, rulesFromForm, type RuleForm } from '../../../../lib/referrals/rule-form';
 
 // Version 2's reward-rule and fraud fields, shared by Create and Update. Labels come from
@@ -12,57 +13,20 @@ import { RULE_LABELS as L, firstCouponReward, rulesFromForm, type RuleForm } fro
 export const RULES_JSON_LABEL = 'Reward Rules (JSON)';
 export const COUPON_CODES_LABEL = 'Coupon Codes';
 
-interface RewardDefaults {
-	rewardType: 'amount' | 'coupon' | 'custom';
-	amount: number;
-	currency: string;
-}
+const KIND_OPTIONS = [
+	{ name: 'Amount of Money', value: 'amount', description: 'A fixed amount, e.g. 25 EUR, paid out by the nodes after the Reward Issuer' },
+	{ name: 'Coupon From the Pool', value: 'coupon', description: 'A code from the campaign’s coupon pool; each code is handed out once' },
+	{ name: 'Custom', value: 'custom', description: 'Your own data (a gift, points, a plan upgrade) for the nodes after the Reward Issuer' },
+];
+const CURRENCY_HINT = 'Three-letter currency code, e.g. EUR, USD, GBP';
+const PAYLOAD_HINT = 'What the reward is, as JSON, e.g. {"gift": "hoodie"}; the nodes after the Reward Issuer read it';
 
-// Each rule starts from its own sensible reward, hence defaults the linter cannot read literally.
-/* eslint-disable n8n-nodes-base/node-param-default-missing */
-function rewardValues(defaults: RewardDefaults): INodeProperties[] {
-	return [
-		{
-			displayName: L.rewardType,
-			name: 'rewardType',
-			type: 'options',
-			options: [
-				{ name: 'Amount of Money', value: 'amount', description: 'A fixed amount, e.g. 25 EUR, paid out by the nodes after the Reward Issuer' },
-				{ name: 'Coupon From the Pool', value: 'coupon', description: 'A code from the campaign’s coupon pool; each code is handed out once' },
-				{ name: 'Custom', value: 'custom', description: 'Your own data (a gift, points, a plan upgrade) for the nodes after the Reward Issuer' },
-			],
-			default: defaults.rewardType,
-		},
-		{
-			displayName: L.amount,
-			name: 'amount',
-			type: 'number',
-			typeOptions: { numberPrecision: 2 },
-			default: defaults.amount,
-			displayOptions: { show: { rewardType: ['amount'] } },
-		},
-		{
-			displayName: L.currency,
-			name: 'currency',
-			type: 'string',
-			default: defaults.currency,
-			placeholder: 'EUR',
-			description: 'Three-letter currency code, e.g. EUR, USD, GBP',
-			displayOptions: { show: { rewardType: ['amount'] } },
-		},
-		{
-			displayName: L.payload,
-			name: 'payload',
-			type: 'json',
-			default: '{}',
-			description: 'What the reward is, as JSON, e.g. {"gift": "hoodie"}; the nodes after the Reward Issuer read it',
-			displayOptions: { show: { rewardType: ['custom'] } },
-		},
-	];
-}
-/* eslint-enable n8n-nodes-base/node-param-default-missing */
-
-const REFERRER = { rewardWho: ['referrer', 'both'] };
+const FIELDS = { rewardRulesMode: ['fields'] };
+const REFERRER = { ...FIELDS, rewardWho: ['referrer', 'both'] };
+const PER_REFERRAL = { ...REFERRER, referrerEarns: ['perReferral'] };
+const COMMISSION = { ...REFERRER, referrerEarns: ['commission'] };
+const FRIEND = { ...FIELDS, rewardWho: ['referred', 'both'] };
+const ANYONE = { ...FIELDS, rewardWho: ['referrer', 'referred', 'both'] };
 
 /** Reward rules as fields, or as JSON (the advanced mode, for expressions). */
 export const rewardRuleProperties: INodeProperties[] = [
@@ -96,7 +60,7 @@ export const rewardRuleProperties: INodeProperties[] = [
 			{ name: 'The Referrer', value: 'referrer', description: 'The person who shared their referral link' },
 		],
 		default: 'referrer',
-		displayOptions: { show: { rewardRulesMode: ['fields'] } },
+		displayOptions: { show: FIELDS },
 	},
 	{
 		displayName: L.referrerEarns,
@@ -109,32 +73,49 @@ export const rewardRuleProperties: INodeProperties[] = [
 		],
 		default: ['perReferral'],
 		description: 'How the referrer earns rewards; a referral counts once it qualifies (e.g. the deal is won)',
-		displayOptions: { show: { rewardRulesMode: ['fields'], ...REFERRER } },
+		displayOptions: { show: REFERRER },
 	},
 	{
-		displayName: L.perReferral,
-		name: 'perReferral',
-		type: 'fixedCollection',
-		placeholder: 'Set Reward',
-		default: { settings: { every: 1, rewardType: 'amount', amount: 25, currency: 'EUR' } },
-		options: [
-			{
-				name: 'settings',
-				displayName: 'Reward',
-				values: [
-					{
-						displayName: L.every,
-						name: 'every',
-						type: 'number',
-						typeOptions: { minValue: 1 },
-						default: 1,
-						description: '1: a reward for each qualified referral; 3: one reward for every three',
-					},
-					...rewardValues({ rewardType: 'amount', amount: 25, currency: 'EUR' }),
-				],
-			},
-		],
-		displayOptions: { show: { rewardRulesMode: ['fields'], ...REFERRER, referrerEarns: ['perReferral'] } },
+		displayName: L.every,
+		name: 'every',
+		type: 'number',
+		typeOptions: { minValue: 1 },
+		default: 1,
+		description: '1: a reward for each qualified referral; 3: one reward for every three',
+		displayOptions: { show: PER_REFERRAL },
+	},
+	{
+		displayName: L.referrerRewardType,
+		name: 'referrerRewardType',
+		type: 'options',
+		options: KIND_OPTIONS,
+		default: 'amount',
+		description: 'What the referrer gets for each qualified referral (or every few)',
+		displayOptions: { show: PER_REFERRAL },
+	},
+	{
+		displayName: L.referrerAmount,
+		name: 'referrerAmount',
+		type: 'number',
+		typeOptions: { numberPrecision: 2 },
+		default: 25,
+		displayOptions: { show: { ...PER_REFERRAL, referrerRewardType: ['amount'] } },
+	},
+	{
+		displayName: L.referrerCurrency,
+		name: 'referrerCurrency',
+		type: 'string',
+		default: 'EUR',
+		description: CURRENCY_HINT,
+		displayOptions: { show: { ...PER_REFERRAL, referrerRewardType: ['amount'] } },
+	},
+	{
+		displayName: L.referrerPayload,
+		name: 'referrerPayload',
+		type: 'json',
+		default: '{}',
+		description: PAYLOAD_HINT,
+		displayOptions: { show: { ...PER_REFERRAL, referrerRewardType: ['custom'] } },
 	},
 	{
 		displayName: L.milestones,
@@ -143,6 +124,7 @@ export const rewardRuleProperties: INodeProperties[] = [
 		placeholder: 'Add Milestone',
 		typeOptions: { multipleValues: true, sortable: true },
 		default: { milestone: [{ at: 5, rewardType: 'amount', amount: 50, currency: 'EUR' }] },
+		description: 'Bonus rewards when the referrer’s qualified referrals reach a number',
 		options: [
 			{
 				name: 'milestone',
@@ -156,50 +138,61 @@ export const rewardRuleProperties: INodeProperties[] = [
 						default: 5,
 						description: 'The reward comes when the referrer’s qualified referrals reach this number',
 					},
-					...rewardValues({ rewardType: 'amount', amount: 50, currency: 'EUR' }),
-				],
-			},
-		],
-		displayOptions: { show: { rewardRulesMode: ['fields'], ...REFERRER, referrerEarns: ['milestones'] } },
-	},
-	{
-		displayName: L.commission,
-		name: 'commission',
-		type: 'fixedCollection',
-		placeholder: 'Set Commission',
-		default: { settings: { percent: 10, cap: 0, currency: 'EUR' } },
-		options: [
-			{
-				name: 'settings',
-				displayName: 'Commission',
-				values: [
+					{ displayName: L.rewardType, name: 'rewardType', type: 'options', options: KIND_OPTIONS, default: 'amount' },
 					{
-						displayName: L.percent,
-						name: 'percent',
+						displayName: L.amount,
+						name: 'amount',
 						type: 'number',
-						typeOptions: { minValue: 0, maxValue: 100, numberPrecision: 2 },
-						default: 10,
-						description: 'Of the sale value sent with the qualification (e.g. the won deal’s value)',
-					},
-					{
-						displayName: L.cap,
-						name: 'cap',
-						type: 'number',
-						typeOptions: { minValue: 0, numberPrecision: 2 },
-						default: 0,
-						description: 'The most one sale earns; 0 means no cap',
+						typeOptions: { numberPrecision: 2 },
+						default: 50,
+						displayOptions: { show: { rewardType: ['amount'] } },
 					},
 					{
 						displayName: L.currency,
 						name: 'currency',
 						type: 'string',
 						default: 'EUR',
-						description: 'For sales that arrive without a currency, and for the cap',
+						description: CURRENCY_HINT,
+						displayOptions: { show: { rewardType: ['amount'] } },
+					},
+					{
+						displayName: L.payload,
+						name: 'payload',
+						type: 'json',
+						default: '{}',
+						description: PAYLOAD_HINT,
+						displayOptions: { show: { rewardType: ['custom'] } },
 					},
 				],
 			},
 		],
-		displayOptions: { show: { rewardRulesMode: ['fields'], ...REFERRER, referrerEarns: ['commission'] } },
+		displayOptions: { show: { ...REFERRER, referrerEarns: ['milestones'] } },
+	},
+	{
+		displayName: L.commissionPercent,
+		name: 'commissionPercent',
+		type: 'number',
+		typeOptions: { minValue: 0, maxValue: 100, numberPrecision: 2 },
+		default: 10,
+		description: 'Of the sale value sent with the qualification (e.g. the won deal’s value)',
+		displayOptions: { show: COMMISSION },
+	},
+	{
+		displayName: L.commissionCap,
+		name: 'commissionCap',
+		type: 'number',
+		typeOptions: { minValue: 0, numberPrecision: 2 },
+		default: 0,
+		description: 'The most one sale earns; 0 means no cap',
+		displayOptions: { show: COMMISSION },
+	},
+	{
+		displayName: L.commissionCurrency,
+		name: 'commissionCurrency',
+		type: 'string',
+		default: 'EUR',
+		description: 'For the cap, and for sales that arrive without a currency',
+		displayOptions: { show: COMMISSION },
 	},
 	{
 		displayName: L.maxRewardsPerReferrer,
@@ -208,34 +201,51 @@ export const rewardRuleProperties: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		default: 0,
 		description: 'The most rewards one referrer can earn in this campaign; 0 means no limit',
-		displayOptions: { show: { rewardRulesMode: ['fields'], ...REFERRER } },
+		displayOptions: { show: REFERRER },
 	},
 	{
-		displayName: L.referredReward,
-		name: 'referredReward',
-		type: 'fixedCollection',
-		placeholder: 'Set Reward',
-		default: { settings: { on: 'registration', rewardType: 'amount', amount: 10, currency: 'EUR' } },
+		displayName: L.friendRewardOn,
+		name: 'friendRewardOn',
+		type: 'options',
 		options: [
-			{
-				name: 'settings',
-				displayName: 'Reward',
-				values: [
-					{
-						displayName: L.on,
-						name: 'on',
-						type: 'options',
-						options: [
-							{ name: 'When They Sign Up', value: 'registration', description: 'A welcome reward as soon as they register with the link' },
-							{ name: 'When Their Referral Qualifies', value: 'qualification', description: 'Once they become a customer' },
-						],
-						default: 'registration',
-					},
-					...rewardValues({ rewardType: 'amount', amount: 10, currency: 'EUR' }),
-				],
-			},
+			{ name: 'When They Sign Up', value: 'registration', description: 'A welcome reward as soon as they register with the link' },
+			{ name: 'When Their Referral Qualifies', value: 'qualification', description: 'Once they become a customer' },
 		],
-		displayOptions: { show: { rewardRulesMode: ['fields'], rewardWho: ['referred', 'both'] } },
+		default: 'registration',
+		displayOptions: { show: FRIEND },
+	},
+	{
+		displayName: L.friendRewardType,
+		name: 'friendRewardType',
+		type: 'options',
+		options: KIND_OPTIONS,
+		default: 'amount',
+		description: 'What the referred friend gets',
+		displayOptions: { show: FRIEND },
+	},
+	{
+		displayName: L.friendAmount,
+		name: 'friendAmount',
+		type: 'number',
+		typeOptions: { numberPrecision: 2 },
+		default: 10,
+		displayOptions: { show: { ...FRIEND, friendRewardType: ['amount'] } },
+	},
+	{
+		displayName: L.friendCurrency,
+		name: 'friendCurrency',
+		type: 'string',
+		default: 'EUR',
+		description: CURRENCY_HINT,
+		displayOptions: { show: { ...FRIEND, friendRewardType: ['amount'] } },
+	},
+	{
+		displayName: L.friendPayload,
+		name: 'friendPayload',
+		type: 'json',
+		default: '{}',
+		description: PAYLOAD_HINT,
+		displayOptions: { show: { ...FRIEND, friendRewardType: ['custom'] } },
 	},
 	{
 		displayName: L.holdDays,
@@ -244,7 +254,7 @@ export const rewardRuleProperties: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		default: 0,
 		description: 'Days a reward waits before it can be paid out, e.g. your refund window; a refund meanwhile cancels it',
-		displayOptions: { show: { rewardRulesMode: ['fields'], rewardWho: ['referrer', 'referred', 'both'] } },
+		displayOptions: { show: ANYONE },
 	},
 	{
 		displayName: L.requireApproval,
@@ -252,7 +262,7 @@ export const rewardRuleProperties: INodeProperties[] = [
 		type: 'boolean',
 		default: false,
 		description: 'Whether someone on your team approves each reward (Reward Issuer → Approve) before it is paid out',
-		displayOptions: { show: { rewardRulesMode: ['fields'], rewardWho: ['referrer', 'referred', 'both'] } },
+		displayOptions: { show: ANYONE },
 	},
 	{
 		displayName: COUPON_CODES_LABEL,
@@ -265,6 +275,14 @@ export const rewardRuleProperties: INodeProperties[] = [
 			'For coupon rewards: codes to add to the campaign’s pool, one per line. Each is handed out once; codes already in the pool are ignored. More can be added later with Reward Issuer → Add Coupons.',
 	},
 ];
+
+/** The form fields' parameter names, in the order the editor shows them. */
+const FORM_FIELDS = rewardRuleProperties.map((property) => property.name).filter((name) => !['rewardRulesMode', 'rewardRulesJson', 'couponCodes'].includes(name));
+
+const FRAUD_LABELS = {
+	domains: 'Fraud Protection → Blocked Email Domains',
+	daily: 'Fraud Protection → Daily Referral Limit per Referrer',
+};
 
 /** Fraud settings as fields; only the ones added are set, the others keep their defaults. */
 export const fraudSettingsProperty: INodeProperties = {
@@ -310,16 +328,16 @@ export function readRewardRules(context: IExecuteFunctions, itemIndex: number): 
 			throw relabel(error, RULES_JSON_LABEL);
 		}
 	}
-	const form: RuleForm = {};
-	const names = ['rewardWho', 'referrerEarns', 'perReferral', 'milestones', 'commission', 'referredReward', 'maxRewardsPerReferrer', 'holdDays', 'requireApproval'] as const;
-	for (const name of names) {
-		const value = context.getNodeParameter(name, itemIndex, undefined);
-		if (value !== undefined) (form as Record<string, unknown>)[name] = value;
+	const form: Record<string, unknown> = {};
+	for (const name of FORM_FIELDS) {
+		// Fields hidden by the choices above are not set; null marks them (undefined means "no fallback").
+		const value = context.getNodeParameter(name, itemIndex, null);
+		if (value !== null) form[name] = value;
 	}
-	return rulesFromForm(form);
+	return rulesFromForm(form as RuleForm);
 }
 
-/** The fraud settings the node sets, in the campaign input's terms (absent ones: undefined). */
+/** The fraud settings the node sets, in the campaign input's terms (absent ones: undefined), checked. */
 export function readFraudSettings(
 	context: IExecuteFunctions,
 	itemIndex: number,
@@ -331,6 +349,12 @@ export function readFraudSettings(
 		out.blockedEmailDomains = entries.map((entry) => String(entry.domain ?? ''));
 	}
 	if (fraud.maxReferralsPerReferrerPerDay !== undefined) out.maxReferralsPerReferrerPerDay = fraud.maxReferralsPerReferrerPerDay as number;
+	try {
+		parseFraudSettings(out);
+	} catch (error) {
+		const field = error instanceof ReferralError && error.field === 'blockedEmailDomains' ? FRAUD_LABELS.domains : FRAUD_LABELS.daily;
+		throw relabel(error, field);
+	}
 	return out;
 }
 
