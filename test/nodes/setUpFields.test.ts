@@ -47,7 +47,8 @@ describe('Pipedrive Referral Sync → Set Up Fields (n8n-core execution, Pipedri
 	let pipedrive: ICredentialDataDecryptedObject;
 
 	beforeAll(async () => {
-		sandbox = await startSandbox({ rateLimit: 0 });
+		// A new Pipedrive account: none of the referral fields exist.
+		sandbox = await startSandbox({ rateLimit: 0, seed: { referralFields: false } });
 	});
 
 	afterAll(async () => {
@@ -56,9 +57,7 @@ describe('Pipedrive Referral Sync → Set Up Fields (n8n-core execution, Pipedri
 
 	beforeEach(() => {
 		sandbox.reset();
-		// A fresh Pipedrive account: none of the referral fields exist.
-		sandbox.state.personFields = [];
-		sandbox.state.dealFields = [];
+		expect([...sandbox.state.personFields, ...sandbox.state.dealFields]).toEqual([]);
 		folder = mkdtempSync(join(tmpdir(), 'set-up-fields-'));
 		store = { backend: 'sqlite', sqlitePath: join(folder, 'referrals.sqlite') };
 		pipedrive = { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url };
