@@ -56,10 +56,9 @@ const FIELDS_EXAMPLE = {
 
 /** Node panels to take: the bundled campaign node as imported, and the example above. */
 const NODE_SHOTS = [
-	{ file: 'referral-campaign-rewards.png', workflow: 'referrer-signup.json', node: 'Referral Campaign' },
-	{ file: 'referral-campaign-double-sided.png', workflow: FIELDS_EXAMPLE.name, node: 'Referral Campaign' },
+	{ file: 'referral-campaign-rewards.png', workflow: 'referrer-signup.json', node: 'Referral Campaign', height: 1300 },
+	{ file: 'referral-campaign-double-sided.png', workflow: FIELDS_EXAMPLE.name, node: 'Referral Campaign', height: 2450 },
 ];
-const NODE_HEIGHT = 1700;
 
 /** Hides the editor's "Production Checklist" card, which would cover the workflow's note. */
 const CLOSE_POPUPS = `(() => {
@@ -132,9 +131,8 @@ async function waitForTexts(devtools: Devtools, texts: string[]): Promise<void> 
 	await sleep(3_000);
 }
 
-/** The node's panel, opened by its URL (/workflow/<id>/<node id>), in a tall window so every field shows. */
+/** The node's panel, opened by its URL (/workflow/<id>/<node id>), in a window tall enough for every field. */
 async function nodeShots(devtools: Devtools, baseUrl: string, cookie: string): Promise<void> {
-	await devtools.send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: NODE_HEIGHT, deviceScaleFactor: 1, mobile: false });
 	fs.mkdirSync(NODES_DIR, { recursive: true });
 	const created = await fetch(`${baseUrl}/rest/workflows`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(FIELDS_EXAMPLE) });
 	if (!created.ok) throw new Error(`saving the example workflow: ${created.status} ${await created.text()}`);
@@ -143,6 +141,7 @@ async function nodeShots(devtools: Devtools, baseUrl: string, cookie: string): P
 	for (const shot of NODE_SHOTS) {
 		const { workflow } = all.find(({ key }) => key === shot.workflow)!;
 		const node = workflow.nodes.find((n) => n.name === shot.node)!;
+		await devtools.send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: shot.height, deviceScaleFactor: 1, mobile: false });
 		await devtools.send('Page.navigate', { url: `${baseUrl}/workflow/${workflow.id}/${node.id}` });
 		await waitForTexts(devtools, ['Who Gets Rewarded', 'Define Rewards']);
 		await devtools.send('Runtime.evaluate', { expression: CLOSE_POPUPS });
