@@ -15,6 +15,7 @@ import { REFERRAL_FIELDS, setUpReferralFields } from '../../lib/sync/field-setup
 import { PipedriveReferralSync } from '../../nodes/PipedriveReferralSync/PipedriveReferralSync.node';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
 import { startSandbox, type Sandbox } from '../../sandbox';
+import { bundledWorkflows } from '../../scripts/n8n/bundle';
 import { runWorkflow, type WorkflowJson } from '../helpers/n8n';
 import { createHttpRequest } from '../helpers/pipedrive-http';
 
@@ -143,6 +144,30 @@ describe('Pipedrive Referral Sync → Set Up Fields (n8n-core execution, Pipedri
 		const deal = sandbox.state.deals.get(after.json('Send to Pipedrive')[0].dealId as number)!;
 		const key = (name: string) => sandbox.state.dealFieldByName(name)!.key;
 		expect(deal.custom).toMatchObject({ [key('Referral code')]: after.json('Send to Pipedrive')[0].code, [key('Referrer name')]: 'Ann Lee', [key('Referral campaign')]: 'Friends' });
+	});
+
+	it('the bundled sync workflow sets up the fields, syncs nobody before the campaign exists, then everyone', async () => {
+		const bundled = bundledWorkflows().find(({ file }) => file === 'sync-pipedrive-contacts.json')!.workflow;
+		// Run as "Execute workflow" from Run Now does; the note and the schedule take no part.
+		const workflow = {
+			...bundled,
+			nodes: bundled.nodes.filter((node) => !['n8n-nodes-base.stickyNote', 'n8n-nodes-base.scheduleTrigger'].includes(node.type)),
+			connections: { 'Run Now': bundled.connections['Run Now'], 'Set Up Pipedrive Fields': bundled.connections['Set Up Pipedrive Fields'] },
+		};
+		const first = await run(workflow as unknown as WorkflowJson);
+		expect(first.error).toBeUndefined();
+		expect(first.json('Set Up Pipedrive Fields')[0]).toMatchObject({ created: 9, existing: 0 });
+		expect(first.json('Sync Contacts')).toEqual([{ skipped: true, reason: 'There is no campaign with slug "referral-program"; nothing was synced' }]);
+
+		const program = new ReferralProgram(await openStore({ backend: 'sqlite', path: store.sqlitePath as string }));
+		await program.createCampaign({ name: 'Referral Program', slug: 'referral-program' }, 'https://n8n.acme.test/form/refer?ref={{code}}');
+		const second = await run(workflow as unknown as WorkflowJson);
+		expect(second.error).toBeUndefined();
+		expect(second.json('Set Up Pipedrive Fields')[0]).toMatchObject({ created: 0, existing: 9 });
+		const withEmail = sandbox.state.personList.filter((p) => p.emails.length > 0);
+		expect(second.json('Sync Contacts')[0]).toMatchObject({ enrolled: withEmail.length });
+		const linkKey = sandbox.state.personFieldByName('Referral link')!.key;
+		expect(withEmail.every((p) => String(p.custom[linkKey]).startsWith('https://n8n.acme.test/form/refer?ref='))).toBe(true);
 	});
 
 	it('forgets the account’s cached field lists, so other executions see the new fields too', async () => {
