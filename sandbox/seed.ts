@@ -94,6 +94,8 @@ export interface SeedOptions {
 	extraPersons?: number;
 	/** extra generated leads, one per generated or seeded person (cycling) */
 	extraLeads?: number;
+	/** false: an account without the referral custom fields, as a new Pipedrive account is (the demo's Set Up Fields creates them) */
+	referralFields?: boolean;
 }
 
 export function seed(s: SandboxState, opts: SeedOptions = {}): void {
@@ -252,6 +254,14 @@ export function seed(s: SandboxState, opts: SeedOptions = {}): void {
 
 	if (opts.extraPersons) seedPersons(s, opts.extraPersons);
 	if (opts.extraLeads) seedLeads(s, opts.extraLeads);
+	if (opts.referralFields === false) dropReferralFields(s);
+}
+
+/** The seed without the referral custom fields and their values. */
+function dropReferralFields(s: SandboxState): void {
+	s.personFields = [];
+	s.dealFields = [];
+	for (const entity of [...s.personList, ...s.dealList, ...s.leads.values()]) entity.custom = {};
 }
 
 /**

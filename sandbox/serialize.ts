@@ -157,6 +157,11 @@ function fieldV2(f: StdField, custom: boolean, kind: 'person' | 'deal', include:
 	return o;
 }
 
+/** One custom field as `POST /api/v2/{person|deal}Fields` answers it. */
+export function customFieldV2(f: { key: string; name: string; field_type: string }, kind: 'person' | 'deal'): Obj {
+	return fieldV2({ code: f.key, name: f.name, type: f.field_type }, true, kind, []);
+}
+
 export function personFieldsV2(s: SandboxState, include: string[]): Obj[] {
 	const std: StdField[] = [
 		{ code: 'name', name: 'Name', type: 'varchar' },

@@ -3,7 +3,7 @@
  * Mutations are shared by the API routes and the admin API; every mutation emits a
  * ChangeEvent that the webhook engine turns into deliveries.
  */
-import { ApiError, clone, deepEqual, uuidFrom } from './util';
+import { ApiError, clone, deepEqual, hashKey, uuidFrom } from './util';
 
 export type ChangeSource = 'api' | 'app';
 export type EntityKind = 'person' | 'deal' | 'lead';
@@ -469,6 +469,15 @@ export class SandboxState {
 	leadLabelByName(name: string): LeadLabel | undefined {
 		return this.leadLabels.find((l) => l.name.toLowerCase() === name.toLowerCase());
 	}
+	/** A new custom field (Pipedrive allows two fields of the same name; so does the sandbox). */
+	addCustomField(entity: 'person' | 'deal', name: string, fieldType: CustomFieldType): CustomField {
+		const list = entity === 'person' ? this.personFields : this.dealFields;
+		const id = Math.max(entity === 'person' ? 9100 : 12500, ...this.personFields.map((f) => f.id), ...this.dealFields.map((f) => f.id)) + 1;
+		const field: CustomField = { id, key: hashKey(`sandbox:${entity}:field:${id}`), name, field_type: fieldType, add_time: this.now() };
+		list.push(field);
+		return field;
+	}
+
 	personFieldByName(name: string): CustomField | undefined {
 		return this.personFields.find((f) => f.name === name);
 	}

@@ -1,6 +1,6 @@
 /**
  * `npm run screenshots`: a PNG of each bundled workflow open in the real n8n editor, for the README
- * (docs/workflows/<file>.png). Sets up n8n as the end-to-end suite does (the package installed as a
+ * (docs/workflows/<file>.png), and of the Referral Campaign node's reward fields (docs/nodes/*.png). Sets up n8n as the end-to-end suite does (the package installed as a
  * community package, the credentials and workflows imported, the sandbox as Pipedrive), then drives
  * headless Chromium over the DevTools protocol with the owner's session cookie.
  *
@@ -14,11 +14,51 @@ import * as path from 'node:path';
 import { startSandbox } from '../sandbox';
 import { prepareBundledN8n } from '../test/e2e/helpers/bundled';
 import { setUpOwner } from '../test/e2e/helpers/real-n8n';
-import { bundledWorkflows } from './n8n/bundle';
+import { BUNDLED_CREDENTIALS, bundledWorkflows } from './n8n/bundle';
 import { freePort } from './n8n/instance';
+import { PACKAGE_NAME } from './n8n/package';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
 const OUT_DIR = path.join(REPO_ROOT, 'docs', 'workflows');
+const NODES_DIR = path.join(REPO_ROOT, 'docs', 'nodes');
+
+/** A double-sided program with milestones and fraud protection, to show the fields it uses (saved over REST, never published). */
+const FIELDS_EXAMPLE = {
+	name: 'Reward fields example',
+	settings: { executionOrder: 'v1' },
+	connections: {},
+	nodes: [
+		{
+			id: 'b4f0c2a1-9d7e-4b53-8a61-2f3c5e7d9a10',
+			name: 'Referral Campaign',
+			type: `${PACKAGE_NAME}.referralCampaign`,
+			typeVersion: 2,
+			position: [0, 0],
+			parameters: {
+				resource: 'campaign',
+				operation: 'create',
+				name: 'Spring referral program',
+				ifExists: 'update',
+				rewardWho: 'both',
+				referrerEarns: ['perReferral', 'milestones'],
+				milestones: { milestone: [{ at: 5, amount: 50 }, { at: 10, rewardType: 'custom', payload: '{"gift": "hoodie"}' }] },
+				maxRewardsPerReferrer: 20,
+				friendRewardType: 'coupon',
+				holdDays: 14,
+				requireApproval: true,
+				couponCodes: 'WELCOME-7GQ2\nWELCOME-K9PX',
+				fraudSettings: { blockedEmailDomains: { domain: [{ domain: 'mailinator.com' }] }, maxReferralsPerReferrerPerDay: 5 },
+			},
+			credentials: { referralStoreApi: BUNDLED_CREDENTIALS.store },
+		},
+	],
+};
+
+/** Node panels to take: the bundled campaign node as imported, and the example above. */
+const NODE_SHOTS = [
+	{ file: 'referral-campaign-rewards.png', workflow: 'referrer-signup.json', node: 'Referral Campaign', height: 1300 },
+	{ file: 'referral-campaign-double-sided.png', workflow: FIELDS_EXAMPLE.name, node: 'Referral Campaign', height: 2450 },
+];
 
 /** Hides the editor's "Production Checklist" card, which would cover the workflow's note. */
 const CLOSE_POPUPS = `(() => {
@@ -80,6 +120,38 @@ async function pageTarget(port: number): Promise<string> {
 	throw new Error('Chromium did not open its DevTools port');
 }
 
+/** Waits until every text is on the page (the editor draws lazily), then a little longer for layout. */
+async function waitForTexts(devtools: Devtools, texts: string[]): Promise<void> {
+	const drawn = `${JSON.stringify(texts)}.every((text) => document.body.innerText.includes(text))`;
+	for (let waited = 0; waited < 60_000; waited += 500) {
+		const check = (await devtools.send('Runtime.evaluate', { expression: drawn, returnByValue: true })) as { result: { value: boolean } };
+		if (check.result.value) break;
+		await sleep(500);
+	}
+	await sleep(3_000);
+}
+
+/** The node's panel, opened by its URL (/workflow/<id>/<node id>), in a window tall enough for every field. */
+async function nodeShots(devtools: Devtools, baseUrl: string, cookie: string): Promise<void> {
+	fs.mkdirSync(NODES_DIR, { recursive: true });
+	const created = await fetch(`${baseUrl}/rest/workflows`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify(FIELDS_EXAMPLE) });
+	if (!created.ok) throw new Error(`saving the example workflow: ${created.status} ${await created.text()}`);
+	const example = { ...FIELDS_EXAMPLE, id: ((await created.json()) as { data: { id: string } }).data.id };
+	const all = [...bundledWorkflows().map(({ file, workflow }) => ({ key: file, workflow })), { key: FIELDS_EXAMPLE.name, workflow: example }];
+	for (const shot of NODE_SHOTS) {
+		const { workflow } = all.find(({ key }) => key === shot.workflow)!;
+		const node = workflow.nodes.find((n) => n.name === shot.node)!;
+		await devtools.send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: shot.height, deviceScaleFactor: 1, mobile: false });
+		await devtools.send('Page.navigate', { url: `${baseUrl}/workflow/${workflow.id}/${node.id}` });
+		await waitForTexts(devtools, ['Who Gets Rewarded', 'Define Rewards']);
+		await devtools.send('Runtime.evaluate', { expression: CLOSE_POPUPS });
+		const png = (await devtools.send('Page.captureScreenshot', { format: 'png' })) as { data: string };
+		const target = path.join(NODES_DIR, shot.file);
+		fs.writeFileSync(target, Buffer.from(png.data, 'base64'));
+		process.stdout.write(`${path.relative(REPO_ROOT, target)}\n`);
+	}
+}
+
 async function main(): Promise<void> {
 	const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
 	if (!fs.existsSync(chromium)) throw new Error(`${chromium} not found: apt-get install chromium (or set CHROMIUM)`);
@@ -118,14 +190,7 @@ async function main(): Promise<void> {
 		for (const { file, workflow } of bundledWorkflows()) {
 			await devtools.send('Page.navigate', { url: `${n8n.instance.url}/workflow/${workflow.id}` });
 			// The editor loads (slowly the first time), draws the nodes, then fits the canvas to them.
-			const names = workflow.nodes.filter((node) => node.type !== 'n8n-nodes-base.stickyNote').map((node) => node.name);
-			const drawn = `${JSON.stringify(names)}.every((name) => document.body.innerText.includes(name))`;
-			for (let waited = 0; waited < 60_000; waited += 500) {
-				const check = (await devtools.send('Runtime.evaluate', { expression: drawn, returnByValue: true })) as { result: { value: boolean } };
-				if (check.result.value) break;
-				await sleep(500);
-			}
-			await sleep(3_000);
+			await waitForTexts(devtools, workflow.nodes.filter((node) => node.type !== 'n8n-nodes-base.stickyNote').map((node) => node.name));
 			await devtools.send('Runtime.evaluate', { expression: CLOSE_POPUPS });
 			await sleep(1_000);
 			const shot = (await devtools.send('Page.captureScreenshot', { format: 'png' })) as { data: string };
@@ -133,6 +198,7 @@ async function main(): Promise<void> {
 			fs.writeFileSync(target, Buffer.from(shot.data, 'base64'));
 			process.stdout.write(`${path.relative(REPO_ROOT, target)}\n`);
 		}
+		await nodeShots(devtools, n8n.instance.url, cookie);
 		devtools.close();
 	} finally {
 		browser.kill('SIGKILL');

@@ -9,10 +9,11 @@
  *      about 4 min and 2.7 GB; see scripts/n8n/install.ts)
  *   3. install the package into the demo user folder `.n8n-demo/` (kept between runs: the owner
  *      account, workflows, executions and the referral data survive restarts)
- *   4. start the Pipedrive sandbox on :4010, unless PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN
- *      are set (then real Pipedrive is used)
+ *   4. start the Pipedrive sandbox on :4010 (an account without the referral fields), unless
+ *      PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN are set (then real Pipedrive is used)
  *   5. import the credentials and the bundled workflows that are new or changed, publish them
- *   6. start n8n, set up the owner account, print what to do next, and wait for Ctrl-C
+ *   6. start n8n, set up the owner account, run the sync workflow once (its Set Up Fields creates the
+ *      referral fields Pipedrive lacks), print what to do next, and wait for Ctrl-C
  *
  * Env: PORT (default 5678), SANDBOX_PORT (default 4010), PIPEDRIVE_API_TOKEN +
  * PIPEDRIVE_COMPANY_DOMAIN (real Pipedrive), WEBHOOK_URL (the public URL Pipedrive can reach n8n
@@ -29,6 +30,7 @@ import { DEFAULT_N8N_VERSION, ensureN8n } from './n8n/install';
 import { isPortInUse, n8nCli, startN8n, tail, writeJson, type N8nInstance } from './n8n/instance';
 import { installCommunityPackage, packPackage, PACKAGE_NAME } from './n8n/package';
 import { formatDuration, REPO_ROOT } from './n8n/proc';
+import { executeWorkflowNow, signIn } from './n8n/run-workflow';
 
 const DEMO_DIR = path.join(REPO_ROOT, '.n8n-demo');
 const STATE_FILE = path.join(DEMO_DIR, 'demo-state.json');
@@ -109,7 +111,8 @@ async function main(): Promise<void> {
 		pipedrive = { apiToken: process.env.PIPEDRIVE_API_TOKEN!, companyDomain: process.env.PIPEDRIVE_COMPANY_DOMAIN! };
 	} else {
 		say(`4/6 starting the Pipedrive sandbox on http://localhost:${sandboxPort} (set PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN for real Pipedrive) ...`);
-		sandbox = await startSandbox({ port: sandboxPort });
+		// Like a new Pipedrive account: no referral fields until the sync workflow's Set Up Fields makes them.
+		sandbox = await startSandbox({ port: sandboxPort, seed: { referralFields: false } });
 		pipedrive = { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url };
 	}
 
@@ -130,6 +133,7 @@ async function main(): Promise<void> {
 			timeoutMs: 180_000,
 		});
 		const ownerReady = await setUpOwner(instance, state);
+		await setUpPipedriveFields(instance, ownerReady ? state : null);
 		printNextSteps({ port, sandbox, ownerReady, state, elapsedMs: Date.now() - started });
 		await runUntilStopped(instance, sandbox);
 	} catch (error) {
@@ -271,6 +275,25 @@ async function setUpOwner(instance: N8nInstance, state: DemoState): Promise<bool
 		body: JSON.stringify({ emailOrLdapLoginId: OWNER_EMAIL, password: state.ownerPassword }),
 	});
 	return login.ok;
+}
+
+/**
+ * Runs the sync workflow once, as a user does after importing: its first node, Set Up Fields,
+ * creates the referral fields Pipedrive lacks (none after the first start), then contacts are synced.
+ */
+async function setUpPipedriveFields(instance: N8nInstance, state: DemoState | null): Promise<void> {
+	const sync = bundledWorkflows().find(({ file }) => file === 'sync-pipedrive-contacts.json')!.workflow;
+	const cookie = state && (await signIn(instance, OWNER_EMAIL, state.ownerPassword));
+	if (!cookie) {
+		say(`Execute the workflow "${sync.name}" once: it creates the referral fields in Pipedrive.`);
+		return;
+	}
+	const execution = await executeWorkflowNow(instance, cookie, sync.id, 'Run Now');
+	say(
+		execution.status === 'success'
+			? `Pipedrive fields set up and contacts synced by "${sync.name}" (execution ${execution.id}).`
+			: `"${sync.name}" ended with status ${execution.status} (execution ${execution.id}); see Executions in n8n.`,
+	);
 }
 
 function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: boolean; state: DemoState; elapsedMs: number }): void {

@@ -183,6 +183,18 @@ describe('bundled workflows (workflows/*.json)', () => {
 		]);
 	});
 
+	it('use the latest Referral Campaign node, and the campaign follows what its node says', () => {
+		const type = `${manifest.name}.referralCampaign`;
+		const versions = packageNodes.get(type)!.version as number[];
+		const campaignNodes = allNodes.filter(({ node }) => node.type === type);
+		expect(campaignNodes.length).toBeGreaterThan(0);
+		for (const { file, node } of campaignNodes) expect({ file, node: node.name, version: node.typeVersion }).toEqual({ file, node: node.name, version: Math.max(...versions) });
+		const creates = campaignNodes.filter(({ node }) => node.parameters.operation === 'create');
+		expect(creates.map(({ file, node }) => ({ file, slug: node.parameters.additionalFields.slug, ifExists: node.parameters.ifExists }))).toEqual([
+			{ file: 'referrer-signup.json', slug: 'referral-program', ifExists: 'update' },
+		]);
+	});
+
 	it('keep reward delivery disabled until configured, with its failures going to Mark Failed', () => {
 		const { workflow } = workflows.find(({ file }) => file === 'issue-rewards.json')!;
 		const deliver = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.emailSend')!;

@@ -3,7 +3,11 @@
 // referrals to qualify.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { NodeHelpers, type INode, type INodeParameters } from 'n8n-workflow';
+
 import { ReferralProgram } from '../../lib/referrals/program';
+import { rulesFromForm, type RuleForm } from '../../lib/referrals/rule-form';
+import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
 import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
 import type { TestDatabase } from '../../test/helpers/postgres';
 import { BUNDLED_CREDENTIALS, bundledWorkflows, type BundledWorkflow } from '../../scripts/n8n/bundle';
@@ -95,6 +99,13 @@ export async function createPeerTables(db: TestDatabase): Promise<void> {
 /** Referrals per seeded referrer: a referrer's qualified count drives their reward rules. */
 const REFERRALS_PER_REFERRER = 10;
 
+/** The reward rules a Referral Campaign node's fields give, with the defaults n8n fills in when it runs. */
+function rulesOf(node: INode) {
+	const description = new ReferralCampaign().description;
+	const parameters = NodeHelpers.getNodeParameters(description.properties, node.parameters as INodeParameters, true, false, node, description);
+	return rulesFromForm(parameters as RuleForm);
+}
+
 /**
  * The campaign the bundled workflows use (as the referrer form creates it), and `count` people
  * registered under referrers of ten referrals each: pending referrals, each with a code to qualify.
@@ -154,7 +165,7 @@ async function bundledCampaign(program: ReferralProgram) {
 		{
 			name: campaignNode.parameters.name,
 			slug: CAMPAIGN_SLUG,
-			rewardRules: (campaignNode.parameters.additionalFields as { rewardRules: string }).rewardRules,
+			rewardRules: rulesOf(campaignNode as unknown as INode),
 		},
 		LINK_TEMPLATE,
 	);

@@ -159,6 +159,8 @@ export const OPERATIONS: readonly OperationInfo[] = [
 	op('GET', '/api/v2/stages', 'deals:read|deals:full|admin', 5),
 	op('GET', '/api/v2/personFields', 'contacts:read|contacts:full|admin|contact-fields:full', 10),
 	op('GET', '/api/v2/dealFields', 'deals:read|deals:full|admin|deal-fields:full', 10),
+	op('POST', '/api/v2/personFields', 'admin|contact-fields:full', 5),
+	op('POST', '/api/v2/dealFields', 'admin|deal-fields:full', 5),
 	op('GET', '/v1/leadFields', 'leads:read|leads:full|admin', 20),
 	op('GET', '/v1/leadLabels', 'leads:read|leads:full', 10),
 	op('GET', '/v1/filters', 'deals:read|deals:full|activities:read|activities:full|contacts:read|contacts:full', 20),
@@ -620,6 +622,25 @@ export class PipedriveClient {
 	}
 
 	// ---------------------------------------------------------------- custom fields
+
+	/**
+	 * `POST /api/v2/personFields` or `/api/v2/dealFields`: a custom field. A create of unknown outcome
+	 * is checked by listing the fields again for one of that name. The account's cached lists are
+	 * forgotten, so the next node (of any execution) sees the new field.
+	 */
+	async createCustomField(entity: 'person' | 'deal', body: { field_name: string; field_type: string }): Promise<PipedriveField> {
+		const path = `${V2}/${entity}Fields`;
+		const findExisting = async () => {
+			this.fieldsCache.clear();
+			const fields = await this.fieldsCache.fieldsFor(entity);
+			return fields.find((f) => f.isCustom && f.name === body.field_name)?.raw as FieldV2 | undefined;
+		};
+		try {
+			return fieldFromV2(entity, await this.create<FieldV2>(path, body, { findExisting }));
+		} finally {
+			this.fieldsCache.clear();
+		}
+	}
 
 	private async withCustomFields<T extends Record<string, unknown>>(entity: FieldEntity, body: T, values?: Record<string, unknown>): Promise<T> {
 		if (!values || Object.keys(values).length === 0) return body;

@@ -147,6 +147,11 @@ export class RewardDesk {
 		});
 	}
 
+	/** How many codes the campaign's pool holds, and how many are not handed out yet. */
+	async couponPool(campaignId: number): Promise<{ total: number; available: number }> {
+		return await this.store.read((tx) => tx.couponPool(campaignId));
+	}
+
 	/** Claims whose lease ran out (an n8n worker died mid-delivery) become due again. */
 	async releaseExpiredClaims(): Promise<Reward[]> {
 		return await this.store.transaction(async (tx) => {
@@ -200,7 +205,8 @@ function requireReward(reward: Reward | null, id: number): Reward {
 	return reward;
 }
 
-function parseCoupons(input: unknown): string[] {
+/** Coupon codes as a list, or text with one code per line or comma-separated; throws when there are none. */
+export function parseCoupons(input: unknown): string[] {
 	const list = Array.isArray(input) ? input : typeof input === 'string' ? input.split(/[\r\n,;]+/) : null;
 	if (list === null) throw invalidInput('coupons', 'Coupons must be a list or text with one code per line');
 	const codes = list.map((code) => String(code ?? '').trim()).filter((code) => code !== '');

@@ -5,6 +5,7 @@ import { searchCampaigns } from '../shared/campaign';
 import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
 import { referralStoreConnectionTest } from '../shared/store';
 import * as contact from './actions/contact';
+import * as field from './actions/field';
 import * as participant from './actions/participant';
 import { router } from './actions/router';
 
@@ -16,7 +17,7 @@ export class PipedriveReferralSync implements INodeType {
 		group: ['output'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Send referred people to Pipedrive, sync Pipedrive contacts into a campaign, write referral metrics',
+		description: 'Send referred people to Pipedrive, sync Pipedrive contacts into a campaign, write referral metrics, set up the referral fields',
 		defaults: { name: 'Pipedrive Referral Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -35,11 +36,13 @@ export class PipedriveReferralSync implements INodeType {
 				noDataExpression: true,
 				options: [
 					{ name: 'Contact', value: 'contact' },
+					{ name: 'Field', value: 'field' },
 					{ name: 'Participant', value: 'participant' },
 				],
 				default: 'participant',
 			},
 			...contact.description,
+			...field.description,
 			...participant.description,
 		],
 	};

@@ -13,7 +13,7 @@ export class ReferralCampaign implements INodeType {
 		name: 'referralCampaign',
 		icon: { light: 'file:../../icons/referralCampaign.svg', dark: 'file:../../icons/referralCampaign.dark.svg' },
 		group: ['transform'],
-		version: 1,
+		version: [1, 2],
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
 		description: 'Run referral campaigns: enrol referrers with unique codes and links, register referred people',
 		defaults: { name: 'Referral Campaign' },

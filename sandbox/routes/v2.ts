@@ -1,6 +1,6 @@
 /** Pipedrive API v2 (`/api/v2`): persons, deals, pipelines, stages, fields, lead conversion. */
-import { dealFieldsV2, dealV2, personFieldsV2, personV2, pipelineV2, stageV2 } from '../serialize';
-import type { Deal, DealInput, Person, PersonInput } from '../state';
+import { customFieldV2, dealFieldsV2, dealV2, personFieldsV2, personV2, pipelineV2, stageV2 } from '../serialize';
+import type { CustomFieldType, Deal, DealInput, Person, PersonInput } from '../state';
 import { ApiError } from '../util';
 import { cursorPage, type Handler, offsetCursorPage, readLimit, readList, readTime, type RouteContext, type SortSpec } from './common';
 
@@ -310,6 +310,23 @@ const getDealFields: Handler = (ctx) => {
 	return { body: { success: true, data: page, additional_data: { next_cursor: nextCursor ?? null } } };
 };
 
+/** The field types the sandbox keeps values of; Pipedrive has more (the spec checks the request's type). */
+const SANDBOX_FIELD_TYPES: readonly CustomFieldType[] = ['varchar', 'text', 'double'];
+
+function addField(entity: 'person' | 'deal'): Handler {
+	return (ctx) => {
+		const { field_name: name, field_type: type } = ctx.body as { field_name: string; field_type: string };
+		if (!SANDBOX_FIELD_TYPES.includes(type as CustomFieldType)) {
+			throw new ApiError(400, `The sandbox creates ${SANDBOX_FIELD_TYPES.join(', ')} fields only, not ${type}`);
+		}
+		const field = ctx.state.addCustomField(entity, name.trim(), type as CustomFieldType);
+		return { body: { success: true, data: customFieldV2(field, entity) } };
+	};
+}
+
+const addPersonField = addField('person');
+const addDealField = addField('deal');
+
 // ---------------- lead conversion ----------------
 
 const convertLeadToDeal: Handler = (ctx) => {
@@ -350,6 +367,8 @@ export const v2Handlers: Record<string, Handler> = {
 	getStage,
 	getPersonFields,
 	getDealFields,
+	addPersonField,
+	addDealField,
 	convertLeadToDeal,
 	getLeadConversionStatus,
 };

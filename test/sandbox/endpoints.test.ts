@@ -235,6 +235,24 @@ describe('valid requests get spec-valid answers (zero violations)', () => {
 		expect(df2.body.additional_data.next_cursor).toBeNull();
 	});
 
+	test('v2 person and deal fields are created as Pipedrive answers, and listed after', async () => {
+		const person = track(await call('POST', '/api/v2/personFields', { field_name: 'Referral tier', field_type: 'varchar' }), 'v2:addPersonField');
+		expect(person).toMatchObject({ status: 200, body: { success: true, data: { field_name: 'Referral tier', field_type: 'varchar', is_custom_field: true, is_optional_response_field: false, options: null, subfields: null } } });
+		expect(person.body.data.field_code).toMatch(/^[0-9a-f]{40}$/);
+		const deal = track(await call('POST', '/api/v2/dealFields', { field_name: 'Referral bonus', field_type: 'double' }), 'v2:addDealField');
+		expect(deal.body.data).toMatchObject({ field_name: 'Referral bonus', field_type: 'double', is_custom_field: true });
+		expect(deal.body.data.field_code).not.toBe(person.body.data.field_code);
+		const listed = await call('GET', '/api/v2/personFields?limit=100');
+		expect(listed.body.data.filter((f: any) => f.field_code === person.body.data.field_code)).toHaveLength(1);
+		// A value can be written into the new field right away.
+		const created = await call('POST', '/api/v2/persons', { name: 'Tia Tier', custom_fields: { [person.body.data.field_code]: 'gold' } });
+		expect(created.body.data.custom_fields).toMatchObject({ [person.body.data.field_code]: 'gold' });
+		// The spec's checks: a type Pipedrive does not know is a request violation.
+		expect((await call('POST', '/api/v2/dealFields', { field_name: 'X', field_type: 'colour' })).status).toBe(400);
+		expect(sb.state.violations).toEqual([expect.objectContaining({ operationId: 'addDealField', where: 'request' })]);
+		sb.clearViolations();
+	});
+
 	test('v2 lead conversion: job, status, deal with source_lead_id', async () => {
 		const lead = sb.state.leadList[0];
 		const conv = track(await call('POST', `/api/v2/leads/${lead.id}/convert/deal`, { stage_id: 7 }), 'v2:convertLeadToDeal');

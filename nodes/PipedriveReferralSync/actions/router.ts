@@ -5,11 +5,13 @@ import { guardSetup } from '../../shared/errors';
 import { chosenOperation } from '../../shared/router';
 import { programFor } from '../../shared/store';
 import * as contact from './contact';
+import * as field from './field';
 import * as participant from './participant';
 import type { Operation } from './types';
 
 const resources: Record<string, Record<string, Operation>> = {
 	contact: contact.operations,
+	field: field.operations,
 	participant: participant.operations,
 };
 

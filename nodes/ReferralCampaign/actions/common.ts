@@ -1,17 +1,10 @@
-import type { IDataObject, INodeProperties } from 'n8n-workflow';
+import type { IDataObject, IExecuteFunctions, INodeProperties } from 'n8n-workflow';
 
 import type { Campaign } from '../../../lib/referrals/model';
+import { summarizeRewardRules } from '../../../lib/referrals/rule-summary';
 
-/** Settings a campaign is created with and that Update can change. */
-export const campaignSettingFields: INodeProperties[] = [
-	{
-		displayName: 'Blocked Email Domains',
-		name: 'blockedEmailDomains',
-		type: 'string',
-		default: '',
-		placeholder: 'mailinator.com, tempmail.io',
-		description: 'Referred people with an email at one of these domains are refused (comma-separated)',
-	},
+/** Settings a campaign is created with and that Update can change, in every version. */
+export const campaignBasicFields: INodeProperties[] = [
 	{
 		displayName: 'Code Length',
 		name: 'codeLength',
@@ -38,6 +31,31 @@ export const campaignSettingFields: INodeProperties[] = [
 		description:
 			'The referral link, with {{code}} where the code goes. Empty on create: the referred-signup form of this n8n instance (/form/refer?ref={{code}}).',
 	},
+
+
+	{
+		displayName: 'Status',
+		name: 'status',
+		type: 'options',
+		options: [
+			{ name: 'Active', value: 'active', description: 'Accepts participants and referrals' },
+			{ name: 'Paused', value: 'paused', description: 'Refuses new referrals for now' },
+			{ name: 'Archived', value: 'archived', description: 'Refuses new participants and referrals' },
+		],
+		default: 'active',
+	},
+];
+
+/** Version 1's fraud and reward settings, as text and JSON (version 2 has fields for them). */
+export const campaignSettingFieldsV1: INodeProperties[] = [
+	{
+		displayName: 'Blocked Email Domains',
+		name: 'blockedEmailDomains',
+		type: 'string',
+		default: '',
+		placeholder: 'mailinator.com, tempmail.io',
+		description: 'Referred people with an email at one of these domains are refused (comma-separated)',
+	},
 	{
 		displayName: 'Max Referrals per Referrer per Day',
 		name: 'maxReferralsPerReferrerPerDay',
@@ -54,17 +72,7 @@ export const campaignSettingFields: INodeProperties[] = [
 		description:
 			'Rewards as JSON. Example: {"perReferral": {"every": 1, "reward": {"kind": "amount", "amount": 25, "currency": "EUR"}}, "milestones": [{"at": 5, "reward": {"kind": "coupon"}}], "commission": {"percent": 10, "cap": 100, "currency": "EUR"}, "maxPerReferrer": 20, "referred": {"on": "registration", "reward": {"kind": "coupon"}}, "holdDays": 14, "approval": false}. Changes apply to later qualifications; use Evaluate Rewards to back-fill earlier ones.',
 	},
-	{
-		displayName: 'Status',
-		name: 'status',
-		type: 'options',
-		options: [
-			{ name: 'Active', value: 'active', description: 'Accepts participants and referrals' },
-			{ name: 'Paused', value: 'paused', description: 'Refuses new referrals for now' },
-			{ name: 'Archived', value: 'archived', description: 'Refuses new participants and referrals' },
-		],
-		default: 'active',
-	},
+	...campaignBasicFields,
 ];
 
 export function returnAllFields(): INodeProperties[] {
@@ -91,3 +99,12 @@ export function returnAllFields(): INodeProperties[] {
 export function campaignJson(campaign: Campaign): IDataObject {
 	return { ...campaign } as unknown as IDataObject;
 }
+
+/** Version 2 adds the rules in plain words, for the team to check what the fields say. */
+export function campaignOutput(context: IExecuteFunctions, campaign: Campaign): IDataObject {
+	if (context.getNode().typeVersion < 2) return campaignJson(campaign);
+	return { ...campaignJson(campaign), rewardSummary: summarizeRewardRules(campaign.rewardRules) };
+}
+
+export const V1_ONLY = { '@version': [1] };
+export const FROM_V2 = { '@version': [{ _cnd: { gte: 2 } }] };

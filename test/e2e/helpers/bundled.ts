@@ -89,31 +89,7 @@ function decodeHtml(text: string): string {
 		.replace(/&amp;/g, '&');
 }
 
-/** Runs a workflow from one of its triggers as the editor's "Execute workflow" does; resolves with the finished execution. */
-export async function executeWorkflowNow(
-	instance: N8nInstance,
-	cookie: string,
-	workflowId: string,
-	triggerName: string,
-	timeoutMs = 120_000,
-): Promise<{ id: string; status: string }> {
-	const headers = { cookie, 'content-type': 'application/json' };
-	const workflow = (await (await fetch(`${instance.url}/rest/workflows/${workflowId}`, { headers })).json()) as { data: unknown };
-	const started = await fetch(`${instance.url}/rest/workflows/${workflowId}/run`, {
-		method: 'POST',
-		headers,
-		body: JSON.stringify({ workflowData: workflow.data, triggerToStartFrom: { name: triggerName } }),
-	});
-	if (!started.ok) throw new Error(`running ${workflowId}: ${started.status} ${await started.text()}`);
-	const { executionId } = ((await started.json()) as { data: { executionId: string } }).data;
-	return await waitFor(async () => {
-		const execution = (await (await fetch(`${instance.url}/rest/executions/${executionId}`, { headers })).json()) as {
-			data?: { status: string };
-		};
-		const status = execution.data?.status;
-		return status && !['new', 'running', 'waiting'].includes(status) ? { id: executionId, status } : undefined;
-	}, timeoutMs, `execution ${executionId} of ${workflowId} to finish`);
-}
+export { executeWorkflowNow } from '../../../scripts/n8n/run-workflow';
 
 /** Polls until `check` returns a value other than undefined/false. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {

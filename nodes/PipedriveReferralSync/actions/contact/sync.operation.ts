@@ -2,10 +2,12 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import type { PipedriveClient } from '../../../../lib/pipedrive/client';
+import { ReferralError } from '../../../../lib/referrals/errors';
 import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { syncContacts, type ContactResult, type ContactRole } from '../../../../lib/sync/contacts';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
+import { toNodeError } from '../../../shared/errors';
 import { chosenFields, fieldPicker, runSettings } from '../fields';
 
 const properties: INodeProperties[] = [
@@ -82,6 +84,14 @@ const properties: INodeProperties[] = [
 				default: 10000,
 				description: 'Stop after this many persons; the next run continues where this one stopped',
 			},
+			{
+				displayName: 'Skip Until the Campaign Exists',
+				name: 'skipMissingCampaign',
+				type: 'boolean',
+				default: false,
+				description:
+					'Whether to end without an error, syncing nobody, while the campaign does not exist yet (a workflow that creates it on the first signup, as the bundled referrer signup does)',
+			},
 		],
 	},
 ];
@@ -101,10 +111,16 @@ export async function execute(
 	program: ReferralProgram,
 	client: PipedriveClient,
 ): Promise<INodeExecutionData[]> {
-	const campaign = await campaignOf(this, program, 0, new Map<string, Campaign>());
+	const options = this.getNodeParameter('options', 0, {}) as IDataObject;
+	let campaign: Campaign;
+	try {
+		campaign = await campaignOf(this, program, 0, new Map<string, Campaign>());
+	} catch (error) {
+		if (!(options.skipMissingCampaign && error instanceof ReferralError && error.kind === 'not_found')) throw toNodeError(this.getNode(), error);
+		return [{ json: { skipped: true, reason: `${error.message}; nothing was synced` }, pairedItem: { item: 0 } }];
+	}
 	const scope = this.getNodeParameter('scope', 0) as 'all' | 'filter';
 	const perPerson = this.getNodeParameter('output', 0) === 'perPerson';
-	const options = this.getNodeParameter('options', 0, {}) as IDataObject;
 	const fields = { ...runSettings(this, ['linkField']), ...(this.getNodeParameter('moreFields', 0, {}) as IDataObject) };
 	const people: ContactResult[] = [];
 	const summary = await syncContacts(

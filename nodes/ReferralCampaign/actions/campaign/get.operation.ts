@@ -5,7 +5,7 @@ import type { Campaign } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { campaignJson } from '../common';
+import { campaignOutput } from '../common';
 
 export const description = updateDisplayOptions({ show: { resource: ['campaign'], operation: ['get'] } }, [
 	campaignLocator(),
@@ -13,5 +13,5 @@ export const description = updateDisplayOptions({ show: { resource: ['campaign']
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
 	const cache = new Map<string, Campaign>();
-	return await forEachItem(this, async (itemIndex) => campaignJson(await campaignOf(this, program, itemIndex, cache)));
+	return await forEachItem(this, async (itemIndex) => campaignOutput(this, await campaignOf(this, program, itemIndex, cache)));
 }

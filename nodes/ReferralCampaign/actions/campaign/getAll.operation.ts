@@ -5,7 +5,7 @@ import type { CampaignStatus } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { forEachItem } from '../../../shared/items';
 import { collectUpTo } from '../../../shared/router';
-import { campaignJson, returnAllFields } from '../common';
+import { campaignOutput, returnAllFields } from '../common';
 
 const properties: INodeProperties[] = [
 	...returnAllFields(),
@@ -51,6 +51,6 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 		const status = (filters.status as CampaignStatus[] | undefined)?.length ? (filters.status as CampaignStatus[]) : undefined;
 		const search = (filters.search as string | undefined)?.trim() || undefined;
 		const campaigns = await collectUpTo(limit, (afterId, wanted) => program.listCampaigns({ status, search }, { limit: wanted, afterId }));
-		return campaigns.map(campaignJson);
+		return campaigns.map((campaign) => campaignOutput(this, campaign));
 	});
 }

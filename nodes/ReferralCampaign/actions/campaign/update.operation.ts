@@ -1,12 +1,17 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { updateDisplayOptions } from 'n8n-workflow';
 
+import { changedSettings } from '../../../../lib/referrals/campaign-sync';
 import { invalidInput } from '../../../../lib/referrals/errors';
 import type { Campaign } from '../../../../lib/referrals/model';
-import type { ReferralProgram } from '../../../../lib/referrals/program';
+import type { CampaignUpdate, ReferralProgram } from '../../../../lib/referrals/program';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
-import { campaignJson, campaignSettingFields } from '../common';
+import { campaignBasicFields, campaignJson, campaignOutput, campaignSettingFieldsV1, FROM_V2, V1_ONLY } from '../common';
+import { fraudSettingsProperty, readCouponCodes, readFraudSettings, readRewardRules, requireCoupons, rewardRuleProperties } from './rules';
+
+const nameField: INodeProperties = { displayName: 'Name', name: 'name', type: 'string', default: '' };
+const byName = (a: INodeProperties, b: INodeProperties) => a.displayName.localeCompare(b.displayName);
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
@@ -16,16 +21,35 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Field',
 		default: {},
-		options: ([
-			{
-				displayName: 'Name',
-				name: 'name',
-				type: 'string',
-				default: '',
-			},
-			...campaignSettingFields,
-		] satisfies INodeProperties[]).sort((a, b) => a.displayName.localeCompare(b.displayName)),
+		options: [nameField, ...campaignSettingFieldsV1].sort(byName),
+		displayOptions: { show: V1_ONLY },
 	},
+	{
+		displayName: 'Update Fields',
+		name: 'updateFields',
+		type: 'collection',
+		placeholder: 'Add Field',
+		default: {},
+		options: [nameField, ...campaignBasicFields].sort(byName),
+		displayOptions: { show: FROM_V2 },
+	},
+	{
+		displayName: 'Change Reward Rules',
+		name: 'changeRewardRules',
+		type: 'boolean',
+		default: false,
+		description:
+			'Whether to replace the campaign’s reward rules with the ones below. They apply to referrals that qualify from now on; Evaluate Rewards back-fills earlier ones.',
+		displayOptions: { show: FROM_V2 },
+	},
+	...updateDisplayOptions(
+		{ show: { ...FROM_V2, changeRewardRules: [true] } },
+		rewardRuleProperties.filter((property) => property.name !== 'couponCodes'),
+	),
+	...updateDisplayOptions({ show: FROM_V2 }, [
+		fraudSettingsProperty,
+		rewardRuleProperties.find((property) => property.name === 'couponCodes')!,
+	]),
 ];
 
 export const description = updateDisplayOptions(
@@ -35,14 +59,34 @@ export const description = updateDisplayOptions(
 
 export async function execute(this: IExecuteFunctions, program: ReferralProgram): Promise<INodeExecutionData[]> {
 	const cache = new Map<string, Campaign>();
+	const v2 = this.getNode().typeVersion >= 2;
 	return await forEachItem(this, async (itemIndex) => {
 		const campaign = await campaignOf(this, program, itemIndex, cache);
 		const fields = this.getNodeParameter('updateFields', itemIndex, {}) as IDataObject;
-		if (Object.keys(fields).length === 0) {
-			throw invalidInput('updateFields', 'Nothing to update: add at least one field under Update Fields');
+		if (!v2) {
+			if (Object.keys(fields).length === 0) {
+				throw invalidInput('updateFields', 'Nothing to update: add at least one field under Update Fields');
+			}
+			const updated = await program.updateCampaign(campaign.id, fields);
+			cache.clear();
+			return campaignJson(updated);
 		}
-		const updated = await program.updateCampaign(campaign.id, fields);
+		const update: CampaignUpdate = { ...fields, ...readFraudSettings(this, itemIndex) };
+		if (this.getNodeParameter('changeRewardRules', itemIndex, false)) {
+			update.rewardRules = readRewardRules(this, itemIndex);
+		}
+		const codes = readCouponCodes(this, itemIndex);
+		if (Object.keys(update).length === 0 && codes.length === 0) {
+			throw invalidInput('updateFields', 'Nothing to update: add a field under Update Fields or Fraud Protection, turn on Change Reward Rules, or add Coupon Codes');
+		}
+		if (update.rewardRules) {
+			const { total } = await program.rewards.couponPool(campaign.id);
+			requireCoupons(update.rewardRules as Campaign['rewardRules'], total, codes, this.getNodeParameter('rewardRulesMode', itemIndex, 'fields') === 'json');
+		}
+		const updated = Object.keys(update).length > 0 ? await program.updateCampaign(campaign.id, update) : campaign;
 		cache.clear();
-		return campaignJson(updated);
+		const result: IDataObject = { ...campaignOutput(this, updated), changed: changedSettings(campaign, updated) };
+		if (codes.length > 0) result.couponPool = await program.rewards.addCoupons(campaign.id, codes);
+		return result;
 	});
 }
