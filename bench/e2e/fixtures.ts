@@ -7,6 +7,8 @@ import { NodeHelpers, type INode, type INodeParameters } from 'n8n-workflow';
 
 import { ReferralProgram } from '../../lib/referrals/program';
 import { rulesFromForm, type RuleForm } from '../../lib/referrals/rule-form';
+// `.js`, as in bench/store.ts: without an extension tsx finds the node's codex file (.node.json).
+import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node.js';
 import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
 import type { TestDatabase } from '../../test/helpers/postgres';
 import { BUNDLED_CREDENTIALS, bundledWorkflows, type BundledWorkflow } from '../../scripts/n8n/bundle';
@@ -97,10 +99,6 @@ export async function createPeerTables(db: TestDatabase): Promise<void> {
 
 /** Referrals per seeded referrer: a referrer's qualified count drives their reward rules. */
 const REFERRALS_PER_REFERRER = 10;
-
-// tsx resolves the extension-less path to the node's codex file (ReferralCampaign.node.json), so the
-// source is named.
-const { ReferralCampaign } = require('../../nodes/ReferralCampaign/ReferralCampaign.node.ts') as typeof import('../../nodes/ReferralCampaign/ReferralCampaign.node');
 
 /** The reward rules a Referral Campaign node's fields give, with the defaults n8n fills in when it runs. */
 function rulesOf(node: INode) {
