@@ -278,7 +278,7 @@ function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: 
 	const { sandbox } = options;
 	say(`\nn8n is running (ready in ${formatDuration(options.elapsedMs)}): ${url}\n`);
 	say(options.ownerReady ? `Sign in: ${OWNER_EMAIL} / ${options.state.ownerPassword}` : 'Sign in with the owner account you set up earlier.');
-	say('The seven bundled workflows are active (Overview → Workflows); each has a note saying what it does.\n');
+	say('The eight bundled workflows are active (Overview → Workflows); each has a note saying what it does.\n');
 	say('Try the whole referral program:');
 	say(`  1. Join as a referrer:      ${url}/form/${BUNDLED_PATHS.referrerForm}`);
 	say('     The page shows your referral link.');

@@ -46,6 +46,7 @@ const EXPECTED_FILES = [
 	'qualify-on-deal-stage.json',
 	'qualify-with-code-webhook.json',
 	'referred-signup.json',
+	'referrer-portal.json',
 	'referrer-signup.json',
 	'sync-pipedrive-contacts.json',
 	'unqualify-on-deal-lost.json',
@@ -89,7 +90,7 @@ function parameterProblems(node: BundledWorkflowNode, description: INodeTypeDesc
 }
 
 describe('bundled workflows (workflows/*.json)', () => {
-	it('are the seven the README lists, each importable as is (id, name, active, v1 execution order)', () => {
+	it('are the eight the README lists, each importable as is (id, name, active, v1 execution order)', () => {
 		expect(workflows.map(({ file }) => file)).toEqual(EXPECTED_FILES);
 		for (const { file, workflow } of workflows) {
 			expect({ file, id: workflow.id }).toEqual({ file, id: expect.stringMatching(/^[A-Za-z0-9]{16}$/) });
@@ -175,12 +176,39 @@ describe('bundled workflows (workflows/*.json)', () => {
 		expect(referred.parameters.formFields.values).toContainEqual({ fieldName: 'ref', fieldType: 'hiddenField' });
 
 		const webhooks = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.webhook').map(({ node }) => node);
-		expect(webhooks).toEqual([
+		const qualify = webhooks.filter((node) => node.parameters.httpMethod === 'POST');
+		expect(qualify).toEqual([
 			expect.objectContaining({
 				parameters: expect.objectContaining({ httpMethod: 'POST', path: BUNDLED_PATHS.qualifyWebhook, authentication: 'headerAuth', responseMode: 'responseNode' }),
 				credentials: { httpHeaderAuth: BUNDLED_CREDENTIALS.qualifyKey },
 			}),
 		]);
+		// The referrer pages: public GETs, answered by their Respond to Webhook node.
+		const pages = webhooks.filter((node) => node.parameters.httpMethod === 'GET');
+		expect(pages.map((node) => node.parameters.path).sort()).toEqual([BUNDLED_PATHS.sharePage, BUNDLED_PATHS.statsPage]);
+		for (const node of pages) expect(node.parameters).toMatchObject({ responseMode: 'responseNode' });
+	});
+
+	it('serve the referrer pages as HTML with the status the Referral Portal node decides; the stats page signs with the portal credential', () => {
+		const { workflow } = workflows.find(({ file }) => file === 'referrer-portal.json')!;
+		const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
+		for (const [hook, page] of [['Share Page', 'share'], ['Stats Page', 'stats']] as const) {
+			const [render] = workflow.connections[hook].main[0];
+			const renderer = byName.get(render.node)!;
+			expect(renderer).toMatchObject({ type: 'n8n-nodes-pipedrive-referrals.referralPortal', parameters: { page, campaign: { mode: 'slug', value: 'referral-program' } } });
+			expect(Boolean(renderer.credentials?.referralPortalApi)).toBe(page === 'stats');
+			const [respond] = workflow.connections[render.node].main[0];
+			expect(byName.get(respond.node)!.parameters).toMatchObject({
+				respondWith: 'text',
+				responseBody: '={{ $json.html }}',
+				options: {
+					responseCode: '={{ $json.statusCode }}',
+					responseHeaders: { entries: expect.arrayContaining([{ name: 'content-type', value: 'text/html; charset=utf-8' }, { name: 'cache-control', value: 'no-store' }]) },
+				},
+			});
+		}
+		// Page views keep no execution data: it would hold the visitor's token and the page.
+		expect(workflow.settings).toMatchObject({ saveDataSuccessExecution: 'none' });
 	});
 
 	it('keep reward delivery disabled until configured, with its failures going to Mark Failed', () => {

@@ -145,7 +145,7 @@ export function sqliteStorePath(userFolder: string): string {
  */
 export async function prepareBundledN8n(
 	sandbox: Sandbox,
-	options: { qualifyKey: string; workflows?: BundledWorkflow[] },
+	options: { qualifyKey: string; workflows?: BundledWorkflow[]; portalSecret?: string },
 ): Promise<RealN8n> {
 	return await prepareRealN8n({
 		credentials: (userFolder) =>
@@ -153,6 +153,7 @@ export async function prepareBundledN8n(
 				store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
 				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
 				qualifyKey: options.qualifyKey,
+				portalSecret: options.portalSecret,
 			}),
 		workflows: (options.workflows ?? bundledWithQualifyingStage(1, 3)) as unknown as WorkflowFile[],
 	});
