@@ -98,3 +98,25 @@ export function bundledCredentialFiles(settings: { store: StoreSettings; pipedri
 		{ ...BUNDLED_CREDENTIALS.portal, type: 'referralPortalApi', data: { secret: settings.portalSecret ?? randomBytes(36).toString('base64url') } },
 	];
 }
+
+/** The demo's SMTP credential: the local mail catcher (scripts/mail-catcher.ts), no TLS, no login. */
+export const DEMO_MAIL_CREDENTIAL = { id: 'demoMailCatcher1', name: 'Demo mail catcher' } as const;
+
+export function demoMailCredentialFile(smtpPort: number): unknown {
+	return { ...DEMO_MAIL_CREDENTIAL, type: 'smtp', data: { user: '', password: '', host: '127.0.0.1', port: smtpPort, secure: false, disableStartTls: true } };
+}
+
+/**
+ * A bundled workflow as the demo runs it: its Send Email nodes enabled and sending to the mail
+ * catcher. The files themselves keep them disabled until a user sets up SMTP.
+ */
+export function withDemoMail(workflow: BundledWorkflow): BundledWorkflow {
+	if (!workflow.nodes.some((node) => node.type === 'n8n-nodes-base.emailSend')) return workflow;
+	const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
+	for (const node of copy.nodes) {
+		if (node.type !== 'n8n-nodes-base.emailSend') continue;
+		delete node.disabled;
+		node.credentials = { smtp: { ...DEMO_MAIL_CREDENTIAL } };
+	}
+	return copy;
+}
