@@ -2,7 +2,9 @@
  * `npm run screenshots`: a PNG of each bundled workflow open in the real n8n editor, for the README
  * (docs/workflows/<file>.png). Sets up n8n as the end-to-end suite does (the package installed as a
  * community package, the credentials and workflows imported, the sandbox as Pipedrive), then drives
- * headless Chromium over the DevTools protocol with the owner's session cookie.
+ * headless Chromium over the DevTools protocol with the owner's session cookie. Then the referrer's
+ * share and stats pages and an email (docs/referrer/*.png, see screenshots-referrer.ts).
+ * SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only.
  *
  * Needs Debian's Chromium (`apt-get install chromium`; CHROMIUM overrides /usr/bin/chromium). Not
  * part of CI: the PNGs are committed.
@@ -14,6 +16,7 @@ import { prepareBundledN8n } from '../test/e2e/helpers/bundled';
 import { setUpOwner } from '../test/e2e/helpers/real-n8n';
 import { bundledWorkflows } from './n8n/bundle';
 import { launchChromium } from './chromium';
+import { referrerScreenshots } from './screenshots-referrer';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
 const OUT_DIR = path.join(REPO_ROOT, 'docs', 'workflows');
@@ -29,7 +32,14 @@ const CLOSE_POPUPS = `(() => {
 const WIDTH = 1600;
 const HEIGHT = 900;
 
+/** SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only. */
 async function main(): Promise<void> {
+	const part = process.env.SCREENSHOTS ?? 'all';
+	if (part === 'all' || part === 'workflows') await workflowScreenshots();
+	if (part === 'all' || part === 'referrer') await referrerScreenshots();
+}
+
+async function workflowScreenshots(): Promise<void> {
 	const sandbox = await startSandbox({});
 	const n8n = await prepareBundledN8n(sandbox, {
 		qualifyKey: 'screenshot-key',

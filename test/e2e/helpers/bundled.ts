@@ -145,16 +145,18 @@ export function sqliteStorePath(userFolder: string): string {
  */
 export async function prepareBundledN8n(
 	sandbox: Sandbox,
-	options: { qualifyKey: string; workflows?: BundledWorkflow[]; portalSecret?: string },
+	options: { qualifyKey: string; workflows?: BundledWorkflow[]; portalSecret?: string; extraCredentials?: unknown[] },
 ): Promise<RealN8n> {
 	return await prepareRealN8n({
-		credentials: (userFolder) =>
-			bundledCredentialFiles({
+		credentials: (userFolder) => [
+			...bundledCredentialFiles({
 				store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
 				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
 				qualifyKey: options.qualifyKey,
 				portalSecret: options.portalSecret,
 			}),
+			...(options.extraCredentials ?? []),
+		],
 		workflows: (options.workflows ?? bundledWithQualifyingStage(1, 3)) as unknown as WorkflowFile[],
 	});
 }
