@@ -52,11 +52,12 @@ export class Devtools {
 
 	/** Opens a URL and waits until the page has loaded. */
 	async open(url: string, timeoutMs = 30_000): Promise<void> {
+		// A mark on the page being left: the new page is the one without it.
+		await this.evaluate('window.__leaving = true').catch(() => undefined);
 		await this.send('Page.navigate', { url });
 		for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(100)) {
 			try {
-				const state = await this.evaluate<string>(`document.readyState + ' ' + location.href`);
-				if (state.startsWith('complete ') && state.slice(9) !== 'about:blank') return;
+				if (await this.evaluate<boolean>(`!window.__leaving && document.readyState === 'complete'`)) return;
 			} catch {
 				/* navigating */
 			}

@@ -44,7 +44,7 @@ export async function referrerScreenshots(): Promise<void> {
 	});
 	const browser = await launchChromium({ width: SIZES.desktop.width, height: SIZES.desktop.height });
 	try {
-		await n8n.instance.waitForLog(/Activated workflow .*notify referrers/, 120_000);
+		await n8n.instance.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
 		const signup = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Ann', 'Lee', 'ann.lee@example.com']);
 		const code = /\/form\/refer\?ref=(\S+)/.exec(signup.text)![1];
 		for (const [first, last, email] of [['Bo', 'Friend', 'bo@example.com'], ['Cy', 'Young', 'cy@example.com']]) {

@@ -46,7 +46,7 @@ describe('real n8n: the referrer emails, each once, across a restart', () => {
 		});
 		url = n8n.instance.url;
 		// The Referral Trigger starts from "now" when first activated: sign up only after that.
-		await n8n.instance.waitForLog(/Activated workflow .*notify referrers/, 120_000);
+		await n8n.instance.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
 		const store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store, undefined, { publicUrl: () => url });
 	});
@@ -91,7 +91,7 @@ describe('real n8n: the referrer emails, each once, across a restart', () => {
 		const port = n8n.instance.port;
 		await n8n.instance.stop();
 		restarted = await startN8n({ n8nDir: n8n.n8nDir, userFolder: n8n.userFolder, port, logFile: `${n8n.userFolder}/n8n-restarted.log` });
-		await restarted.waitForLog(/Activated workflow .*notify referrers/, 120_000);
+		await restarted.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
 		await waitFor(async () => (await fetch(`${url}/webhook/${BUNDLED_PATHS.qualifyWebhook}`, { method: 'POST' })).status !== 404, 120_000, 'the qualify webhook after the restart');
 
 		const bo = await program.getParticipant(campaign.id, { email: 'bo.friend@example.com' });
