@@ -10,7 +10,7 @@ import { signToken } from '../lib/portal/tokens';
 import { ReferralProgram } from '../lib/referrals/program';
 import { closeAllStores, openStore } from '../lib/store';
 import { startSandbox } from '../sandbox';
-import { prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from '../test/e2e/helpers/bundled';
+import { notifyActive, prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from '../test/e2e/helpers/bundled';
 import { launchChromium, type Devtools } from './chromium';
 import { startMailCatcher } from './mail-catcher';
 import { BUNDLED_PATHS, bundledWorkflows, demoMailCredentialFile, QUALIFY_KEY_HEADER, withDemoMail } from './n8n/bundle';
@@ -44,7 +44,7 @@ export async function referrerScreenshots(): Promise<void> {
 	});
 	const browser = await launchChromium({ width: SIZES.desktop.width, height: SIZES.desktop.height });
 	try {
-		await n8n.instance.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
+		await notifyActive(n8n.instance);
 		const signup = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Ann', 'Lee', 'ann.lee@example.com']);
 		const code = /\/form\/refer\?ref=(\S+)/.exec(signup.text)![1];
 		for (const [first, last, email] of [['Bo', 'Friend', 'bo@example.com'], ['Cy', 'Young', 'cy@example.com']]) {

@@ -12,7 +12,7 @@ import { startMailCatcher, type CaughtMail, type MailCatcher } from '../../scrip
 import { BUNDLED_PATHS, bundledWorkflows, demoMailCredentialFile, QUALIFY_KEY_HEADER, withDemoMail } from '../../scripts/n8n/bundle';
 import { startN8n, type N8nInstance } from '../../scripts/n8n/instance';
 import { sleep } from '../../scripts/n8n/proc';
-import { prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from './helpers/bundled';
+import { notifyActive, prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from './helpers/bundled';
 import type { RealN8n } from './helpers/real-n8n';
 
 const QUALIFY_KEY = 'e2e-emails-qualify-key-77a1';
@@ -46,7 +46,7 @@ describe('real n8n: the referrer emails, each once, across a restart', () => {
 		});
 		url = n8n.instance.url;
 		// The Referral Trigger starts from "now" when first activated: sign up only after that.
-		await n8n.instance.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
+		await notifyActive(n8n.instance);
 		const store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store, undefined, { publicUrl: () => url });
 	});
@@ -91,7 +91,7 @@ describe('real n8n: the referrer emails, each once, across a restart', () => {
 		const port = n8n.instance.port;
 		await n8n.instance.stop();
 		restarted = await startN8n({ n8nDir: n8n.n8nDir, userFolder: n8n.userFolder, port, logFile: `${n8n.userFolder}/n8n-restarted.log` });
-		await restarted.waitForLog(/Activated workflow .*notify referrers|notify referrers" \(\w+\) was successful/, 120_000);
+		await notifyActive(restarted);
 		await waitFor(async () => (await fetch(`${url}/webhook/${BUNDLED_PATHS.qualifyWebhook}`, { method: 'POST' })).status !== 404, 120_000, 'the qualify webhook after the restart');
 
 		const bo = await program.getParticipant(campaign.id, { email: 'bo.friend@example.com' });
