@@ -62,6 +62,12 @@ export default [
 		files: ['nodes/shared/publicUrl.ts'],
 		rules: { '@n8n/community-nodes/no-restricted-globals': 'off' },
 	},
+	// The third: the referrer pages draw their QR code on the server with `qrcode-generator` (no
+	// dependencies of its own), so no page loads a third-party service or CDN. Only this file uses it.
+	{
+		files: ['lib/portal/qr.ts'],
+		rules: { '@n8n/community-nodes/no-restricted-imports': 'off' },
+	},
 	{
 		files: ['package.json'],
 		rules: { '@n8n/community-nodes/no-runtime-dependencies': 'off' },

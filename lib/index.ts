@@ -3,3 +3,4 @@ export * as pipedrive from './pipedrive';
 export * as referrals from './referrals';
 export * as store from './store';
 export * as sync from './sync';
+export * as portal from './portal';

@@ -2,21 +2,22 @@
  * `npm run screenshots`: a PNG of each bundled workflow open in the real n8n editor, for the README
  * (docs/workflows/<file>.png), and of the Referral Campaign node's reward fields (docs/nodes/*.png). Sets up n8n as the end-to-end suite does (the package installed as a
  * community package, the credentials and workflows imported, the sandbox as Pipedrive), then drives
- * headless Chromium over the DevTools protocol with the owner's session cookie.
+ * headless Chromium over the DevTools protocol with the owner's session cookie. Then the referrer's
+ * share and stats pages and an email (docs/referrer/*.png, see screenshots-referrer.ts).
+ * SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only.
  *
  * Needs Debian's Chromium (`apt-get install chromium`; CHROMIUM overrides /usr/bin/chromium). Not
  * part of CI: the PNGs are committed.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSandbox } from '../sandbox';
 import { prepareBundledN8n } from '../test/e2e/helpers/bundled';
 import { setUpOwner } from '../test/e2e/helpers/real-n8n';
 import { BUNDLED_CREDENTIALS, bundledWorkflows } from './n8n/bundle';
-import { freePort } from './n8n/instance';
+import { launchChromium, type Devtools } from './chromium';
 import { PACKAGE_NAME } from './n8n/package';
+import { referrerScreenshots } from './screenshots-referrer';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
 const OUT_DIR = path.join(REPO_ROOT, 'docs', 'workflows');
@@ -60,6 +61,7 @@ const NODE_SHOTS = [
 	{ file: 'referral-campaign-double-sided.png', workflow: FIELDS_EXAMPLE.name, node: 'Referral Campaign', height: 2450 },
 ];
 
+
 /** Hides the editor's "Production Checklist" card, which would cover the workflow's note. */
 const CLOSE_POPUPS = `(() => {
 	const title = [...document.querySelectorAll('body *')].find((el) => el.childElementCount === 0 && el.textContent.trim() === 'Production Checklist');
@@ -70,55 +72,6 @@ const CLOSE_POPUPS = `(() => {
 })()`;
 const WIDTH = 1600;
 const HEIGHT = 900;
-
-/** A minimal DevTools-protocol session over Node's WebSocket. */
-class Devtools {
-	private nextId = 1;
-	private pending = new Map<number, { resolve: (value: any) => void; reject: (error: Error) => void }>();
-	private constructor(private readonly socket: WebSocket) {
-		socket.addEventListener('message', (event) => {
-			const message = JSON.parse(String(event.data)) as { id?: number; result?: unknown; error?: { message: string } };
-			const waiter = message.id === undefined ? undefined : this.pending.get(message.id);
-			if (!waiter) return;
-			this.pending.delete(message.id!);
-			if (message.error) waiter.reject(new Error(message.error.message));
-			else waiter.resolve(message.result);
-		});
-	}
-
-	static async connect(url: string): Promise<Devtools> {
-		const socket = new WebSocket(url);
-		await new Promise<void>((resolve, reject) => {
-			socket.addEventListener('open', () => resolve(), { once: true });
-			socket.addEventListener('error', () => reject(new Error(`cannot connect to ${url}`)), { once: true });
-		});
-		return new Devtools(socket);
-	}
-
-	send(method: string, params: Record<string, unknown> = {}): Promise<any> {
-		const id = this.nextId++;
-		this.socket.send(JSON.stringify({ id, method, params }));
-		return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
-	}
-
-	close(): void {
-		this.socket.close();
-	}
-}
-
-async function pageTarget(port: number): Promise<string> {
-	for (let attempt = 0; attempt < 100; attempt++) {
-		try {
-			const targets = (await (await fetch(`http://127.0.0.1:${port}/json/list`)).json()) as Array<{ type: string; webSocketDebuggerUrl: string }>;
-			const page = targets.find((target) => target.type === 'page');
-			if (page) return page.webSocketDebuggerUrl;
-		} catch {
-			/* not up yet */
-		}
-		await sleep(200);
-	}
-	throw new Error('Chromium did not open its DevTools port');
-}
 
 /** Waits until every text is on the page (the editor draws lazily), then a little longer for layout. */
 async function waitForTexts(devtools: Devtools, texts: string[]): Promise<void> {
@@ -152,35 +105,23 @@ async function nodeShots(devtools: Devtools, baseUrl: string, cookie: string): P
 	}
 }
 
+/** SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only. */
 async function main(): Promise<void> {
-	const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
-	if (!fs.existsSync(chromium)) throw new Error(`${chromium} not found: apt-get install chromium (or set CHROMIUM)`);
+	const part = process.env.SCREENSHOTS ?? 'all';
+	if (part === 'all' || part === 'workflows') await workflowScreenshots();
+	if (part === 'all' || part === 'referrer') await referrerScreenshots();
+}
+
+async function workflowScreenshots(): Promise<void> {
 	const sandbox = await startSandbox({});
 	const n8n = await prepareBundledN8n(sandbox, {
 		qualifyKey: 'screenshot-key',
 		workflows: bundledWorkflows().map(({ workflow }) => workflow),
 	});
-	const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chromium-screens-'));
-	const port = await freePort();
-	const browser = spawn(
-		chromium,
-		[
-			'--headless=new',
-			'--no-sandbox',
-			'--disable-gpu',
-			'--hide-scrollbars',
-			`--remote-debugging-port=${port}`,
-			`--user-data-dir=${profile}`,
-			`--window-size=${WIDTH},${HEIGHT}`,
-			'about:blank',
-		],
-		{ stdio: 'ignore' },
-	);
+	const browser = await launchChromium({ width: WIDTH, height: HEIGHT });
 	try {
 		const cookie = await setUpOwner(n8n.instance);
-		const devtools = await Devtools.connect(await pageTarget(port));
-		await devtools.send('Page.enable');
-		await devtools.send('Network.enable');
+		const { devtools } = browser;
 		await devtools.send('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: HEIGHT, deviceScaleFactor: 1, mobile: false });
 		for (const part of cookie.split('; ')) {
 			const [name, ...value] = part.split('=');
@@ -199,10 +140,8 @@ async function main(): Promise<void> {
 			process.stdout.write(`${path.relative(REPO_ROOT, target)}\n`);
 		}
 		await nodeShots(devtools, n8n.instance.url, cookie);
-		devtools.close();
 	} finally {
-		browser.kill('SIGKILL');
-		fs.rmSync(profile, { recursive: true, force: true });
+		await browser.close();
 		await n8n.dispose();
 		await sandbox.close();
 	}

@@ -10,12 +10,13 @@
  *   3. install the package into the demo user folder `.n8n-demo/` (kept between runs: the owner
  *      account, workflows, executions and the referral data survive restarts)
  *   4. start the Pipedrive sandbox on :4010 (an account without the referral fields), unless
- *      PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN are set (then real Pipedrive is used)
+ *      PIPEDRIVE_API_TOKEN and PIPEDRIVE_COMPANY_DOMAIN are set (then real Pipedrive is used), and
+ *      the mail catcher the demo's email workflows send to (its page on :4011)
  *   5. import the credentials and the bundled workflows that are new or changed, publish them
  *   6. start n8n, set up the owner account, run the sync workflow once (its Set Up Fields creates the
  *      referral fields Pipedrive lacks), print what to do next, and wait for Ctrl-C
  *
- * Env: PORT (default 5678), SANDBOX_PORT (default 4010), PIPEDRIVE_API_TOKEN +
+ * Env: PORT (default 5678), SANDBOX_PORT (default 4010), MAIL_PORT + MAIL_UI_PORT (the mail catcher, default 2525 and 4011), PIPEDRIVE_API_TOKEN +
  * PIPEDRIVE_COMPANY_DOMAIN (real Pipedrive), WEBHOOK_URL (the public URL Pipedrive can reach n8n
  * at, for real Pipedrive), N8N_VERSION (only the locked version, 2.41.0; `npm run n8n:lock -- <v>` moves it), N8N_CACHE_DIR, DEMO_VERBOSE=1 (echo n8n's
  * log; it is always written to .n8n-demo/n8n.log). Reset everything with `rm -rf .n8n-demo`.
@@ -25,7 +26,18 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startSandbox, type Sandbox } from '../sandbox';
-import { BUNDLED_CREDENTIALS, BUNDLED_PATHS, bundledCredentialFiles, bundledWorkflows, QUALIFY_KEY_HEADER, WORKFLOWS_DIR, type PipedriveSettings } from './n8n/bundle';
+import { startMailCatcher, type MailCatcher } from './mail-catcher';
+import {
+	BUNDLED_CREDENTIALS,
+	BUNDLED_PATHS,
+	bundledCredentialFiles,
+	bundledWorkflows,
+	demoMailCredentialFile,
+	QUALIFY_KEY_HEADER,
+	withDemoMail,
+	WORKFLOWS_DIR,
+	type PipedriveSettings,
+} from './n8n/bundle';
 import { DEFAULT_N8N_VERSION, ensureN8n } from './n8n/install';
 import { isPortInUse, n8nCli, startN8n, tail, writeJson, type N8nInstance } from './n8n/instance';
 import { installCommunityPackage, packPackage, PACKAGE_NAME } from './n8n/package';
@@ -49,8 +61,9 @@ interface DemoState {
 	/** sha256 of the credentials as last imported, and of the package's sources as last installed. */
 	credentials?: string;
 	packageSources?: string;
-	/** The qualify webhook's header key and the owner's password, made on the first start. */
+	/** The qualify webhook's header key, the portal secret and the owner's password, made on the first start. */
 	qualifyKey: string;
+	portalSecret: string;
 	ownerPassword: string;
 }
 
@@ -69,9 +82,12 @@ async function main(): Promise<void> {
 	const port = portFrom('PORT', 5678);
 	const realPipedrive = Boolean(process.env.PIPEDRIVE_API_TOKEN && process.env.PIPEDRIVE_COMPANY_DOMAIN);
 	const sandboxPort = portFrom('SANDBOX_PORT', 4010);
+	const mailPort = portFrom('MAIL_PORT', 2525);
+	const mailUiPort = portFrom('MAIL_UI_PORT', 4011);
 	fs.mkdirSync(DEMO_DIR, { recursive: true });
 	claimDemoFolder();
-	for (const [name, taken] of [['PORT', port], ...(realPipedrive ? [] : [['SANDBOX_PORT', sandboxPort]])] as Array<[string, number]>) {
+	const ports = [['PORT', port], ['MAIL_PORT', mailPort], ['MAIL_UI_PORT', mailUiPort], ...(realPipedrive ? [] : [['SANDBOX_PORT', sandboxPort]])];
+	for (const [name, taken] of ports as Array<[string, number]>) {
 		if (await isPortInUse(taken)) {
 			throw new Error(`port ${taken} is already in use on 127.0.0.1 (another demo?). Stop it, or run with ${name}=<another port>.`);
 		}
@@ -116,9 +132,13 @@ async function main(): Promise<void> {
 		pipedrive = { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url };
 	}
 
+	let mail: MailCatcher | undefined;
 	try {
+		// The demo's email workflows send here; the files themselves keep email off until SMTP is set.
+		mail = await startMailCatcher({ smtpPort: mailPort, httpPort: mailUiPort });
+		say(`    mail catcher: SMTP on localhost:${mail.smtpPort}, messages at ${mail.url}`);
 		say('5/6 importing the credentials and the bundled workflows ...');
-		await importDemoData(n8nDir, state, pipedrive);
+		await importDemoData(n8nDir, state, pipedrive, mail.smtpPort);
 
 		say(`6/6 starting n8n on http://localhost:${port} (log: ${path.relative(REPO_ROOT, LOG_FILE)}) ...`);
 		fs.writeFileSync(LOG_FILE, '');
@@ -134,10 +154,11 @@ async function main(): Promise<void> {
 		});
 		const ownerReady = await setUpOwner(instance, state);
 		await setUpPipedriveFields(instance, ownerReady ? state : null);
-		printNextSteps({ port, sandbox, ownerReady, state, elapsedMs: Date.now() - started });
-		await runUntilStopped(instance, sandbox);
+		printNextSteps({ port, sandbox, mail, ownerReady, state, elapsedMs: Date.now() - started });
+		await runUntilStopped(instance, sandbox, mail);
 	} catch (error) {
 		await sandbox?.close();
+		await mail?.close();
 		throw error;
 	}
 }
@@ -166,18 +187,22 @@ function claimDemoFolder(): void {
 	});
 }
 
-async function importDemoData(n8nDir: string, state: DemoState, pipedrive: PipedriveSettings): Promise<void> {
+async function importDemoData(n8nDir: string, state: DemoState, pipedrive: PipedriveSettings, smtpPort: number): Promise<void> {
 	const importDir = path.join(DEMO_DIR, 'import');
 	fs.rmSync(importDir, { recursive: true, force: true });
 
 	// Imported (an upsert by id) whenever they differ from the last import: the store points at this
 	// checkout's .n8n-demo/, and Pipedrive at the sandbox or at the real account given this time.
 	// Plain JSON; n8n encrypts it.
-	const credentials = bundledCredentialFiles({
-		store: { backend: 'sqlite', sqlitePath: SQLITE_PATH },
-		pipedrive,
-		qualifyKey: state.qualifyKey,
-	});
+	const credentials = [
+		...bundledCredentialFiles({
+			store: { backend: 'sqlite', sqlitePath: SQLITE_PATH },
+			pipedrive,
+			qualifyKey: state.qualifyKey,
+			portalSecret: state.portalSecret,
+		}),
+		demoMailCredentialFile(smtpPort),
+	];
 	const credentialsHash = createHash('sha256').update(JSON.stringify(credentials)).digest('hex');
 	if (state.credentials === credentialsHash) {
 		say(`    ${credentials.length} credentials unchanged since the last import`);
@@ -197,7 +222,8 @@ async function importDemoData(n8nDir: string, state: DemoState, pipedrive: Piped
 	} else {
 		const dir = path.join(importDir, 'workflows');
 		fs.mkdirSync(dir, { recursive: true });
-		for (const { file } of changed) fs.copyFileSync(path.join(WORKFLOWS_DIR, file), path.join(dir, file));
+		// Their Send Email nodes on, sending to the mail catcher (the demo only).
+		for (const { file, workflow } of changed) writeJson(path.join(dir, file), withDemoMail(workflow));
 		await cli(n8nDir, ['import:workflow', '--separate', `--input=${dir}`], /Successfully imported/);
 		for (const { file, workflow } of changed) {
 			if (workflow.active) await cli(n8nDir, ['publish:workflow', `--id=${workflow.id}`], /Publishing workflow/);
@@ -233,6 +259,7 @@ function readState(): DemoState {
 		credentials: imported ? saved.credentials : undefined,
 		packageSources: saved.packageSources,
 		qualifyKey: saved.qualifyKey ?? randomBytes(18).toString('base64url'),
+		portalSecret: saved.portalSecret ?? randomBytes(36).toString('base64url'),
 		ownerPassword: saved.ownerPassword ?? `Demo-${randomBytes(6).toString('hex')}`,
 	};
 }
@@ -296,15 +323,15 @@ async function setUpPipedriveFields(instance: N8nInstance, state: DemoState | nu
 	);
 }
 
-function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: boolean; state: DemoState; elapsedMs: number }): void {
+function printNextSteps(options: { port: number; sandbox?: Sandbox; mail?: MailCatcher; ownerReady: boolean; state: DemoState; elapsedMs: number }): void {
 	const url = `http://localhost:${options.port}`;
 	const { sandbox } = options;
 	say(`\nn8n is running (ready in ${formatDuration(options.elapsedMs)}): ${url}\n`);
 	say(options.ownerReady ? `Sign in: ${OWNER_EMAIL} / ${options.state.ownerPassword}` : 'Sign in with the owner account you set up earlier.');
-	say('The seven bundled workflows are active (Overview → Workflows); each has a note saying what it does.\n');
+	say(`The ${bundledWorkflows().length} bundled workflows are active (Overview → Workflows); each has a note saying what it does.\n`);
 	say('Try the whole referral program:');
 	say(`  1. Join as a referrer:      ${url}/form/${BUNDLED_PATHS.referrerForm}`);
-	say('     The page shows your referral link.');
+	say('     The page shows your referral link and a link to your share page (copy button, share buttons, QR code).');
 	say('  2. Open that link (in a private window, say) and sign up as a friend with another email.');
 	say(`     ${sandbox ? 'The sandbox' : 'Pipedrive'} now has the friend as a person and a deal with the referral fields.`);
 	if (sandbox) {
@@ -316,6 +343,11 @@ function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: 
 	}
 	say('     The referral is qualified and a 25 EUR reward becomes due; within a minute the issue-rewards');
 	say('     workflow claims and confirms it (Executions shows each run).');
+	if (options.mail) {
+		say(`  Emails: ${options.mail.url} lists every email the demo sent (the welcome email, with your private`);
+		say('     stats-page link, comes within a minute of signing up; then "a friend signed up", "your referral');
+		say('     converted" and "your reward is on its way").');
+	}
 	say(`  4. Or qualify by code from any system:`);
 	say(`     curl -X POST ${url}/webhook/${BUNDLED_PATHS.qualifyWebhook} -H '${QUALIFY_KEY_HEADER}: ${options.state.qualifyKey}' -H 'content-type: application/json' -d '{"code": "CODE-OF-A-REFERRED-PERSON"}'`);
 	say('');
@@ -328,7 +360,7 @@ function printNextSteps(options: { port: number; sandbox?: Sandbox; ownerReady: 
 	say('Stop with Ctrl-C.\n');
 }
 
-async function runUntilStopped(instance: N8nInstance, sandbox: Sandbox | undefined): Promise<void> {
+async function runUntilStopped(instance: N8nInstance, sandbox: Sandbox | undefined, mail: MailCatcher | undefined): Promise<void> {
 	let stopping = false;
 	const stop = async (signal: string) => {
 		if (stopping) return;
@@ -336,6 +368,7 @@ async function runUntilStopped(instance: N8nInstance, sandbox: Sandbox | undefin
 		say(`\n${signal}: stopping n8n ...`);
 		await instance.stop(20_000);
 		await sandbox?.close();
+		await mail?.close();
 		say('Stopped.');
 		process.exit(0);
 	};
@@ -345,6 +378,7 @@ async function runUntilStopped(instance: N8nInstance, sandbox: Sandbox | undefin
 	const code = await instance.exited;
 	if (!stopping) {
 		await sandbox?.close();
+		await mail?.close();
 		say(`\nn8n exited on its own (code ${code}). Last lines of ${path.relative(REPO_ROOT, LOG_FILE)}:\n`);
 		say(tail(instance.logs(), 40));
 		process.exit(code || 1);

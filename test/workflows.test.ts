@@ -43,9 +43,11 @@ const CORE_NODES: Record<string, number[]> = {
 
 const EXPECTED_FILES = [
 	'issue-rewards.json',
+	'notify-referrers.json',
 	'qualify-on-deal-stage.json',
 	'qualify-with-code-webhook.json',
 	'referred-signup.json',
+	'referrer-portal.json',
 	'referrer-signup.json',
 	'sync-pipedrive-contacts.json',
 	'unqualify-on-deal-lost.json',
@@ -89,7 +91,7 @@ function parameterProblems(node: BundledWorkflowNode, description: INodeTypeDesc
 }
 
 describe('bundled workflows (workflows/*.json)', () => {
-	it('are the seven the README lists, each importable as is (id, name, active, v1 execution order)', () => {
+	it('are the nine the README lists, each importable as is (id, name, active, v1 execution order)', () => {
 		expect(workflows.map(({ file }) => file)).toEqual(EXPECTED_FILES);
 		for (const { file, workflow } of workflows) {
 			expect({ file, id: workflow.id }).toEqual({ file, id: expect.stringMatching(/^[A-Za-z0-9]{16}$/) });
@@ -175,12 +177,39 @@ describe('bundled workflows (workflows/*.json)', () => {
 		expect(referred.parameters.formFields.values).toContainEqual({ fieldName: 'ref', fieldType: 'hiddenField' });
 
 		const webhooks = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.webhook').map(({ node }) => node);
-		expect(webhooks).toEqual([
+		const qualify = webhooks.filter((node) => node.parameters.httpMethod === 'POST');
+		expect(qualify).toEqual([
 			expect.objectContaining({
 				parameters: expect.objectContaining({ httpMethod: 'POST', path: BUNDLED_PATHS.qualifyWebhook, authentication: 'headerAuth', responseMode: 'responseNode' }),
 				credentials: { httpHeaderAuth: BUNDLED_CREDENTIALS.qualifyKey },
 			}),
 		]);
+		// The referrer pages: public GETs, answered by their Respond to Webhook node.
+		const pages = webhooks.filter((node) => node.parameters.httpMethod === 'GET');
+		expect(pages.map((node) => node.parameters.path).sort()).toEqual([BUNDLED_PATHS.sharePage, BUNDLED_PATHS.statsPage]);
+		for (const node of pages) expect(node.parameters).toMatchObject({ responseMode: 'responseNode' });
+	});
+
+	it('serve the referrer pages as HTML with the status the Referral Portal node decides; the stats page signs with the portal credential', () => {
+		const { workflow } = workflows.find(({ file }) => file === 'referrer-portal.json')!;
+		const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
+		for (const [hook, page] of [['Share Page', 'share'], ['Stats Page', 'stats']] as const) {
+			const [render] = workflow.connections[hook].main[0];
+			const renderer = byName.get(render.node)!;
+			expect(renderer).toMatchObject({ type: 'n8n-nodes-pipedrive-referrals.referralPortal', parameters: { page, campaign: { mode: 'slug', value: 'referral-program' } } });
+			expect(Boolean(renderer.credentials?.referralPortalApi)).toBe(page === 'stats');
+			const [respond] = workflow.connections[render.node].main[0];
+			expect(byName.get(respond.node)!.parameters).toMatchObject({
+				respondWith: 'text',
+				responseBody: '={{ $json.html }}',
+				options: {
+					responseCode: '={{ $json.statusCode }}',
+					responseHeaders: { entries: expect.arrayContaining([{ name: 'content-type', value: 'text/html; charset=utf-8' }, { name: 'cache-control', value: 'no-store' }]) },
+				},
+			});
+		}
+		// Page views keep no execution data: it would hold the visitor's token and the page.
+		expect(workflow.settings).toMatchObject({ saveDataSuccessExecution: 'none' });
 	});
 
 	it('use the latest Referral Campaign node, and the campaign follows what its node says', () => {
@@ -200,5 +229,41 @@ describe('bundled workflows (workflows/*.json)', () => {
 		const deliver = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.emailSend')!;
 		expect(deliver).toMatchObject({ disabled: true, onError: 'continueErrorOutput' });
 		expect(workflow.connections[deliver.name].main[1]).toEqual([expect.objectContaining({ node: 'Mark Failed' })]);
+	});
+});
+
+describe('the referrer emails (workflows/notify-referrers.json)', () => {
+	const { workflow } = workflows.find(({ file }) => file === 'notify-referrers.json')!;
+	const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
+	/** The nodes reached from `start`, in order along the first output of each. */
+	const path = (start: string): BundledWorkflowNode[] => {
+		const seen: BundledWorkflowNode[] = [];
+		for (let name: string | undefined = start; name; name = workflow.connections[name]?.main[0]?.[0]?.node) seen.push(byName.get(name)!);
+		return seen;
+	};
+
+	it('send four emails, each from its own Referral Trigger event, with the share and stats links of Get Portal Links', () => {
+		const triggers = workflow.nodes.filter((node) => node.type.endsWith('.referralTrigger'));
+		expect(triggers.map((node) => node.parameters.events)).toEqual([['participant.enrolled'], ['referral.registered'], ['referral.qualified'], ['reward.issued']]);
+		for (const trigger of triggers) {
+			const chain = path(trigger.name);
+			const last = chain[chain.length - 1];
+			expect({ trigger: trigger.name, last: last.type }).toEqual({ trigger: trigger.name, last: 'n8n-nodes-base.emailSend' });
+			const links = chain.find((node) => node.parameters.operation === 'getPortalLinks');
+			expect({ trigger: trigger.name, links: Boolean(links?.credentials?.referralPortalApi) }).toEqual({ trigger: trigger.name, links: true });
+			expect(last.parameters.text).toEqual(expect.stringContaining('{{ $json.shareUrl }}'));
+			expect(last.parameters.text).toEqual(expect.stringContaining('{{ $json.statsUrl }}'));
+			expect(last.parameters.toEmail).toBe('={{ $json.email }}');
+		}
+		// Synced Pipedrive contacts are enrolled too: only people who joined through a form are welcomed.
+		expect(path('Participant Enrolled')[1].parameters.conditions.conditions[0].leftValue).toContain("source === 'direct'");
+		expect(path('Reward Issued')[path('Reward Issued').length - 1].parameters.text).toContain('couponCode');
+	});
+
+	it('keep every email disabled until an SMTP credential is set, and never stop on a failed send', () => {
+		const emails = workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.emailSend');
+		expect(emails).toHaveLength(4);
+		for (const email of emails) expect(email).toMatchObject({ disabled: true, onError: 'continueRegularOutput' });
+		expect(emails.every((email) => email.credentials === undefined)).toBe(true);
 	});
 });

@@ -3,10 +3,11 @@ import { isPipedriveApiError } from '../pipedrive/errors';
 import { readCustomFieldValue, type PipedriveField } from '../pipedrive/fields';
 import type { Person } from '../pipedrive/types';
 import type { Participant } from '../referrals/model';
+import { invalidInput } from '../referrals/errors';
 import type { ReferralProgram } from '../referrals/program';
 import { checkFieldChoices, fieldsOf, type FieldChoice } from './mapping';
 
-export type ContactRole = 'link' | 'code' | 'referrals' | 'qualified';
+export type ContactRole = 'link' | 'code' | 'referrals' | 'qualified' | 'statsLink';
 
 export interface ContactSyncSettings {
 	campaignId: number;
@@ -17,6 +18,11 @@ export interface ContactSyncSettings {
 	fields: Array<FieldChoice<ContactRole>>;
 	/** Stop after this many persons (the rest waits for the next run, which resumes). */
 	maxPersons?: number;
+	/**
+	 * A participant's personal stats-page link, for a `statsLink` field. Without an expiry it is the
+	 * same on every run, so it is written once, like the referral link.
+	 */
+	statsLink?: (participant: Participant) => string;
 }
 
 export type ContactOutcome = 'enrolled' | 'already_enrolled' | 'skipped' | 'failed';
@@ -73,6 +79,9 @@ export async function syncContacts(
 	settings: ContactSyncSettings,
 	onPerson?: (result: ContactResult) => void,
 ): Promise<ContactSyncSummary> {
+	if (settings.fields.some((choice) => choice.role === 'statsLink') && !settings.statsLink) {
+		throw invalidInput('statsLinkField', 'A stats-page link field is chosen but no portal secret is given to sign the links', 'Set a Referral Portal API credential on the node');
+	}
 	const fields = checkFieldChoices('person', await fieldsOf(client, 'person'), settings.fields);
 	await program.getCampaign({ id: settings.campaignId });
 	const key = `contacts:${settings.filterId ?? 'all'}`;
@@ -120,7 +129,7 @@ export async function syncContacts(
 			},
 			slots,
 		);
-		for (const result of await syncPage(program, client, settings.campaignId, page, slots, withCounts)) {
+		for (const result of await syncPage(program, client, settings.campaignId, page, slots, withCounts, settings.statsLink)) {
 			tally(summary, result);
 			onPerson?.(result);
 		}
@@ -200,6 +209,7 @@ async function syncPage(
 	rows: PageRows,
 	slots: FieldSlot[],
 	withCounts: boolean,
+	statsLink: ((participant: Participant) => string) | undefined,
 ): Promise<ContactResult[]> {
 	const { ids, emails } = rows;
 	const n = ids.length;
@@ -261,7 +271,16 @@ async function syncPage(
 		let changes: Record<string, unknown> | undefined;
 		for (let j = 0; j < width; j += 1) {
 			const { role, field } = slots[j];
-			const wanted = role === 'link' ? participant.link : role === 'code' ? participant.code : role === 'referrals' ? count.referrals : count.qualified;
+			const wanted =
+				role === 'link'
+					? participant.link
+					: role === 'code'
+						? participant.code
+						: role === 'statsLink'
+							? statsLink!(participant)
+							: role === 'referrals'
+								? count.referrals
+								: count.qualified;
 			if (!sameValue(rows.current[i * width + j], wanted)) {
 				(changes ??= {})[field.key] = wanted;
 				result.written.push(field.name);

@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchCampaigns } from '../shared/campaign';
 import { authenticationProperty, pipedriveLoadOptions } from '../shared/pipedrive';
+import { referralPortalSecretTest } from '../shared/portal';
 import { referralStoreConnectionTest } from '../shared/store';
 import * as contact from './actions/contact';
 import * as field from './actions/field';
@@ -26,6 +27,8 @@ export class PipedriveReferralSync implements INodeType {
 			{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' },
 			{ name: 'pipedriveReferralApi', required: true, displayOptions: { show: { authentication: ['apiToken'] } } },
 			{ name: 'pipedriveReferralOAuth2Api', required: true, displayOptions: { show: { authentication: ['oAuth2'] } } },
+			// Only for Sync Contacts' optional stats-page link field.
+			{ name: 'referralPortalApi', required: false, testedBy: 'referralPortalSecretTest', displayOptions: { show: { resource: ['contact'], operation: ['sync'] } } },
 		],
 		properties: [
 			authenticationProperty,
@@ -48,7 +51,7 @@ export class PipedriveReferralSync implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { referralStoreConnectionTest },
+		credentialTest: { referralStoreConnectionTest, referralPortalSecretTest },
 		listSearch: { searchCampaigns },
 		loadOptions: pipedriveLoadOptions,
 	};

@@ -2,6 +2,7 @@ import type { IExecuteFunctions, INodeExecutionData, INodeType, INodeTypeDescrip
 import { NodeConnectionTypes } from 'n8n-workflow';
 
 import { searchCampaigns } from '../shared/campaign';
+import { referralPortalSecretTest } from '../shared/portal';
 import { referralStoreConnectionTest } from '../shared/store';
 import * as campaign from './actions/campaign';
 import * as participant from './actions/participant';
@@ -20,7 +21,10 @@ export class ReferralCampaign implements INodeType {
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
-		credentials: [{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }],
+		credentials: [
+			{ name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' },
+			{ name: 'referralPortalApi', required: true, testedBy: 'referralPortalSecretTest', displayOptions: { show: { resource: ['participant'], operation: ['getPortalLinks'] } } },
+		],
 		properties: [
 			{
 				displayName: 'Resource',
@@ -39,7 +43,7 @@ export class ReferralCampaign implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { referralStoreConnectionTest },
+		credentialTest: { referralStoreConnectionTest, referralPortalSecretTest },
 		listSearch: { searchCampaigns },
 	};
 

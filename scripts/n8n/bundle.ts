@@ -4,6 +4,7 @@
  * importing credentials with the same ids wires them up without touching the workflows; a user
  * importing the files into their own n8n picks their credentials on each node instead.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from './proc';
@@ -15,6 +16,7 @@ export const BUNDLED_CREDENTIALS = {
 	store: { id: 'referralStore001', name: 'Referral Store' },
 	pipedrive: { id: 'pipedriveRefApi1', name: 'Pipedrive (referrals)' },
 	qualifyKey: { id: 'referralQualifyK', name: 'Referral qualify key' },
+	portal: { id: 'referralPortal01', name: 'Referral Portal secret' },
 } as const;
 
 /** The header the qualify-with-code webhook checks (its Header Auth credential's name). */
@@ -25,6 +27,8 @@ export const BUNDLED_PATHS = {
 	referrerForm: 'referral-signup',
 	referredForm: 'refer',
 	qualifyWebhook: 'referrals/qualify',
+	sharePage: 'referrals/share',
+	statsPage: 'referrals/stats',
 } as const;
 
 export interface BundledWorkflowNode {
@@ -71,10 +75,10 @@ export interface PipedriveSettings {
 }
 
 /**
- * The three credentials in the shape `n8n import:credentials` takes (plain data: the import
- * encrypts it with the instance's key).
+ * The bundled credentials in the shape `n8n import:credentials` takes (plain data: the import
+ * encrypts it with the instance's key). Without a portal secret, a random one is made.
  */
-export function bundledCredentialFiles(settings: { store: StoreSettings; pipedrive: PipedriveSettings; qualifyKey: string }): unknown[] {
+export function bundledCredentialFiles(settings: { store: StoreSettings; pipedrive: PipedriveSettings; qualifyKey: string; portalSecret?: string }): unknown[] {
 	const store =
 		settings.store.backend === 'sqlite'
 			? { backend: 'sqlite', sqlitePath: settings.store.sqlitePath }
@@ -91,5 +95,28 @@ export function bundledCredentialFiles(settings: { store: StoreSettings; pipedri
 			},
 		},
 		{ ...BUNDLED_CREDENTIALS.qualifyKey, type: 'httpHeaderAuth', data: { name: QUALIFY_KEY_HEADER, value: settings.qualifyKey } },
+		{ ...BUNDLED_CREDENTIALS.portal, type: 'referralPortalApi', data: { secret: settings.portalSecret ?? randomBytes(36).toString('base64url') } },
 	];
+}
+
+/** The demo's SMTP credential: the local mail catcher (scripts/mail-catcher.ts), no TLS, no login. */
+export const DEMO_MAIL_CREDENTIAL = { id: 'demoMailCatcher1', name: 'Demo mail catcher' } as const;
+
+export function demoMailCredentialFile(smtpPort: number): unknown {
+	return { ...DEMO_MAIL_CREDENTIAL, type: 'smtp', data: { user: '', password: '', host: '127.0.0.1', port: smtpPort, secure: false, disableStartTls: true } };
+}
+
+/**
+ * A bundled workflow as the demo runs it: its Send Email nodes enabled and sending to the mail
+ * catcher. The files themselves keep them disabled until a user sets up SMTP.
+ */
+export function withDemoMail(workflow: BundledWorkflow): BundledWorkflow {
+	if (!workflow.nodes.some((node) => node.type === 'n8n-nodes-base.emailSend')) return workflow;
+	const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
+	for (const node of copy.nodes) {
+		if (node.type !== 'n8n-nodes-base.emailSend') continue;
+		delete node.disabled;
+		node.credentials = { smtp: { ...DEMO_MAIL_CREDENTIAL } };
+	}
+	return copy;
 }

@@ -477,7 +477,7 @@ export interface WebhookProbe {
  * triggering anything: for a webhook registered for POST, n8n answers a GET with 404 "This webhook
  * is not registered for GET requests. Did you mean to make a POST request?"; before activation the
  * 404 says 'The requested webhook "GET <path>" is not registered'. (A GET webhook cannot be probed
- * this way and is probed with HEAD.)
+ * this way and is probed with POST: a HEAD answer has no body to read the hint from.)
  */
 export async function waitForWebhooks(
 	instance: Pick<N8nInstance, 'url' | 'logs'>,
@@ -494,7 +494,7 @@ export async function waitForWebhooks(
 	let last = '';
 	while (pending.size > 0) {
 		for (const [key, probe] of pending) {
-			const probeMethod = probe.method.toUpperCase() === 'GET' ? 'HEAD' : 'GET';
+			const probeMethod = probe.method.toUpperCase() === 'GET' ? 'POST' : 'GET';
 			try {
 				const response = await fetch(`${instance.url}/webhook/${probe.path}`, {
 					method: probeMethod,

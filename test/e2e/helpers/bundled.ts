@@ -9,7 +9,7 @@ import { bundledCredentialFiles, bundledWorkflows, type BundledWorkflow } from '
 import type { N8nInstance } from '../../../scripts/n8n/instance';
 import { sleep } from '../../../scripts/n8n/proc';
 import type { WorkflowFile } from '../fixtures/workflows';
-import { prepareRealN8n, type RealN8n } from './real-n8n';
+import { prepareRealN8n, setUpOwner, type RealN8n } from './real-n8n';
 
 /** Every bundled workflow; the qualify workflow also fires when a deal enters `stageId` of `pipelineId`. */
 export function bundledWithQualifyingStage(pipelineId: number, stageId: number): BundledWorkflow[] {
@@ -121,15 +121,37 @@ export function sqliteStorePath(userFolder: string): string {
  */
 export async function prepareBundledN8n(
 	sandbox: Sandbox,
-	options: { qualifyKey: string; workflows?: BundledWorkflow[] },
+	options: { qualifyKey: string; workflows?: BundledWorkflow[]; portalSecret?: string; extraCredentials?: unknown[] },
 ): Promise<RealN8n> {
 	return await prepareRealN8n({
-		credentials: (userFolder) =>
-			bundledCredentialFiles({
+		credentials: (userFolder) => [
+			...bundledCredentialFiles({
 				store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
 				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
 				qualifyKey: options.qualifyKey,
+				portalSecret: options.portalSecret,
 			}),
+			...(options.extraCredentials ?? []),
+		],
 		workflows: (options.workflows ?? bundledWithQualifyingStage(1, 3)) as unknown as WorkflowFile[],
 	});
+}
+
+/**
+ * Waits until the notify-referrers workflow is active. Its Referral Triggers start from "now" at
+ * their first poll, made when n8n activates them, and n8n 2.41 logs no line for that (it activates
+ * published workflows from an outbox): so the workflow must read as active (published, without an activation error), then 10 s more.
+ */
+export async function notifyActive(instance: N8nInstance): Promise<void> {
+	const login = await fetch(`${instance.url}/rest/login`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ emailOrLdapLoginId: 'owner@example.com', password: 'E2e-password-1234' }),
+	});
+	const cookie = login.ok ? login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ') : await setUpOwner(instance);
+	await waitFor(async () => {
+		const answer = (await (await fetch(`${instance.url}/rest/active-workflows`, { headers: { cookie } })).json()) as { data?: string[] };
+		return answer.data?.includes('notifyReferrers1');
+	}, 120_000, 'the notify-referrers workflow to be active');
+	await sleep(10_000);
 }

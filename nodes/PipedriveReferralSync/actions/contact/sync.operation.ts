@@ -2,12 +2,15 @@ import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodePropertie
 import { updateDisplayOptions } from 'n8n-workflow';
 
 import type { PipedriveClient } from '../../../../lib/pipedrive/client';
+import { parseBaseUrl, portalLinks, SHARE_PAGE_PATH, STATS_PAGE_PATH } from '../../../../lib/portal/links';
+import { parseSecret } from '../../../../lib/portal/tokens';
 import { ReferralError } from '../../../../lib/referrals/errors';
-import type { Campaign } from '../../../../lib/referrals/model';
+import type { Campaign, Participant } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
 import { syncContacts, type ContactResult, type ContactRole } from '../../../../lib/sync/contacts';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { toNodeError } from '../../../shared/errors';
+import { publicUrlOf } from '../../../shared/publicUrl';
 import { chosenFields, fieldPicker, runSettings } from '../fields';
 
 const properties: INodeProperties[] = [
@@ -56,6 +59,12 @@ const properties: INodeProperties[] = [
 		options: [
 			fieldPicker('Qualified Referrals Field Name or ID', 'qualifiedField', 'getPersonFields', 'A numeric person field that receives the qualified referral count'),
 			fieldPicker('Referral Code Field Name or ID', 'codeField', 'getPersonFields', 'A person field that receives the referral code'),
+			fieldPicker(
+				'Stats Page Link Field Name or ID',
+				'statsLinkField',
+				'getPersonFields',
+				'A person field that receives the signed link to the person’s personal stats page (needs a Referral Portal API credential)',
+			),
 			fieldPicker('Referrals Field Name or ID', 'referralsField', 'getPersonFields', 'A numeric person field that receives the referral count'),
 		],
 	},
@@ -103,6 +112,7 @@ const ROLES: Array<{ role: ContactRole; parameter: string; label: string }> = [
 	{ role: 'code', parameter: 'codeField', label: 'Referral Code Field' },
 	{ role: 'referrals', parameter: 'referralsField', label: 'Referrals Field' },
 	{ role: 'qualified', parameter: 'qualifiedField', label: 'Qualified Referrals Field' },
+	{ role: 'statsLink', parameter: 'statsLinkField', label: 'Stats Page Link Field' },
 ];
 
 /** One sync per run, whatever the number of input items (a schedule or a manual start). */
@@ -123,6 +133,19 @@ export async function execute(
 	const perPerson = this.getNodeParameter('output', 0) === 'perPerson';
 	const fields = { ...runSettings(this, ['linkField']), ...(this.getNodeParameter('moreFields', 0, {}) as IDataObject) };
 	const people: ContactResult[] = [];
+	const chosen = chosenFields(fields, ROLES);
+	// Links that never expire, under the bundled portal paths: the same on every run.
+	let statsLink: ((participant: Participant) => string) | undefined;
+	if (chosen.some((choice) => choice.role === 'statsLink')) {
+		const secret = parseSecret((await this.getCredentials('referralPortalApi')).secret);
+		const settings = {
+			pagesBaseUrl: parseBaseUrl(`${publicUrlOf(this)().replace(/\/+$/, '')}/webhook`),
+			sharePath: SHARE_PAGE_PATH,
+			statsPath: STATS_PAGE_PATH,
+			expiresAfterDays: 0,
+		};
+		statsLink = (participant) => portalLinks(secret, campaign, participant, settings, new Date()).statsUrl;
+	}
 	const summary = await syncContacts(
 		program,
 		client,
@@ -130,8 +153,9 @@ export async function execute(
 			campaignId: campaign.id,
 			filterId: scope === 'filter' ? Number(this.getNodeParameter('filterId', 0)) : undefined,
 			mode: this.getNodeParameter('mode', 0) as 'full' | 'changed',
-			fields: chosenFields(fields, ROLES),
+			fields: chosen,
 			maxPersons: options.maxPersons === undefined ? undefined : Number(options.maxPersons),
+			statsLink,
 		},
 		perPerson ? (result) => people.push(result) : undefined,
 	);

@@ -3,6 +3,7 @@ import type { INodeProperties } from 'n8n-workflow';
 import * as del from './delete.operation';
 import * as enrol from './enrol.operation';
 import * as get from './get.operation';
+import * as getPortalLinks from './getPortalLinks.operation';
 import * as getAll from './getAll.operation';
 import * as registerReferred from './registerReferred.operation';
 import * as update from './update.operation';
@@ -14,6 +15,7 @@ export const operations: Record<string, Operation> = {
 	enrol: enrol.execute,
 	get: get.execute,
 	getAll: getAll.execute,
+	getPortalLinks: getPortalLinks.execute,
 	registerReferred: registerReferred.execute,
 	update: update.execute,
 };
@@ -41,6 +43,12 @@ export const description: INodeProperties[] = [
 			{ name: 'Get', value: 'get', description: 'Get a participant', action: 'Get a participant' },
 			{ name: 'Get Many', value: 'getAll', description: 'Get many participants', action: 'Get many participants' },
 			{
+				name: 'Get Portal Links',
+				value: 'getPortalLinks',
+				description: 'Get a referrer’s share-page link and signed personal stats-page link',
+				action: 'Get a participant s portal links',
+			},
+			{
 				name: 'Register Referred',
 				value: 'registerReferred',
 				description: 'Record a person referred with a code',
@@ -54,6 +62,7 @@ export const description: INodeProperties[] = [
 	...enrol.description,
 	...get.description,
 	...getAll.description,
+	...getPortalLinks.description,
 	...registerReferred.description,
 	...update.description,
 ];
