@@ -98,6 +98,13 @@ describe('real n8n: the bundled campaign follows what its node says', () => {
 		const updated = (await rest('PATCH', `/workflows/${signup.id}`, { name: saved.name, nodes: saved.nodes, connections: saved.connections, settings: saved.settings })) as { versionId: string };
 		expect(updated.versionId).not.toBe(saved.versionId);
 		await rest('POST', `/workflows/${signup.id}/activate`, { versionId: updated.versionId });
+		// n8n 2.41 publishes through an outbox: webhooks and forms run the published version, which
+		// the outbox advances after the call returns. Wait as the editor's publishing indicator does.
+		await waitFor(
+			async () => ((await rest('GET', `/workflows/${signup.id}/publication-status`)) as { liveVersionId: string | null }).liveVersionId === updated.versionId,
+			60_000,
+			'the edited version to be live',
+		);
 		await waitFor(async () => (await openForm(n8n.instance, BUNDLED_PATHS.referrerForm)).status === 200, 60_000, 'the republished form');
 
 		const cy = await referrer('Cy', 'cy@example.com');
