@@ -17,6 +17,8 @@ import { setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
 
 const QUALIFYING_STAGE = 3;
 const FRIENDS = 12;
+/** The campaign's coupon pool: one per friend and 5 spare. */
+const COUPON_CODES = Array.from({ length: FRIENDS + 5 }, (_, i) => `WELCOME-${1000 + i}`);
 const EXTRA_PERSONS = 1000;
 /** The referrer earns 25 EUR per qualified referral and the friend a coupon: two rewards per referral. */
 const REWARD_RULES = {
@@ -36,7 +38,13 @@ function workflows(): BundledWorkflow[] {
 	return bundledWithQualifyingStage(1, QUALIFYING_STAGE).map((workflow) => {
 		if (workflow.id === 'referrerSignup01') {
 			const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
-			copy.nodes.find((node) => node.name === 'Referral Campaign')!.parameters.additionalFields.rewardRules = JSON.stringify(REWARD_RULES);
+			// Referral Campaign version 2: the rules as JSON (the advanced mode), and the pool's codes on
+			// the node, since a coupon reward needs codes before the campaign is made.
+			Object.assign(copy.nodes.find((node) => node.name === 'Referral Campaign')!.parameters, {
+				rewardRulesMode: 'json',
+				rewardRulesJson: JSON.stringify(REWARD_RULES),
+				couponCodes: COUPON_CODES.join('\n'),
+			});
 			return copy;
 		}
 		if (workflow.id !== 'issueRewards0001') return workflow;
@@ -120,8 +128,8 @@ describe('hardening: faults and crashes converge', () => {
 		expect(signup.heading).toBe("You're in!");
 		const code = /ref=(\S+)/.exec(signup.text)![1];
 		campaignId = (await program.getCampaign({ slug: 'referral-program' })).id;
-		// The team uploads the coupon codes (Reward Issuer → Add Coupons).
-		await program.rewards.addCoupons(campaignId, Array.from({ length: FRIENDS + 5 }, (_, i) => `WELCOME-${1000 + i}`));
+		// The coupon codes came with the campaign node (Coupon Codes).
+		expect(await program.rewards.couponPool(campaignId)).toEqual({ total: FRIENDS + 5, available: FRIENDS + 5 });
 		const emails = Array.from({ length: FRIENDS }, (_, i) => `friend${i}@example.com`);
 		for (const email of emails) {
 			const page = await submitForm(instance, BUNDLED_PATHS.referredForm, ['Friend', String(emails.indexOf(email)), email, code], `ref=${code}`);
