@@ -134,7 +134,25 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 		const [campaign] = await ok(
 			create({ fraudSettings: { blockedEmailDomains: { domain: [{ domain: 'Mailinator.com' }, { domain: '@tempmail.io' }] }, maxReferralsPerReferrerPerDay: 3 } }),
 		);
-		expect(campaign.fraudSettings).toEqual({ blockedEmailDomains: ['mailinator.com', 'tempmail.io'], maxReferralsPerReferrerPerDay: 3 });
+		// Settings not added keep what campaigns did before they existed: limits refuse, throwaway addresses pass.
+		expect(campaign.fraudSettings).toEqual({
+			blockedEmailDomains: ['mailinator.com', 'tempmail.io'],
+			maxReferralsPerReferrerPerDay: 3,
+			maxReferralsPerReferrerPerHour: 0,
+			velocityAction: 'block',
+			disposableEmailAction: 'allow',
+		});
+	});
+
+	it('sets the hourly limit, holding past a limit and holding disposable addresses as fields', async () => {
+		const [campaign] = await ok(
+			create({
+				name: 'Held',
+				slug: 'held',
+				fraudSettings: { maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' },
+			}),
+		);
+		expect(campaign.fraudSettings).toMatchObject({ maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' });
 	});
 
 	it.each<[string, INodeParameters, string]>([

@@ -109,6 +109,7 @@ describePostgres('PostgreSQL store', () => {
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'referral_reviews',
 				'referrer_tallies',
 				'rewards',
 				'schema_migrations',
