@@ -65,7 +65,8 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 	} catch {
 		/* not JSON */
 	}
-	if (!waitingUrl) return { status: response.status, page: answer, heading: '', text: answer };
+	// The bundled forms answer with their ending page in the submission's response (Respond to Webhook).
+	if (!waitingUrl) return { status: response.status, page: answer, ...endingPageText(answer) };
 	// As the form page's script does: wait until the execution reaches its ending page, then open it.
 	const statusUrl = new URL(waitingUrl);
 	statusUrl.pathname += '/n8n-execution-status';
@@ -74,13 +75,19 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 		return ['form-waiting', 'success', 'error', 'canceled', 'crashed'].includes(status);
 	}, timeoutMs, `the form's execution (${statusUrl.pathname})`);
 	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();
+	return { status: response.status, page, ...endingPageText(page) };
+}
+
+/** The heading and message of an ending page, without markup. */
+function endingPageText(page: string): { heading: string; text: string } {
 	const heading = decodeHtml(/<h1>([\s\S]*?)<\/h1>/.exec(page)?.[1] ?? '').trim();
 	const text = decodeHtml(/<p style="white-space: pre-line;">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '').trim();
-	return { status: response.status, page, heading, text };
+	return { heading, text: text || (heading ? '' : page) };
 }
 
 function decodeHtml(text: string): string {
 	return text
+		.replace(/&#(\d+);/g, (_match, code: string) => String.fromCharCode(Number(code)))
 		.replace(/&#x27;/g, "'")
 		.replace(/&quot;/g, '"')
 		.replace(/&lt;/g, '<')
