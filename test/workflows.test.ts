@@ -29,7 +29,8 @@ const packageNodes = new Map<string, INodeTypeDescription>(
 
 /** The core nodes the design allows in bundled workflows, with the versions used. */
 const CORE_NODES: Record<string, number[]> = {
-	'n8n-nodes-base.formTrigger': [2.5],
+	// 2.1: the last Form Trigger version that answers through Respond to Webhook (no execution waits for an ending page).
+	'n8n-nodes-base.formTrigger': [2.1],
 	'n8n-nodes-base.form': [2.5],
 	'n8n-nodes-base.webhook': [2.1],
 	'n8n-nodes-base.respondToWebhook': [1.5],
@@ -199,7 +200,7 @@ describe('bundled workflows (workflows/*.json)', () => {
 			const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
 			const form = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.formTrigger')!;
 			const fields = form.parameters.formFields.values as Array<{ fieldName: string }>;
-			const trap = fields.findIndex((field) => field.fieldName === 'hp_comment');
+			const trap = fields.findIndex((field) => (field as { fieldLabel?: string }).fieldLabel === 'Leave this field empty');
 			expect(trap).toBeGreaterThan(0);
 			expect(form.parameters.options.customCss).toContain(`[name="field-${trap}"]`);
 			// Every path from the form reaches a Respond to Webhook before any Pipedrive send.
