@@ -98,6 +98,23 @@ function decodeHtml(text: string): string {
 
 export { executeWorkflowNow } from '../../../scripts/n8n/run-workflow';
 
+/**
+ * Waits until no execution is new or running. The bundled forms answer the visitor first and
+ * send to Pipedrive after, so a store read right after a submission may see the send still going.
+ */
+export async function waitUntilIdle(instance: N8nInstance, cookie: string, timeoutMs = 60_000): Promise<void> {
+	await waitFor(
+		async () => {
+			const response = await fetch(`${instance.url}/rest/executions?limit=100`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) });
+			if (!response.ok) throw new Error(`GET /rest/executions: ${response.status}`);
+			const { data } = (await response.json()) as { data: { results: Array<{ status: string }> } };
+			return data.results.every((execution) => execution.status !== 'new' && execution.status !== 'running');
+		},
+		timeoutMs,
+		'running executions to finish',
+	);
+}
+
 /** Polls until `check` returns a value other than undefined/false. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
