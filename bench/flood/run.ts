@@ -117,7 +117,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 			const page = await fetch(`${url}/form/${BUNDLED_PATHS.referrerForm}`, { headers: { 'user-agent': BROWSER_UA } });
 			await page.text();
 			const email = `real.person${index}@example.org`;
-			const answer = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, [`Real${index}`, 'Person', email], '', 120_000);
+			const answer = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, [`Real${index}`, 'Person', email], '', 120_000, false);
 			return answer.status === 200 && answer.heading === "You're in!" ? email : null;
 		};
 		const [, realEmails] = await Promise.all([

@@ -50,7 +50,14 @@ export function hiddenValue(html: string, index: number): string | null {
  * Submits a form as its page does: multipart fields `field-0..n` in the form's order, the page's
  * query string kept; then loads the ending page n8n points to.
  */
-export async function submitForm(instance: N8nInstance, formPath: string, fields: string[], query = '', timeoutMs = 60_000): Promise<FormResult> {
+export async function submitForm(
+	instance: N8nInstance,
+	formPath: string,
+	fields: string[],
+	query = '',
+	timeoutMs = 60_000,
+	settle = true,
+): Promise<FormResult> {
 	const body = new FormData();
 	fields.forEach((value, index) => body.append(`field-${index}`, value));
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
@@ -65,8 +72,12 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 	} catch {
 		/* not JSON */
 	}
-	// The bundled forms answer with their ending page in the submission's response (Respond to Webhook).
-	if (!waitingUrl) return { status: response.status, page: answer, ...endingPageText(answer) };
+	// The bundled forms answer with their ending page in the submission's response (Respond to
+	// Webhook), then send to Pipedrive: unless told not to, wait for that too, as tests check it.
+	if (!waitingUrl) {
+		if (settle) await waitUntilIdle(instance, await ownerSession(instance), timeoutMs);
+		return { status: response.status, page: answer, ...endingPageText(answer) };
+	}
 	// As the form page's script does: wait until the execution reaches its ending page, then open it.
 	const statusUrl = new URL(waitingUrl);
 	statusUrl.pathname += '/n8n-execution-status';
@@ -97,6 +108,18 @@ function decodeHtml(text: string): string {
 }
 
 export { executeWorkflowNow } from '../../../scripts/n8n/run-workflow';
+
+const sessions = new Map<string, Promise<string>>();
+
+/** The owner's session cookie for an instance (set up, or logged in, once). */
+function ownerSession(instance: N8nInstance): Promise<string> {
+	let session = sessions.get(instance.url);
+	if (!session) {
+		session = setUpOwner(instance);
+		sessions.set(instance.url, session);
+	}
+	return session;
+}
 
 /**
  * Waits until no execution is new or running. The bundled forms answer the visitor first and
