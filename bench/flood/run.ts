@@ -37,6 +37,9 @@ export interface FloodResult {
 	trap_submissions_recorded: number;
 	n8n_db_growth_mb: number;
 	velocity_limit_per_hour: number;
+	/** One held referral approved (twice): it reached Pipedrive, as one person. */
+	approved_referral_sent: boolean;
+	approved_referral_persons: number;
 }
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
@@ -153,7 +156,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 			const everyone = await program.listParticipants(campaign.id, {}, { limit: 100_000 });
 			const inPipedrive = (email: string | null) => Boolean(email && sandbox.state.emailIndex.get(email)?.size);
 			const recordedReal = new Set(everyone.map((participant) => participant.email));
-			return {
+			const figures = {
 				bot_posts: options.posts,
 				bot_post_errors: botErrors,
 				bot_posts_per_s: Math.round(options.posts / botSeconds),
@@ -171,6 +174,22 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 				trap_submissions_recorded: everyone.filter((participant) => /^Bot\d+$/.test(participant.firstName ?? '') && Number(participant.firstName!.slice(3)) % 3 === 0).length,
 				n8n_db_growth_mb: Math.round(((n8nDatabaseBytes(n8n.userFolder) - dbBefore) / 1024 / 1024) * 100) / 100,
 				velocity_limit_per_hour: campaign.fraudSettings.maxReferralsPerReferrerPerHour,
+			};
+			// A reviewer approves one held referral: the Referral Approved trigger (polled every minute) sends it.
+			const held = referrals.find((participant) => participant.referralStatus === 'flagged');
+			let approvedSent = false;
+			if (held) {
+				await program.approveReferral(campaign.id, { id: held.id });
+				await program.approveReferral(campaign.id, { id: held.id });
+				approvedSent = await waitFor(() => inPipedrive(held.email), 150_000, 'the approved referral in Pipedrive').then(
+					() => true,
+					() => false,
+				);
+			}
+			return {
+				...figures,
+				approved_referral_sent: approvedSent,
+				approved_referral_persons: held?.email ? (sandbox.state.emailIndex.get(held.email)?.size ?? 0) : 0,
 			};
 		} finally {
 			await store.close();

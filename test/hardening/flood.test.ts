@@ -34,4 +34,8 @@ describe('hardening: a bot flood at the public forms in a real n8n', () => {
 		expect(result.flagged_in_pipedrive).toBe(0);
 		expect(result.bot_referrals_in_pipedrive).toBe(result.bot_referrals_pending);
 	});
+
+	it('sends a held referral to Pipedrive once a reviewer approves it, once even when approved twice', () => {
+		expect(result).toMatchObject({ approved_referral_sent: true, approved_referral_persons: 1 });
+	});
 });
