@@ -21,8 +21,8 @@ describe('hardening: a bot flood at the public forms in a real n8n', () => {
 
 	it('leaves no execution waiting and keeps no personal data of successful runs in n8n', () => {
 		expect(result.waiting_executions).toBe(0);
-		// Successful runs are not kept (only errors): what grows is SQLite's write-ahead log and
-		// freed pages, bounded whatever the number of posts (bench:flood: 1,000 posts).
+		// Successful runs are not kept (only errors); n8n's own bookkeeping still grows by about
+		// 13 KB per submission (4 MB for these 300, see the README): a guard, not a bound.
 		expect(result.n8n_db_growth_mb).toBeLessThan(8);
 	});
 
