@@ -14,6 +14,12 @@ export default [
 	},
 	// n8n's rules for community packages, and the rules n8n applies to its own nodes and credentials.
 	{ files: [...tsFiles, 'package.json'], ...n8nCommunityNodesPlugin.configs.recommended },
+	// The fourth: disposable email domains come from the maintained `disposable-email-domains` list
+	// (data only, no dependencies), so `npm update` refreshes it. Only this file reads it.
+	{
+		files: ['lib/referrals/disposable.ts'],
+		rules: { '@n8n/community-nodes/no-restricted-imports': 'off' },
+	},
 	{
 		files: ['package.json'],
 		plugins: { 'n8n-nodes-base': n8nNodesBase },
@@ -66,6 +72,12 @@ export default [
 	// dependencies of its own), so no page loads a third-party service or CDN. Only this file uses it.
 	{
 		files: ['lib/portal/qr.ts'],
+		rules: { '@n8n/community-nodes/no-restricted-imports': 'off' },
+	},
+	// The fourth: disposable email domains come from the maintained `disposable-email-domains` list
+	// (data only, no dependencies), so `npm update` refreshes it. Only this file reads it.
+	{
+		files: ['lib/referrals/disposable.ts'],
 		rules: { '@n8n/community-nodes/no-restricted-imports': 'off' },
 	},
 	{

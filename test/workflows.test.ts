@@ -29,7 +29,8 @@ const packageNodes = new Map<string, INodeTypeDescription>(
 
 /** The core nodes the design allows in bundled workflows, with the versions used. */
 const CORE_NODES: Record<string, number[]> = {
-	'n8n-nodes-base.formTrigger': [2.5],
+	// 2.1: the last Form Trigger version that answers through Respond to Webhook (no execution waits for an ending page).
+	'n8n-nodes-base.formTrigger': [2.1],
 	'n8n-nodes-base.form': [2.5],
 	'n8n-nodes-base.webhook': [2.1],
 	'n8n-nodes-base.respondToWebhook': [1.5],
@@ -170,7 +171,7 @@ describe('bundled workflows (workflows/*.json)', () => {
 		const forms = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.formTrigger').map(({ node }) => node);
 		expect(forms.map((form) => form.parameters.options.path).sort()).toEqual([BUNDLED_PATHS.referredForm, BUNDLED_PATHS.referrerForm].sort());
 		for (const form of forms) {
-			expect(form.parameters).toMatchObject({ formTitle: expect.any(String), formDescription: expect.any(String), responseMode: 'lastNode' });
+			expect(form.parameters).toMatchObject({ formTitle: expect.any(String), formDescription: expect.any(String), responseMode: 'responseNode' });
 			expect(form.parameters.options).toMatchObject({ buttonLabel: expect.any(String), customCss: expect.stringContaining(':root') });
 		}
 		const referred = forms.find((form) => form.parameters.options.path === BUNDLED_PATHS.referredForm)!;
@@ -188,6 +189,34 @@ describe('bundled workflows (workflows/*.json)', () => {
 		const pages = webhooks.filter((node) => node.parameters.httpMethod === 'GET');
 		expect(pages.map((node) => node.parameters.path).sort()).toEqual([BUNDLED_PATHS.sharePage, BUNDLED_PATHS.statsPage]);
 		for (const node of pages) expect(node.parameters).toMatchObject({ responseMode: 'responseNode' });
+	});
+
+	it('answer form visitors in the submission\'s response, before Pipedrive, with a hidden bot trap and no personal data kept on success', () => {
+		for (const file of ['referrer-signup.json', 'referred-signup.json']) {
+			const { workflow } = workflows.find((entry) => entry.file === file)!;
+			// No Form (ending page / wait) node: nothing waits for a second page load.
+			expect({ file, waits: workflow.nodes.filter((node) => ['n8n-nodes-base.form', 'n8n-nodes-base.wait'].includes(node.type)).length }).toEqual({ file, waits: 0 });
+			expect(workflow.settings).toMatchObject({ saveDataSuccessExecution: 'none', saveDataErrorExecution: 'all' });
+			const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
+			const form = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.formTrigger')!;
+			const fields = form.parameters.formFields.values as Array<{ fieldName: string }>;
+			const trap = fields.findIndex((field) => (field as { fieldLabel?: string }).fieldLabel === 'Leave this field empty');
+			expect(trap).toBeGreaterThan(0);
+			expect(form.parameters.options.customCss).toContain(`[name="field-${trap}"]`);
+			// Every path from the form reaches a Respond to Webhook before any Pipedrive send.
+			const walk = (name: string, answered: boolean, seen: Set<string>): void => {
+				const node = byName.get(name)!;
+				if (node.type.endsWith('.pipedriveReferralSync')) expect({ file, name, answered }).toEqual({ file, name, answered: true });
+				const here = answered || node.type === 'n8n-nodes-base.respondToWebhook';
+				for (const output of workflow.connections[name]?.main ?? []) {
+					for (const next of output ?? []) {
+						const key = `${next.node}:${here}`;
+						if (!seen.has(key)) walk(next.node, here, new Set([...seen, key]));
+					}
+				}
+			};
+			walk(form.name, false, new Set());
+		}
 	});
 
 	it('serve the referrer pages as HTML with the status the Referral Portal node decides; the stats page signs with the portal credential', () => {

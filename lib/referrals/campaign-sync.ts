@@ -3,12 +3,13 @@
 // caller reports which settings changed. The slug is the identity and never changes here; the
 // status only when the node sets one (a campaign paused elsewhere stays paused).
 
+import { fraudInput, fraudUpdate } from './campaigns';
 import { parseCodeSettings } from './codes';
 import { DEFAULT_LINK_TEMPLATE, parseLinkTemplate } from './links';
 import type { Campaign } from './model';
 import type { CampaignInput, CampaignUpdate } from './program';
 import { parseRewardRules } from './rewards';
-import { DEFAULT_FRAUD_SETTINGS, parseCampaignName, parseCampaignStatus, parseFraudSettings, parseSlug, slugify } from './validation';
+import { parseCampaignName, parseCampaignStatus, parseFraudSettings, parseSlug, slugify } from './validation';
 
 const SETTINGS = ['name', 'status', 'linkTemplate', 'codeSettings', 'fraudSettings', 'rewardRules'] as const;
 export type CampaignSetting = (typeof SETTINGS)[number];
@@ -39,10 +40,7 @@ export function changesToMatch(
 		status: input.status === undefined ? current.status : parseCampaignStatus(input.status),
 		linkTemplate: parseLinkTemplate(isBlank(input.linkTemplate) ? defaultLinkTemplate : input.linkTemplate),
 		codeSettings: parseCodeSettings({ length: input.codeLength, prefix: input.codePrefix }),
-		fraudSettings: parseFraudSettings({
-			blockedEmailDomains: input.blockedEmailDomains ?? DEFAULT_FRAUD_SETTINGS.blockedEmailDomains,
-			maxReferralsPerReferrerPerDay: input.maxReferralsPerReferrerPerDay,
-		}),
+		fraudSettings: parseFraudSettings(fraudInput(input)),
 		rewardRules: parseRewardRules(input.rewardRules),
 	};
 	const update: CampaignUpdate = {};
@@ -55,10 +53,7 @@ export function changesToMatch(
 		update.codeLength = desired.codeSettings.length;
 		update.codePrefix = desired.codeSettings.prefix;
 	}
-	if (differs('fraudSettings')) {
-		update.blockedEmailDomains = desired.fraudSettings.blockedEmailDomains;
-		update.maxReferralsPerReferrerPerDay = desired.fraudSettings.maxReferralsPerReferrerPerDay;
-	}
+	if (differs('fraudSettings')) Object.assign(update, fraudUpdate(desired.fraudSettings));
 	if (differs('rewardRules')) update.rewardRules = desired.rewardRules;
 	for (const setting of SETTINGS) if (differs(setting)) changed.push(setting);
 	return { update, changed };

@@ -5,9 +5,9 @@ import type { ProgramContext } from './context';
 import { ReferralError } from './errors';
 import { DEFAULT_LINK_TEMPLATE, parseLinkTemplate, renderLink, resolveLink } from './links';
 import { isBlank, requireCampaign } from './lookups';
-import type { Campaign, CampaignStats, CampaignStatus } from './model';
+import type { Campaign, CampaignStats, CampaignStatus, FraudSettings } from './model';
 import { parseRewardRules } from './rewards';
-import { DEFAULT_FRAUD_SETTINGS, parseCampaignName, parseCampaignStatus, parseFraudSettings, parseSlug, slugify } from './validation';
+import { parseCampaignName, parseCampaignStatus, parseFraudSettings, parseSlug, slugify, type FraudSettingsInput } from './validation';
 
 export interface CampaignInput {
 	name: unknown;
@@ -18,11 +18,36 @@ export interface CampaignInput {
 	codePrefix?: unknown;
 	blockedEmailDomains?: unknown;
 	maxReferralsPerReferrerPerDay?: unknown;
+	maxReferralsPerReferrerPerHour?: unknown;
+	velocityAction?: unknown;
+	disposableEmailAction?: unknown;
 	/** Reward rules, as JSON text or an object (see RewardRules). */
 	rewardRules?: unknown;
 }
 
 export type CampaignUpdate = Partial<CampaignInput>;
+
+const FRAUD_KEYS = [
+	'blockedEmailDomains',
+	'maxReferralsPerReferrerPerDay',
+	'maxReferralsPerReferrerPerHour',
+	'velocityAction',
+	'disposableEmailAction',
+] as const satisfies ReadonlyArray<keyof FraudSettings>;
+
+/** The fraud settings a campaign input names (absent ones undefined: defaults or current values apply). */
+export function fraudInput(input: CampaignUpdate): FraudSettingsInput {
+	const out: FraudSettingsInput = {};
+	for (const key of FRAUD_KEYS) out[key] = input[key];
+	return out;
+}
+
+/** A campaign update setting every fraud setting to `settings`. */
+export function fraudUpdate(settings: FraudSettings): CampaignUpdate {
+	const update: CampaignUpdate = {};
+	for (const key of FRAUD_KEYS) update[key] = settings[key];
+	return update;
+}
 
 /** Without a link template, links point at this n8n's referred-signup form (`{{n8nUrl}}/form/refer`). */
 export async function createCampaign(
@@ -38,10 +63,7 @@ export async function createCampaign(
 		status: input.status === undefined ? 'active' : parseCampaignStatus(input.status),
 		linkTemplate: parseLinkTemplate(isBlank(input.linkTemplate) ? defaultLinkTemplate : input.linkTemplate),
 		codeSettings: parseCodeSettings({ length: input.codeLength, prefix: input.codePrefix }),
-		fraudSettings: parseFraudSettings({
-			blockedEmailDomains: input.blockedEmailDomains ?? DEFAULT_FRAUD_SETTINGS.blockedEmailDomains,
-			maxReferralsPerReferrerPerDay: input.maxReferralsPerReferrerPerDay,
-		}),
+		fraudSettings: parseFraudSettings(fraudInput(input)),
 		rewardRules: parseRewardRules(input.rewardRules),
 	};
 	const campaign = await ctx.store.transaction((tx) => tx.insertCampaign(row, ctx.now()));
@@ -105,12 +127,11 @@ export async function updateCampaign(ctx: ProgramContext, id: number, update: Ca
 				prefix: update.codePrefix ?? current.codeSettings.prefix,
 			});
 		}
-		if (update.blockedEmailDomains !== undefined || update.maxReferralsPerReferrerPerDay !== undefined) {
-			patch.fraudSettings = parseFraudSettings({
-				blockedEmailDomains: update.blockedEmailDomains ?? current.fraudSettings.blockedEmailDomains,
-				maxReferralsPerReferrerPerDay:
-					update.maxReferralsPerReferrerPerDay ?? current.fraudSettings.maxReferralsPerReferrerPerDay,
-			});
+		const fraudUpdate = fraudInput(update);
+		if (FRAUD_KEYS.some((key) => fraudUpdate[key] !== undefined)) {
+			const merged: FraudSettingsInput = { ...current.fraudSettings };
+			for (const key of FRAUD_KEYS) if (fraudUpdate[key] !== undefined) merged[key] = fraudUpdate[key];
+			patch.fraudSettings = parseFraudSettings(merged);
 		}
 		if (update.rewardRules !== undefined) patch.rewardRules = parseRewardRules(update.rewardRules);
 		const now = ctx.now();

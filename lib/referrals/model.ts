@@ -7,7 +7,8 @@ export type CampaignStatus = (typeof CAMPAIGN_STATUSES)[number];
 export const PARTICIPANT_SOURCES = ['direct', 'referred', 'synced', 'manual', 'api'] as const;
 export type ParticipantSource = (typeof PARTICIPANT_SOURCES)[number];
 
-export const REFERRAL_STATUSES = ['none', 'pending', 'qualified', 'unqualified'] as const;
+/** `flagged`: held for review by a fraud rule (neither sent nor rewarded); `rejected`: refused after review. */
+export const REFERRAL_STATUSES = ['none', 'flagged', 'pending', 'qualified', 'unqualified', 'rejected'] as const;
 export type ReferralStatus = (typeof REFERRAL_STATUSES)[number];
 
 export interface CodeSettings {
@@ -17,11 +18,51 @@ export interface CodeSettings {
 	prefix: string;
 }
 
+/** What a fraud rule does to a referral it matches: nothing, hold it for review, or refuse it. */
+export const FRAUD_ACTIONS = ['allow', 'flag', 'block'] as const;
+export type FraudAction = (typeof FRAUD_ACTIONS)[number];
+
 export interface FraudSettings {
 	/** Referred emails at these domains are refused (lower-case, without `@`). */
 	blockedEmailDomains: string[];
 	/** Referrals one referrer may register in any rolling 24 hours; 0 means no limit. */
 	maxReferralsPerReferrerPerDay: number;
+	/** Referrals one referrer may register in any rolling hour; 0 means no limit. */
+	maxReferralsPerReferrerPerHour: number;
+	/** What happens to a referral past either limit. */
+	velocityAction: Exclude<FraudAction, 'allow'>;
+	/** What happens to a referral from a disposable (throwaway) email domain. */
+	disposableEmailAction: FraudAction;
+}
+
+/**
+ * Settings stored before a rule existed read as that rule switched off (and limits blocking, as
+ * they did then), so existing campaigns behave as before until someone edits them.
+ */
+export const LEGACY_FRAUD_DEFAULTS: Omit<FraudSettings, 'blockedEmailDomains' | 'maxReferralsPerReferrerPerDay'> = {
+	maxReferralsPerReferrerPerHour: 0,
+	velocityAction: 'block',
+	disposableEmailAction: 'allow',
+};
+
+export function withFraudDefaults(stored: Partial<FraudSettings>): FraudSettings {
+	return { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS, ...stored };
+}
+
+/** Why a fraud rule held a referral for review. */
+export const FLAG_REASONS = ['hourly_limit', 'daily_limit', 'disposable_email'] as const;
+export type FlagReason = (typeof FLAG_REASONS)[number];
+
+/** A referral held for review: why, and what the review decided. */
+export interface ReferralReview {
+	participantId: number;
+	campaignId: number;
+	reasons: FlagReason[];
+	decision: 'approved' | 'rejected' | null;
+	/** The reviewer's reason for a rejection. */
+	decisionReason: string | null;
+	decidedAt: string | null;
+	flaggedAt: string;
 }
 
 export interface Campaign {
@@ -141,6 +182,9 @@ export const EVENT_TYPES = [
 	'participant.enrolled',
 	'participant.erased',
 	'referral.registered',
+	'referral.flagged',
+	'referral.approved',
+	'referral.rejected',
 	'referral.qualified',
 	'referral.unqualified',
 	'reward.due',

@@ -17,6 +17,8 @@ import * as pipedriveLinks from './pipedrive-links';
 import * as qualification from './qualification';
 import type { QualifyInput, QualifyResult, ReferralLookup } from './qualification';
 import * as registration from './registration';
+import * as review from './review';
+import type { HeldReferral, ReviewResult } from './review';
 import type { RegisterInput, RegisterResult } from './registration';
 import { evaluateRewards } from './reward-evaluation';
 import * as syncState from './sync-state';
@@ -28,6 +30,7 @@ export type { ParticipantRef } from './lookups';
 export type { ParticipantUpdate } from './participants';
 export type { QualifyInput, QualifyResult, ReferralLookup } from './qualification';
 export type { RegisterInput, RegisterResult } from './registration';
+export type { HeldReferral, ReviewResult } from './review';
 
 export interface ProgramOptions {
 	/**
@@ -100,6 +103,23 @@ export class ReferralProgram {
 	/** Registers referred people under the referrer owning each code; first referral wins. */
 	registerReferred(campaignId: number, inputs: RegisterInput[], options: BatchOptions): Promise<Array<Outcome<RegisterResult>>> {
 		return registration.registerReferred(this.ctx, campaignId, inputs, options);
+	}
+
+	// ---- review of held referrals ----
+
+	/** Approves a referral a fraud rule held: it goes on as if it had just arrived, once. */
+	approveReferral(campaignId: number, ref: ParticipantRef): Promise<ReviewResult> {
+		return review.approveReferral(this.ctx, campaignId, ref);
+	}
+
+	/** Rejects a referral a fraud rule held, with the reviewer's reason. */
+	rejectReferral(campaignId: number, ref: ParticipantRef, reason: unknown): Promise<ReviewResult> {
+		return review.rejectReferral(this.ctx, campaignId, ref, reason);
+	}
+
+	/** Referrals of a campaign waiting for review, with why they were held (paged by participant id). */
+	listHeldReferrals(campaignId: number, page: Page): Promise<HeldReferral[]> {
+		return review.listHeldReferrals(this.ctx, campaignId, page);
 	}
 
 	// ---- participants ----

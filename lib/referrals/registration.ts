@@ -7,7 +7,8 @@ import { ReferralError } from './errors';
 import { insertWithFreshCodes } from './fresh-codes';
 import { grantRegistrationReward, ledgerEvents, type LedgerChange } from './ledger';
 import { campaignInactive, requireCampaign } from './lookups';
-import type { Campaign, Participant } from './model';
+import { isDisposableDomain } from './disposable';
+import type { Campaign, FlagReason, Participant } from './model';
 import { findPeople } from './people';
 import { parseMetadata, parseName } from './validation';
 
@@ -25,6 +26,8 @@ export interface RegisterResult {
 	referrer: Participant | null;
 	/** False when the person was already in the campaign: nothing changed. */
 	created: boolean;
+	/** Why a new referral is held for review (status `flagged`); empty when it went through. */
+	flagReasons: FlagReason[];
 }
 
 interface ValidRegister {
@@ -36,7 +39,8 @@ interface ValidRegister {
 	metadata: Record<string, unknown>;
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Registers referred people under the referrer owning each code. First referral wins: a person
@@ -72,17 +76,19 @@ async function registerInTransaction(
 		}
 	}
 
-	const dailyLimit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
+	const fraud = campaign.fraudSettings;
 	const referralsToday = new Map<number, number>();
-	if (dailyLimit > 0 && referrersByCode.size > 0) {
+	const referralsThisHour = new Map<number, number>();
+	if ((fraud.maxReferralsPerReferrerPerDay > 0 || fraud.maxReferralsPerReferrerPerHour > 0) && referrersByCode.size > 0) {
 		// Row locks make concurrent registrations for one referrer count one after the other.
 		const ids = [...referrersByCode.values()].map((referrer) => referrer.id).sort((a, b) => a - b);
 		await tx.lockParticipants(ids);
-		const since = new Date(Date.parse(now) - DAY_MS).toISOString();
-		for (const [id, count] of await tx.countReferralsSince(ids, since)) referralsToday.set(id, count);
+		const at = Date.parse(now);
+		for (const [id, count] of await tx.countReferralsSince(ids, new Date(at - DAY_MS).toISOString())) referralsToday.set(id, count);
+		for (const [id, count] of await tx.countReferralsSince(ids, new Date(at - HOUR_MS).toISOString())) referralsThisHour.set(id, count);
 	}
 
-	const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant }>();
+	const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant; reasons: FlagReason[] }>();
 	for (const item of items) {
 		const { email, identity, code } = item.input;
 		const referrer = referrersByCode.get(code);
@@ -93,16 +99,21 @@ async function registerInTransaction(
 		}
 		// First referral wins, whichever spelling of the address the person types this time.
 		if (people.find(email) || toCreate.has(identity)) continue;
-		const error = refusal(campaign, item.input, referrer, referralsToday);
-		if (error) {
-			failItem(outcomes, item.index, error, options);
+		const screened = screen(campaign, item.input, referrer, {
+			hour: referralsThisHour.get(referrer?.id ?? 0) ?? 0,
+			day: referralsToday.get(referrer?.id ?? 0) ?? 0,
+		});
+		if (screened instanceof ReferralError) {
+			failItem(outcomes, item.index, screened, options);
 			continue;
 		}
+		// Held referrals count too: the limits are about how fast one code brings people in.
 		referralsToday.set(referrer!.id, (referralsToday.get(referrer!.id) ?? 0) + 1);
-		toCreate.set(identity, { item, referrer: referrer! });
+		referralsThisHour.set(referrer!.id, (referralsThisHour.get(referrer!.id) ?? 0) + 1);
+		toCreate.set(identity, { item, referrer: referrer!, reasons: screened });
 	}
 
-	const rows = [...toCreate.values()].map(({ item: { input }, referrer }) => ({
+	const rows = [...toCreate.values()].map(({ item: { input }, referrer, reasons }) => ({
 		campaignId,
 		email: input.email,
 		emailIdentity: input.identity,
@@ -110,7 +121,7 @@ async function registerInTransaction(
 		lastName: input.lastName,
 		source: 'referred' as const,
 		referredBy: referrer.id,
-		referralStatus: 'pending' as const,
+		referralStatus: reasons.length > 0 ? ('flagged' as const) : ('pending' as const),
 		metadata: input.metadata,
 	}));
 	const created = await insertWithFreshCodes(tx, campaign, rows, now);
@@ -130,19 +141,36 @@ async function registerInTransaction(
 			referrer = referrersById.get(participant.referredBy) ?? (await tx.getParticipant(participant.referredBy));
 			if (referrer) referrersById.set(referrer.id, referrer);
 		}
-		const created = toCreate.get(item.input.identity)?.item === item;
-		outcomes.set(item.index, { ok: true, value: { participant, referrer, created } });
+		const entry = toCreate.get(item.input.identity);
+		const created = entry?.item === item;
+		outcomes.set(item.index, { ok: true, value: { participant, referrer, created, flagReasons: created ? entry.reasons : [] } });
 	}
 
+	const held = [...toCreate.values()].filter(({ reasons }) => reasons.length > 0);
+	await tx.insertReferralReviews(
+		held.map(({ item, reasons }) => ({ participantId: people.find(item.input.email)!.id, campaignId, reasons })),
+		now,
+	);
 	const registrationRewards: LedgerChange = { created: [], cancelled: [], reversalNeeded: [] };
-	for (const { item } of toCreate.values()) {
+	for (const { item, reasons } of toCreate.values()) {
+		// A held referral earns nothing until someone approves it.
+		if (reasons.length > 0) continue;
 		registrationRewards.created.push(...(await grantRegistrationReward(tx, campaign, people.find(item.input.email)!, now)));
 	}
 	await appendInChunks(
 		tx,
 		[
-			...[...toCreate.values()].map(({ item, referrer }) => {
+			...[...toCreate.values()].map(({ item, referrer, reasons }) => {
 				const participant = people.find(item.input.email)!;
+				if (reasons.length > 0) {
+					return {
+						type: 'referral.flagged' as const,
+						campaignId,
+						participantId: participant.id,
+						referrerId: referrer.id,
+						payload: { code: participant.code, referrerCode: referrer.code, reasons },
+					};
+				}
 				return {
 					type: 'referral.registered' as const,
 					campaignId,
@@ -158,13 +186,16 @@ async function registerInTransaction(
 	return outcomes;
 }
 
-/** Why a new referral may not be registered, or null when it may. */
-function refusal(
+/**
+ * What the campaign's rules make of a new referral: an error when it is refused, otherwise the
+ * reasons to hold it for review (none: it goes through).
+ */
+function screen(
 	campaign: Campaign,
 	input: ValidRegister,
 	referrer: Participant | undefined,
-	referralsToday: Map<number, number>,
-): ReferralError | null {
+	recent: { hour: number; day: number },
+): ReferralError | FlagReason[] {
 	if (campaign.status !== 'active') return campaignInactive(campaign, 'accepts no new referrals');
 	if (!referrer) {
 		return new ReferralError(
@@ -174,22 +205,34 @@ function refusal(
 			'Check the code in the referral link; codes are not case-sensitive',
 		);
 	}
-	if (campaign.fraudSettings.blockedEmailDomains.includes(emailDomain(input.email))) {
-		return new ReferralError(
-			'fraud_blocked',
-			`Referrals from email addresses at ${emailDomain(input.email)} are blocked in campaign "${campaign.name}"`,
-			'email',
-		);
+	const fraud = campaign.fraudSettings;
+	const domain = emailDomain(input.email);
+	if (fraud.blockedEmailDomains.includes(domain)) {
+		return new ReferralError('fraud_blocked', `Referrals from email addresses at ${domain} are blocked in campaign "${campaign.name}"`, 'email');
 	}
-	const limit = campaign.fraudSettings.maxReferralsPerReferrerPerDay;
-	if (limit > 0 && (referralsToday.get(referrer.id) ?? 0) >= limit) {
-		return new ReferralError(
-			'fraud_blocked',
-			`The referrer with code "${referrer.code}" reached the limit of ${limit} referrals in 24 hours`,
-			'code',
-		);
+	const reasons: FlagReason[] = [];
+	if (fraud.disposableEmailAction !== 'allow' && isDisposableDomain(domain)) {
+		if (fraud.disposableEmailAction === 'block') {
+			return new ReferralError('fraud_blocked', `${domain} is a disposable email service; campaign "${campaign.name}" refuses it`, 'email');
+		}
+		reasons.push('disposable_email');
 	}
-	return null;
+	const limits = [
+		{ reason: 'hourly_limit' as const, limit: fraud.maxReferralsPerReferrerPerHour, count: recent.hour, period: 'an hour' },
+		{ reason: 'daily_limit' as const, limit: fraud.maxReferralsPerReferrerPerDay, count: recent.day, period: '24 hours' },
+	];
+	for (const { reason, limit, count, period } of limits) {
+		if (limit === 0 || count < limit) continue;
+		if (fraud.velocityAction === 'block') {
+			return new ReferralError(
+				'fraud_blocked',
+				`The referrer with code "${referrer.code}" reached the limit of ${limit} referrals in ${period}`,
+				'code',
+			);
+		}
+		reasons.push(reason);
+	}
+	return reasons;
 }
 
 function validateRegister(input: RegisterInput): ValidRegister {

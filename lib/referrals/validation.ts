@@ -2,8 +2,11 @@ import { describeType, preview } from './email';
 import { invalidInput } from './errors';
 import {
 	CAMPAIGN_STATUSES,
+	FRAUD_ACTIONS,
+	LEGACY_FRAUD_DEFAULTS,
 	PARTICIPANT_SOURCES,
 	type CampaignStatus,
+	type FraudAction,
 	type FraudSettings,
 	type ParticipantSource,
 } from './model';
@@ -108,15 +111,15 @@ export function parseSource(value: unknown, field = 'source'): ParticipantSource
 export const DEFAULT_FRAUD_SETTINGS: FraudSettings = {
 	blockedEmailDomains: [],
 	maxReferralsPerReferrerPerDay: 0,
+	...LEGACY_FRAUD_DEFAULTS,
 };
+
+export type FraudSettingsInput = { [K in keyof FraudSettings]?: unknown };
 
 const DOMAIN_PATTERN = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
 
 /** Blocked domains come as a list or as text separated by commas, spaces or new lines. */
-export function parseFraudSettings(input: {
-	blockedEmailDomains?: unknown;
-	maxReferralsPerReferrerPerDay?: unknown;
-}): FraudSettings {
+export function parseFraudSettings(input: FraudSettingsInput): FraudSettings {
 	const rawDomains = input.blockedEmailDomains ?? [];
 	const list =
 		typeof rawDomains === 'string'
@@ -139,12 +142,32 @@ export function parseFraudSettings(input: {
 		}
 		domains.add(domain);
 	}
-	const max = input.maxReferralsPerReferrerPerDay ?? 0;
+	const max = parseLimit(input.maxReferralsPerReferrerPerDay, 'maxReferralsPerReferrerPerDay', 'day');
+	const hourly = parseLimit(input.maxReferralsPerReferrerPerHour, 'maxReferralsPerReferrerPerHour', 'hour');
+	const velocityAction = parseFraudAction(input.velocityAction, 'velocityAction', ['flag', 'block']) as FraudSettings['velocityAction'];
+	const disposableEmailAction = parseFraudAction(input.disposableEmailAction, 'disposableEmailAction', FRAUD_ACTIONS);
+	return {
+		blockedEmailDomains: [...domains].sort(),
+		maxReferralsPerReferrerPerDay: max,
+		maxReferralsPerReferrerPerHour: hourly,
+		velocityAction,
+		disposableEmailAction,
+	};
+}
+
+function parseLimit(value: unknown, field: string, period: string): number {
+	const max = value ?? 0;
 	if (typeof max !== 'number' || !Number.isInteger(max) || max < 0 || max > 1_000_000) {
-		throw invalidInput(
-			'maxReferralsPerReferrerPerDay',
-			'The referral limit per referrer and day must be a whole number from 0 (no limit) up',
-		);
+		throw invalidInput(field, `The referral limit per referrer and ${period} must be a whole number from 0 (no limit) up`);
 	}
-	return { blockedEmailDomains: [...domains].sort(), maxReferralsPerReferrerPerDay: max };
+	return max;
+}
+
+/** A missing action keeps what campaigns did before the rule existed. */
+function parseFraudAction(value: unknown, field: 'velocityAction' | 'disposableEmailAction', allowed: readonly FraudAction[]): FraudAction {
+	if (value === undefined || value === null) return LEGACY_FRAUD_DEFAULTS[field];
+	if (typeof value !== 'string' || !allowed.includes(value as FraudAction)) {
+		throw invalidInput(field, `The ${field} must be one of ${allowed.join(', ')}`);
+	}
+	return value as FraudAction;
 }

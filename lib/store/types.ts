@@ -4,10 +4,12 @@ import type {
 	CampaignStatus,
 	CodeSettings,
 	EventType,
+	FlagReason,
 	FraudSettings,
 	Participant,
 	ParticipantSource,
 	ReferralEvent,
+	ReferralReview,
 	ReferralStatus,
 	Reward,
 	RewardRules,
@@ -309,6 +311,19 @@ export interface StoreTransaction {
 	 */
 	appendEvents(events: EventInsert[], now: string): Promise<void>;
 	listEvents(filter: EventFilter, limit: number, order: 'asc' | 'desc'): Promise<ReferralEvent[]>;
+
+	/** Records why referrals were held for review (one row per referral). */
+	insertReferralReviews(rows: ReviewInsert[], now: string): Promise<void>;
+	/** The reviews of these referrals, by participant id (referrals never held are absent). */
+	getReferralReviews(participantIds: number[]): Promise<Map<number, ReferralReview>>;
+	/** Records the review's decision on a held referral. */
+	decideReferralReview(participantId: number, decision: 'approved' | 'rejected', reason: string | null, now: string): Promise<void>;
+}
+
+export interface ReviewInsert {
+	participantId: number;
+	campaignId: number;
+	reasons: FlagReason[];
 }
 
 export interface ReferralStore {

@@ -134,6 +134,10 @@ export class PipedriveSender {
 		if (participant.erasedAt || !participant.email) {
 			return { ...base, skipped: true, reason: 'The participant was erased' };
 		}
+		// Held referrals reach Pipedrive only once approved (approving sends them on as new).
+		if (participant.referralStatus === 'flagged' || participant.referralStatus === 'rejected') {
+			return { ...base, skipped: true, reason: `The referral is ${participant.referralStatus === 'flagged' ? 'held for review' : 'rejected'}` };
+		}
 		if (!this.settings.sources.includes(participant.source)) {
 			return {
 				...base,

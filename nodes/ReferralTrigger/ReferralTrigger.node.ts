@@ -40,6 +40,16 @@ export class ReferralTrigger implements INodeType {
 						description: 'A participant’s personal data was erased',
 					},
 					{
+						name: 'Referral Approved',
+						value: 'referral.approved',
+						description: 'A referral held for review was approved: it goes on as if it had just arrived',
+					},
+					{
+						name: 'Referral Flagged',
+						value: 'referral.flagged',
+						description: 'A fraud rule held a referral for review (not sent, not rewarded until approved)',
+					},
+					{
 						name: 'Referral Qualified',
 						value: 'referral.qualified',
 						description: 'A referred person met the campaign’s goal (e.g. their deal was won)',
@@ -48,6 +58,11 @@ export class ReferralTrigger implements INodeType {
 						name: 'Referral Registered',
 						value: 'referral.registered',
 						description: 'Someone signed up with a referral code',
+					},
+					{
+						name: 'Referral Rejected',
+						value: 'referral.rejected',
+						description: 'A referral held for review was rejected',
 					},
 					{
 						name: 'Referral Unqualified',

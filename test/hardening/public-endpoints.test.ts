@@ -10,7 +10,7 @@ import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { BUNDLED_PATHS, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
-import { openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from '../e2e/helpers/bundled';
+import { openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor, waitUntilIdle } from '../e2e/helpers/bundled';
 import { setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
 
 const QUALIFY_KEY = 'hardening-qualify-key-7c4e19b2d8';
@@ -67,6 +67,8 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 
 	/** The whole store as JSON: every change to it also appends an event, and rewards and people are compared as well. */
 	async function snapshot(): Promise<string> {
+		cookie ||= await setUpOwner(n8n.instance);
+		await waitUntilIdle(n8n.instance, cookie);
 		const events = await program.listEvents({}, 100_000, 'asc');
 		const people = await program.listParticipants(campaignId, { includeErased: true }, { limit: 100_000 });
 		const rewards = await program.rewards.list({}, { limit: 100_000 });
@@ -174,6 +176,17 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			expect(await snapshot()).toBe(before);
 		});
 
+		it('a filled bot-trap field gets the same page on either form, and nothing is recorded', async () => {
+			const before = await snapshot();
+			const friend = await referred(['Bot', '', 'bot.friend@example.com', referrerCode, 'https://spam.example'], `ref=${referrerCode}`);
+			const referrer = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Bot', '', 'bot.referrer@example.com', 'buy now']);
+			answers.push(friend.page, referrer.page);
+			cases += 2;
+			expect(friend).toMatchObject({ status: 200, heading: 'Thank you!' });
+			expect(referrer).toMatchObject({ status: 200, heading: 'Please check your details' });
+			expect(await snapshot()).toBe(before);
+		});
+
 		it('SQL metacharacters, quotes and emoji in names are kept verbatim, nothing else changes', async () => {
 			const names: Array<[string, string, string]> = [
 				["Robert'); DROP TABLE participants;--", 'O\'Brien "Bobby"', 'bobby.tables@example.com'],
@@ -242,9 +255,21 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 		});
 	});
 
+	it('leaves no execution waiting for a visitor, whatever was posted to the forms', async () => {
+		cookie ||= await setUpOwner(n8n.instance);
+		await waitUntilIdle(n8n.instance, cookie);
+		const response = await fetch(`${n8n.instance.url}/rest/executions?limit=100`, { headers: { cookie } });
+		const { data } = (await response.json()) as { data: { results: Array<{ status: string }> } };
+		expect(data.results.filter((execution) => execution.status === 'waiting')).toEqual([]);
+	});
+
 	describe('the Pipedrive webhook', () => {
 		it('without or with wrong basic auth answers 401 and starts no execution', async () => {
-			const count = async () => (await executionIds()).length;
+			const count = async () => {
+				cookie ||= await setUpOwner(n8n.instance);
+				await waitUntilIdle(n8n.instance, cookie);
+				return (await executionIds()).length;
+			};
 			const webhook = [...sandbox.state.webhooks.values()][0];
 			const before = await count();
 			const payload = JSON.stringify({ meta: { action: 'change', entity: 'deal', id: 'x', version: '2.0' }, data: { id: 1, status: 'won' }, previous: { status: 'open' } });

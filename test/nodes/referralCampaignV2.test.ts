@@ -7,6 +7,7 @@ import { NodeHelpers } from 'n8n-workflow';
 
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
+import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { runWorkflow, type WorkflowJson } from '../helpers/n8n';
 
@@ -67,6 +68,37 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 		const store = await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string });
 		return await store.read((tx) => tx.listCampaigns({}, { limit: 100 }));
 	}
+
+	it('Participant → Approve and Reject decide held referrals once, Reject needs a reason', async () => {
+		const [created] = await ok(create({ fraudSettings: { maxReferralsPerReferrerPerHour: 1, velocityAction: 'flag' } }));
+		const store = await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string });
+		const program = new ReferralProgram(store);
+		const campaign = await program.getCampaign({ id: created.id as number });
+		const [referrer] = await program.enrol(campaign.id, [{ email: 'ann@acme.com' }], { stopOnError: true });
+		const code = referrer.ok ? referrer.value.participant.code : '';
+		const registered = await program.registerReferred(
+			campaign.id,
+			['b1@x.com', 'b2@x.com', 'b3@x.com'].map((email) => ({ code, email })),
+			{ stopOnError: true },
+		);
+		const [, second, third] = registered.map((outcome) => (outcome.ok ? outcome.value.participant : null)!);
+		expect([second.referralStatus, third.referralStatus]).toEqual(['flagged', 'flagged']);
+		const decide = (operation: string, target: string, extra: INodeParameters = {}) =>
+			({ resource: 'participant', operation, campaign: { __rl: true, mode: 'id', value: String(campaign.id) }, lookupBy: 'code', lookupValue: target, ...extra }) as INodeParameters;
+
+		const [approved] = await ok(decide('approve', second.code));
+		expect(approved).toMatchObject({ referralStatus: 'pending', changed: true, review: { decision: 'approved', reasons: ['hourly_limit'] } });
+		expect((await ok(decide('approve', second.code)))[0]).toMatchObject({ referralStatus: 'pending', changed: false });
+
+		const failure = async (parameters: INodeParameters) => (await run(workflowOf(parameters))).error;
+		expect(await failure(decide('reject', third.code, { reason: ' ' }))).toMatchObject({
+			message: 'Give the reason for the rejection, as text',
+			description: 'Item 0, field "reason"',
+		});
+		const [rejected] = await ok(decide('reject', third.code, { reason: 'Made-up address' }));
+		expect(rejected).toMatchObject({ referralStatus: 'rejected', review: { decision: 'rejected', decisionReason: 'Made-up address' } });
+		expect((await failure(decide('approve', third.code)))?.message).toMatch(/already rejected/);
+	});
 
 	it('offers version 2 as the default and keeps version 1', () => {
 		expect(description.version).toEqual([1, 2]);
@@ -134,7 +166,23 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 		const [campaign] = await ok(
 			create({ fraudSettings: { blockedEmailDomains: { domain: [{ domain: 'Mailinator.com' }, { domain: '@tempmail.io' }] }, maxReferralsPerReferrerPerDay: 3 } }),
 		);
-		expect(campaign.fraudSettings).toEqual({ blockedEmailDomains: ['mailinator.com', 'tempmail.io'], maxReferralsPerReferrerPerDay: 3 });
+		// Settings not added keep what campaigns did before they existed: limits refuse, throwaway addresses pass.
+		expect(campaign.fraudSettings).toEqual({
+			blockedEmailDomains: ['mailinator.com', 'tempmail.io'],
+			maxReferralsPerReferrerPerDay: 3,
+			maxReferralsPerReferrerPerHour: 0,
+			velocityAction: 'block',
+			disposableEmailAction: 'allow',
+		});
+	});
+
+	it('sets the hourly limit, holding past a limit and holding disposable addresses as fields', async () => {
+		const [campaign] = await ok(
+			create({
+				fraudSettings: { maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' },
+			}),
+		);
+		expect(campaign.fraudSettings).toMatchObject({ maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' });
 	});
 
 	it.each<[string, INodeParameters, string]>([

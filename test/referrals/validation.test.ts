@@ -1,3 +1,4 @@
+import { LEGACY_FRAUD_DEFAULTS } from '../../lib/referrals/model';
 import {
 	parseCampaignName,
 	parseFraudSettings,
@@ -38,6 +39,7 @@ describe('input validation', () => {
 		expect(parseFraudSettings({ blockedEmailDomains: 'Mailinator.com, @tempmail.io\nmailinator.com' })).toEqual({
 			blockedEmailDomains: ['mailinator.com', 'tempmail.io'],
 			maxReferralsPerReferrerPerDay: 0,
+			...LEGACY_FRAUD_DEFAULTS,
 		});
 		expect(() => parseFraudSettings({ blockedEmailDomains: ['not a domain'] })).toThrow('is not a domain name');
 		expect(() => parseFraudSettings({ maxReferralsPerReferrerPerDay: -1 })).toThrow('whole number');

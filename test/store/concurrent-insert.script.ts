@@ -5,6 +5,7 @@
 // (random codes) in transactions of 100 rows. Prints {"inserted": n} on its last line and exits
 // 0, or prints the error and exits 1.
 
+import { LEGACY_FRAUD_DEFAULTS } from '../../lib/referrals/model';
 import { randomBytes } from 'node:crypto';
 
 import { closeAllStores, openStore, type StoreConfig } from '../../lib/store';
@@ -39,7 +40,7 @@ async function main(): Promise<void> {
 						status: 'active',
 						linkTemplate: 'https://x.test/?ref={{code}}',
 						codeSettings: { length: 8, prefix: '' },
-						fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+						fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 						rewardRules: NO_REWARD_RULES,
 					},
 					now,

@@ -1,6 +1,7 @@
 // The ReferralStore contract: one suite, run against every backend (sqlite.test.ts,
 // postgres.test.ts). Every method of StoreTransaction is exercised here.
 
+import { LEGACY_FRAUD_DEFAULTS } from '../../lib/referrals/model';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,7 +53,7 @@ function campaignRow(overrides: Partial<CampaignInsert> = {}): CampaignInsert {
 		status: 'active',
 		linkTemplate: 'https://n8n.example.com/form/join?ref={{code}}',
 		codeSettings: { length: 8, prefix: 'ACME-' },
-		fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5 },
+		fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5, ...LEGACY_FRAUD_DEFAULTS },
 		rewardRules: NO_REWARD_RULES,
 		...overrides,
 	};
@@ -143,7 +144,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				status: 'active',
 				linkTemplate: row.linkTemplate,
 				codeSettings: { length: 8, prefix: 'ACME-' },
-				fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5 },
+				fraudSettings: { blockedEmailDomains: ['spam.test'], maxReferralsPerReferrerPerDay: 5, ...LEGACY_FRAUD_DEFAULTS },
 				rewardRules: NO_REWARD_RULES,
 				// stamped with the given time, returned in toISOString() form
 				createdAt: NOW,
@@ -203,7 +204,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 					{
 						name: 'Renamed',
 						linkTemplate: 'https://x.test/{{code}}',
-						fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+						fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 					},
 					'2024-06-01T00:00:00.000Z',
 				),
@@ -212,7 +213,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				...updated,
 				name: 'Renamed',
 				linkTemplate: 'https://x.test/{{code}}',
-				fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+				fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 				updatedAt: '2024-06-01T00:00:00.000Z',
 			});
 			expect(await tx((t) => t.updateCampaign(987654, { name: 'x' }, LATER))).toBeNull();
@@ -253,7 +254,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 				status: 'active',
 				linkTemplate: 'https://x.test/?ref={{code}}',
 				codeSettings: { length: 8, prefix: '' },
-				fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+				fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 				rewardRules: NO_REWARD_RULES,
 				createdAt: '2024-01-01T00:00:00.000Z',
 				updatedAt: '2024-01-01T00:00:00.000Z',

@@ -1,3 +1,4 @@
+import { LEGACY_FRAUD_DEFAULTS } from '../../lib/referrals/model';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import pg from 'pg';
@@ -24,7 +25,7 @@ const campaignRow = (slug: string) => ({
 	status: 'active' as const,
 	linkTemplate: 'https://x.test/?ref={{code}}',
 	codeSettings: { length: 8, prefix: '' },
-	fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+	fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 	rewardRules: NO_REWARD_RULES,
 });
 
@@ -108,6 +109,7 @@ describePostgres('PostgreSQL store', () => {
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'referral_reviews',
 				'referrer_tallies',
 				'rewards',
 				'schema_migrations',

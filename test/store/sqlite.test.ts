@@ -1,3 +1,4 @@
+import { LEGACY_FRAUD_DEFAULTS } from '../../lib/referrals/model';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,7 +62,7 @@ describe('SQLite store: specifics', () => {
 		status: 'active' as const,
 		linkTemplate: 'https://x.test/?ref={{code}}',
 		codeSettings: { length: 8, prefix: '' },
-		fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0 },
+		fraudSettings: { blockedEmailDomains: [], maxReferralsPerReferrerPerDay: 0, ...LEGACY_FRAUD_DEFAULTS },
 		rewardRules: NO_REWARD_RULES,
 	};
 	const person = (campaignId: number, i: number, tag: string): ParticipantInsert => ({

@@ -11,12 +11,14 @@ import pg from 'pg';
 
 import {
 	PARTICIPANT_SOURCES,
+	withFraudDefaults,
 	type Campaign,
 	type CampaignStats,
 	type CampaignStatus,
 	type Participant,
 	type ParticipantSource,
 	type ReferralEvent,
+	type ReferralReview,
 	type Reward,
 	type RewardStatus,
 	type TopReferrer,
@@ -29,6 +31,7 @@ import type {
 	EventFilter,
 	EventInsert,
 	Page,
+	ReviewInsert,
 	ParticipantFilter,
 	ParticipantInsert,
 	ParticipantPatch,
@@ -44,6 +47,7 @@ import type {
 	StoreTransaction,
 } from '../types';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
+import * as reviews from './reviews';
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -213,7 +217,7 @@ function rowToCampaign(r: Row): Campaign {
 		status: r.status as CampaignStatus,
 		linkTemplate: r.link_template as string,
 		codeSettings: r.code_settings as Campaign['codeSettings'],
-		fraudSettings: r.fraud_settings as Campaign['fraudSettings'],
+		fraudSettings: withFraudDefaults(r.fraud_settings as Campaign['fraudSettings']),
 		rewardRules: r.reward_rules as Campaign['rewardRules'],
 		createdAt: r.created_at as string,
 		updatedAt: r.updated_at as string,
@@ -1120,6 +1124,20 @@ class PostgresTransaction implements StoreTransaction {
 			ts,
 		]);
 	}
+
+	async insertReferralReviews(rows: ReviewInsert[], now: string): Promise<void> {
+		await reviews.insertReferralReviews(this.reviewQuery, rows, toIso(now));
+	}
+
+	async getReferralReviews(participantIds: number[]): Promise<Map<number, ReferralReview>> {
+		return await reviews.getReferralReviews(this.reviewQuery, participantIds);
+	}
+
+	async decideReferralReview(participantId: number, decision: 'approved' | 'rejected', reason: string | null, now: string): Promise<void> {
+		await reviews.decideReferralReview(this.reviewQuery, participantId, decision, reason, toIso(now));
+	}
+
+	private readonly reviewQuery = (sql: string, params: unknown[]) => this.q(sql, params as Param[]);
 
 	async listEvents(filter: EventFilter, limit: number, order: 'asc' | 'desc'): Promise<ReferralEvent[]> {
 		const where: string[] = [];

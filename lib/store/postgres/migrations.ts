@@ -262,4 +262,22 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			EXECUTE FUNCTION referrer_tallies_follow_reward()`,
 		],
 	},
+	{
+		version: 9,
+		name: 'referrals held for review: statuses flagged and rejected, and the reasons and decisions',
+		statements: [
+			`ALTER TABLE participants DROP CONSTRAINT participants_referral_status_check`,
+			`ALTER TABLE participants ADD CONSTRAINT participants_referral_status_check
+				CHECK (referral_status IN ('none', 'flagged', 'pending', 'qualified', 'unqualified', 'rejected'))`,
+			`CREATE TABLE referral_reviews (
+				participant_id bigint PRIMARY KEY REFERENCES participants (id),
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				reasons jsonb NOT NULL,
+				decision text CHECK (decision IN ('approved', 'rejected')),
+				decision_reason text,
+				decided_at text,
+				flagged_at text NOT NULL
+			)`,
+		],
+	},
 ];

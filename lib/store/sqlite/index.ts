@@ -12,12 +12,14 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 import {
 	PARTICIPANT_SOURCES,
+	withFraudDefaults,
 	type Campaign,
 	type CampaignStats,
 	type CampaignStatus,
 	type Participant,
 	type ParticipantSource,
 	type ReferralEvent,
+	type ReferralReview,
 	type Reward,
 	type RewardStatus,
 	type TopReferrer,
@@ -30,6 +32,7 @@ import type {
 	EventFilter,
 	EventInsert,
 	Page,
+	ReviewInsert,
 	ParticipantFilter,
 	ParticipantInsert,
 	ParticipantPatch,
@@ -46,6 +49,7 @@ import type {
 } from '../types';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
+import * as reviews from './reviews';
 
 /** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -173,6 +177,7 @@ function migrate(db: DatabaseSync, migrations: SqliteMigration[]): { versions: n
 		const record = db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)');
 		for (const migration of sorted) {
 			if (applied.has(migration.version)) continue;
+			for (const edit of migration.schemaEdits ?? []) editTableDefinition(db, edit);
 			for (const statement of migration.statements) db.exec(statement);
 			record.run(migration.version, new Date().toISOString());
 			versions.push(migration.version);
@@ -183,6 +188,29 @@ function migrate(db: DatabaseSync, migrations: SqliteMigration[]): { versions: n
 		throw err;
 	}
 	return { versions, existing };
+}
+
+/**
+ * Rewrites part of a table's stored CREATE statement (https://sqlite.org/lang_altertable.html,
+ * "making other kinds of table schema changes"): defensive mode, which forbids it, is lifted for
+ * this one edit, and the schema version is bumped so every connection re-reads the definition.
+ */
+function editTableDefinition(db: DatabaseSync, edit: { table: string; from: string; to: string }): void {
+	// Node 24 has DatabaseSync#enableDefensive; @types/node does not list it yet.
+	const guarded = db as DatabaseSync & { enableDefensive(active: boolean): void };
+	guarded.enableDefensive(false);
+	try {
+		db.exec('PRAGMA writable_schema = ON');
+		const changed = db
+			.prepare("UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = ? AND instr(sql, ?) > 0")
+			.run(edit.from, edit.to, edit.table, edit.from);
+		if (changed.changes !== 1) throw new StoreError(`the definition of table ${edit.table} does not contain ${edit.from}`);
+		const version = db.prepare('PRAGMA schema_version').get()!.schema_version as number;
+		db.exec(`PRAGMA schema_version = ${version + 1}`);
+	} finally {
+		db.exec('PRAGMA writable_schema = OFF');
+		guarded.enableDefensive(true);
+	}
 }
 
 type Row = Record<string, unknown>;
@@ -207,7 +235,7 @@ function rowToCampaign(r: Row): Campaign {
 		status: r.status as CampaignStatus,
 		linkTemplate: r.link_template as string,
 		codeSettings: JSON.parse(r.code_settings as string),
-		fraudSettings: JSON.parse(r.fraud_settings as string),
+		fraudSettings: withFraudDefaults(JSON.parse(r.fraud_settings as string)),
 		rewardRules: JSON.parse(r.reward_rules as string),
 		createdAt: r.created_at as string,
 		updatedAt: r.updated_at as string,
@@ -1096,6 +1124,18 @@ class SqliteTransaction implements StoreTransaction {
 				ts,
 			);
 		}
+	}
+
+	async insertReferralReviews(rows: ReviewInsert[], now: string): Promise<void> {
+		reviews.insertReferralReviews((sql) => this.stmt(sql), rows, toIso(now));
+	}
+
+	async getReferralReviews(participantIds: number[]): Promise<Map<number, ReferralReview>> {
+		return reviews.getReferralReviews((sql) => this.stmt(sql), participantIds);
+	}
+
+	async decideReferralReview(participantId: number, decision: 'approved' | 'rejected', reason: string | null, now: string): Promise<void> {
+		reviews.decideReferralReview((sql) => this.stmt(sql), participantId, decision, reason, toIso(now));
 	}
 
 	async listEvents(filter: EventFilter, limit: number, order: 'asc' | 'desc'): Promise<ReferralEvent[]> {

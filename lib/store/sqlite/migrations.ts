@@ -9,6 +9,12 @@ export interface SqliteMigration {
 	version: number;
 	name: string;
 	statements: string[];
+	/**
+	 * Text replacements in a table's stored definition, for a change that leaves every stored row
+	 * valid (widening a CHECK list): SQLite's documented writable_schema procedure, which keeps the
+	 * table, its rows, indexes, triggers and foreign keys as they are. Applied before `statements`.
+	 */
+	schemaEdits?: Array<{ table: string; from: string; to: string }>;
 }
 
 export const SQLITE_MIGRATIONS: SqliteMigration[] = [
@@ -273,6 +279,28 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 				UPDATE referrer_tallies SET live_rewards = live_rewards + (CASE WHEN NEW.status = 'cancelled' THEN -1 ELSE 1 END)
 				WHERE referrer_id = NEW.beneficiary_id;
 			END`,
+		],
+	},
+	{
+		version: 9,
+		name: 'referrals held for review: statuses flagged and rejected, and the reasons and decisions',
+		schemaEdits: [
+			{
+				table: 'participants',
+				from: "CHECK (referral_status IN ('none', 'pending', 'qualified', 'unqualified'))",
+				to: "CHECK (referral_status IN ('none', 'flagged', 'pending', 'qualified', 'unqualified', 'rejected'))",
+			},
+		],
+		statements: [
+			`CREATE TABLE referral_reviews (
+				participant_id INTEGER PRIMARY KEY REFERENCES participants (id),
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				reasons TEXT NOT NULL CHECK (json_valid(reasons)),
+				decision TEXT CHECK (decision IN ('approved', 'rejected')),
+				decision_reason TEXT,
+				decided_at TEXT,
+				flagged_at TEXT NOT NULL
+			) STRICT`,
 		],
 	},
 ];

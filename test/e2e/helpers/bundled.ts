@@ -50,7 +50,14 @@ export function hiddenValue(html: string, index: number): string | null {
  * Submits a form as its page does: multipart fields `field-0..n` in the form's order, the page's
  * query string kept; then loads the ending page n8n points to.
  */
-export async function submitForm(instance: N8nInstance, formPath: string, fields: string[], query = '', timeoutMs = 60_000): Promise<FormResult> {
+export async function submitForm(
+	instance: N8nInstance,
+	formPath: string,
+	fields: string[],
+	query = '',
+	timeoutMs = 60_000,
+	settle = true,
+): Promise<FormResult> {
 	const body = new FormData();
 	fields.forEach((value, index) => body.append(`field-${index}`, value));
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
@@ -65,7 +72,12 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 	} catch {
 		/* not JSON */
 	}
-	if (!waitingUrl) return { status: response.status, page: answer, heading: '', text: answer };
+	// The bundled forms answer with their ending page in the submission's response (Respond to
+	// Webhook), then send to Pipedrive: unless told not to, wait for that too, as tests check it.
+	if (!waitingUrl) {
+		if (settle) await waitUntilIdle(instance, await ownerSession(instance), timeoutMs);
+		return { status: response.status, page: answer, ...endingPageText(answer) };
+	}
 	// As the form page's script does: wait until the execution reaches its ending page, then open it.
 	const statusUrl = new URL(waitingUrl);
 	statusUrl.pathname += '/n8n-execution-status';
@@ -74,13 +86,19 @@ export async function submitForm(instance: N8nInstance, formPath: string, fields
 		return ['form-waiting', 'success', 'error', 'canceled', 'crashed'].includes(status);
 	}, timeoutMs, `the form's execution (${statusUrl.pathname})`);
 	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();
+	return { status: response.status, page, ...endingPageText(page) };
+}
+
+/** The heading and message of an ending page, without markup. */
+function endingPageText(page: string): { heading: string; text: string } {
 	const heading = decodeHtml(/<h1>([\s\S]*?)<\/h1>/.exec(page)?.[1] ?? '').trim();
 	const text = decodeHtml(/<p style="white-space: pre-line;">([\s\S]*?)<\/p>/.exec(page)?.[1] ?? '').trim();
-	return { status: response.status, page, heading, text };
+	return { heading, text: text || (heading ? '' : page) };
 }
 
 function decodeHtml(text: string): string {
 	return text
+		.replace(/&#(\d+);/g, (_match, code: string) => String.fromCharCode(Number(code)))
 		.replace(/&#x27;/g, "'")
 		.replace(/&quot;/g, '"')
 		.replace(/&lt;/g, '<')
@@ -90,6 +108,35 @@ function decodeHtml(text: string): string {
 }
 
 export { executeWorkflowNow } from '../../../scripts/n8n/run-workflow';
+
+const sessions = new Map<string, Promise<string>>();
+
+/** The owner's session cookie for an instance (set up, or logged in, once). */
+function ownerSession(instance: N8nInstance): Promise<string> {
+	let session = sessions.get(instance.url);
+	if (!session) {
+		session = setUpOwner(instance);
+		sessions.set(instance.url, session);
+	}
+	return session;
+}
+
+/**
+ * Waits until no execution is new or running. The bundled forms answer the visitor first and
+ * send to Pipedrive after, so a store read right after a submission may see the send still going.
+ */
+export async function waitUntilIdle(instance: N8nInstance, cookie: string, timeoutMs = 60_000): Promise<void> {
+	await waitFor(
+		async () => {
+			const response = await fetch(`${instance.url}/rest/executions?limit=100`, { headers: { cookie }, signal: AbortSignal.timeout(10_000) });
+			if (!response.ok) throw new Error(`GET /rest/executions: ${response.status}`);
+			const { data } = (await response.json()) as { data: { results: Array<{ status: string }> } };
+			return data.results.every((execution) => execution.status !== 'new' && execution.status !== 'running');
+		},
+		timeoutMs,
+		'running executions to finish',
+	);
+}
 
 /** Polls until `check` returns a value other than undefined/false. */
 export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {

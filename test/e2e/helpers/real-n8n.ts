@@ -200,10 +200,21 @@ export async function setUpOwner(instance: N8nInstance): Promise<string> {
 			password: 'E2e-password-1234',
 		}),
 	});
-	if (!response.ok) throw new Error(`owner setup failed: ${response.status} ${await response.text()}`);
-	const cookie = response.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+	// Set up once per instance; later callers log in as that owner.
+	const session = response.ok ? response : await logInAsOwner(instance, `${response.status} ${await response.text()}`);
+	const cookie = session.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
 	if (!cookie) throw new Error('owner setup returned no session cookie');
 	return cookie;
+}
+
+async function logInAsOwner(instance: N8nInstance, setupFailure: string): Promise<Response> {
+	const response = await fetch(`${instance.url}/rest/login`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ emailOrLdapLoginId: 'owner@example.com', password: 'E2e-password-1234' }),
+	});
+	if (!response.ok) throw new Error(`owner setup failed (${setupFailure}), and so did logging in: ${response.status} ${await response.text()}`);
+	return response;
 }
 
 /** GETs an editor endpoint with a session cookie and parses the JSON answer. */

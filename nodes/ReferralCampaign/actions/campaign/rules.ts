@@ -4,7 +4,7 @@ import { invalidInput, ReferralError } from '../../../../lib/referrals/errors';
 import { parseCoupons } from '../../../../lib/referrals/issuing';
 import type { RewardRules } from '../../../../lib/referrals/model';
 import { parseRewardRules } from '../../../../lib/referrals/rewards';
-import { parseFraudSettings } from '../../../../lib/referrals/validation';
+import { parseFraudSettings, type FraudSettingsInput } from '../../../../lib/referrals/validation';
 import { RULE_LABELS as L, firstCouponReward, rulesFromForm, type RuleForm } from '../../../../lib/referrals/rule-form';
 
 // Version 2's reward-rule and fraud fields, shared by Create and Update. Labels come from
@@ -279,10 +279,19 @@ export const rewardRuleProperties: INodeProperties[] = [
 /** The form fields' parameter names, in the order the editor shows them. */
 const FORM_FIELDS = rewardRuleProperties.map((property) => property.name).filter((name) => !['rewardRulesMode', 'rewardRulesJson', 'couponCodes'].includes(name));
 
-const FRAUD_LABELS = {
-	domains: 'Fraud Protection → Blocked Email Domains',
-	daily: 'Fraud Protection → Daily Referral Limit per Referrer',
+const FRAUD_LABELS: Record<string, string> = {
+	blockedEmailDomains: 'Fraud Protection → Blocked Email Domains',
+	maxReferralsPerReferrerPerDay: 'Fraud Protection → Daily Referral Limit per Referrer',
+	maxReferralsPerReferrerPerHour: 'Fraud Protection → Hourly Referral Limit per Referrer',
+	velocityAction: 'Fraud Protection → Past a Limit',
+	disposableEmailAction: 'Fraud Protection → Disposable Email Addresses',
 };
+
+const FRAUD_ACTION_OPTIONS = [
+	{ name: 'Allow', value: 'allow', description: 'Register the referral as usual' },
+	{ name: 'Hold for Review', value: 'flag', description: 'Record it as flagged: not sent to Pipedrive, not rewarded until approved' },
+	{ name: 'Refuse', value: 'block', description: 'Do not register it (the visitor still sees the thank-you page)' },
+];
 
 /** Fraud settings as fields; only the ones added are set, the others keep their defaults. */
 export const fraudSettingsProperty: INodeProperties = {
@@ -314,7 +323,31 @@ export const fraudSettingsProperty: INodeProperties = {
 			type: 'number',
 			typeOptions: { minValue: 0 },
 			default: 5,
-			description: 'Referrals one referrer may register in any 24 hours; more are refused. 0 means no limit.',
+			description: 'Referrals one referrer may register in any 24 hours; more are held or refused (Past a Limit). 0 means no limit.',
+		},
+		{
+			displayName: 'Disposable Email Addresses',
+			name: 'disposableEmailAction',
+			type: 'options',
+			options: FRAUD_ACTION_OPTIONS,
+			default: 'flag',
+			description: 'Friends signing up with a throwaway address (list from the disposable-email-domains package)',
+		},
+		{
+			displayName: 'Hourly Referral Limit per Referrer',
+			name: 'maxReferralsPerReferrerPerHour',
+			type: 'number',
+			typeOptions: { minValue: 0 },
+			default: 3,
+			description: 'Referrals one referrer may register in any hour; more are held or refused (Past a Limit). 0 means no limit.',
+		},
+		{
+			displayName: 'Past a Limit',
+			name: 'velocityAction',
+			type: 'options',
+			options: FRAUD_ACTION_OPTIONS.filter((option) => option.value !== 'allow'),
+			default: 'flag',
+			description: 'What happens to a referral past the hourly or daily limit',
 		},
 	],
 };
@@ -338,22 +371,21 @@ export function readRewardRules(context: IExecuteFunctions, itemIndex: number): 
 }
 
 /** The fraud settings the node sets, in the campaign input's terms (absent ones: undefined), checked. */
-export function readFraudSettings(
-	context: IExecuteFunctions,
-	itemIndex: number,
-): { blockedEmailDomains?: string[]; maxReferralsPerReferrerPerDay?: number } {
+export function readFraudSettings(context: IExecuteFunctions, itemIndex: number): FraudSettingsInput {
 	const fraud = context.getNodeParameter('fraudSettings', itemIndex, {}) as IDataObject;
-	const out: { blockedEmailDomains?: string[]; maxReferralsPerReferrerPerDay?: number } = {};
+	const out: FraudSettingsInput = {};
 	if (fraud.blockedEmailDomains !== undefined) {
 		const entries = ((fraud.blockedEmailDomains as IDataObject).domain ?? []) as IDataObject[];
 		out.blockedEmailDomains = entries.map((entry) => String(entry.domain ?? ''));
 	}
-	if (fraud.maxReferralsPerReferrerPerDay !== undefined) out.maxReferralsPerReferrerPerDay = fraud.maxReferralsPerReferrerPerDay as number;
+	for (const key of ['maxReferralsPerReferrerPerDay', 'maxReferralsPerReferrerPerHour', 'velocityAction', 'disposableEmailAction'] as const) {
+		if (fraud[key] !== undefined) out[key] = fraud[key];
+	}
 	try {
 		parseFraudSettings(out);
 	} catch (error) {
-		const field = error instanceof ReferralError && error.field === 'blockedEmailDomains' ? FRAUD_LABELS.domains : FRAUD_LABELS.daily;
-		throw relabel(error, field);
+		const field = error instanceof ReferralError && error.field ? FRAUD_LABELS[error.field] : undefined;
+		throw relabel(error, field ?? FRAUD_LABELS.maxReferralsPerReferrerPerDay);
 	}
 	return out;
 }

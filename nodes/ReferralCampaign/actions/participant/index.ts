@@ -6,17 +6,20 @@ import * as get from './get.operation';
 import * as getPortalLinks from './getPortalLinks.operation';
 import * as getAll from './getAll.operation';
 import * as registerReferred from './registerReferred.operation';
+import * as review from './review.operation';
 import * as update from './update.operation';
 
 import type { Operation } from '../types';
 
 export const operations: Record<string, Operation> = {
+	approve: review.approve,
 	delete: del.execute,
 	enrol: enrol.execute,
 	get: get.execute,
 	getAll: getAll.execute,
 	getPortalLinks: getPortalLinks.execute,
 	registerReferred: registerReferred.execute,
+	reject: review.reject,
 	update: update.execute,
 };
 
@@ -28,6 +31,12 @@ export const description: INodeProperties[] = [
 		noDataExpression: true,
 		displayOptions: { show: { resource: ['participant'] } },
 		options: [
+			{
+				name: 'Approve',
+				value: 'approve',
+				description: 'Let a referral held for review go on: it is rewarded and can be sent to Pipedrive',
+				action: 'Approve a held referral',
+			},
 			{
 				name: 'Delete (Erase)',
 				value: 'delete',
@@ -54,6 +63,12 @@ export const description: INodeProperties[] = [
 				description: 'Record a person referred with a code',
 				action: 'Register a referred person',
 			},
+			{
+				name: 'Reject',
+				value: 'reject',
+				description: 'Refuse a referral held for review, with the reason',
+				action: 'Reject a held referral',
+			},
 			{ name: 'Update', value: 'update', description: 'Update a participant', action: 'Update a participant' },
 		],
 		default: 'enrol',
@@ -64,5 +79,6 @@ export const description: INodeProperties[] = [
 	...getAll.description,
 	...getPortalLinks.description,
 	...registerReferred.description,
+	...review.description,
 	...update.description,
 ];
