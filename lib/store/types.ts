@@ -73,6 +73,28 @@ export type RewardPatch = Partial<
 	Pick<Reward, 'status' | 'leaseUntil' | 'attempts' | 'externalRef' | 'failureReason' | 'couponCode' | 'issuedAt' | 'dueAt'>
 >;
 
+export interface TallyRow {
+	metric: string;
+	/** Empty for counts that have no currency. */
+	currency: string;
+	bucket: number;
+	n: number;
+	amount: number;
+}
+
+export interface BoardRow {
+	participantId: number;
+	email: string | null;
+	firstName: string | null;
+	lastName: string | null;
+	code: string;
+	pipedrivePersonId: number | null;
+	referrals: number;
+	qualified: number;
+	/** The referrer's rewards that are not cancelled. */
+	liveRewards: number;
+}
+
 export interface RewardFilter {
 	campaignId?: number;
 	beneficiaryId?: number;
@@ -240,6 +262,14 @@ export interface StoreTransaction {
 	eraseParticipant(id: number, now: string): Promise<Participant | null>;
 	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
 	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
+	/**
+	 * The campaign's dashboard tallies (kept by triggers, see lib/dashboard/metrics.ts) with
+	 * fromBucket <= bucket < toBucket; fromBucket null: from the start. A bucket is a quarter hour
+	 * (Unix seconds / 900). Cost follows the buckets read, not the campaign's size.
+	 */
+	dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]>;
+	/** The campaign's best referrers by qualified, then referrals, then id; read from an index. */
+	referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]>;
 
 	/**
 	 * Records that the change identified by `key` (e.g. a Pipedrive event id) was applied. False when

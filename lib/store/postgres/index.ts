@@ -23,6 +23,7 @@ import {
 } from '../../referrals/model';
 import { redact, StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
+	BoardRow,
 	CampaignInsert,
 	CampaignPatch,
 	ClaimRequest,
@@ -42,7 +43,9 @@ import type {
 	RewardInsert,
 	RewardPatch,
 	StoreTransaction,
+	TallyRow,
 } from '../types';
+import * as dashboard from './dashboard';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -1098,6 +1101,14 @@ class PostgresTransaction implements StoreTransaction {
 			conversionRate: referrals.total === 0 ? 0 : referrals.qualified / referrals.total,
 			topReferrers: top,
 		};
+	}
+
+	async dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return await dashboard.dashboardTallies((sql, params) => this.q(sql, params), campaignId, fromBucket, toBucket);
+	}
+
+	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
+		return await dashboard.referrerBoard((sql, params) => this.q(sql, params), campaignId, toLimit(limit));
 	}
 
 	async appendEvents(events: EventInsert[], now: string): Promise<void> {

@@ -24,6 +24,7 @@ import {
 } from '../../referrals/model';
 import { StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
+	BoardRow,
 	CampaignInsert,
 	CampaignPatch,
 	ClaimRequest,
@@ -43,7 +44,9 @@ import type {
 	RewardPatch,
 	SqliteStoreConfig,
 	StoreTransaction,
+	TallyRow,
 } from '../types';
+import * as dashboard from './dashboard';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
 
@@ -1078,6 +1081,14 @@ class SqliteTransaction implements StoreTransaction {
 			conversionRate: referrals.total === 0 ? 0 : referrals.qualified / referrals.total,
 			topReferrers: top,
 		};
+	}
+
+	async dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return dashboard.dashboardTallies((sql) => this.stmt(sql), campaignId, fromBucket, toBucket);
+	}
+
+	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
+		return dashboard.referrerBoard((sql) => this.stmt(sql), campaignId, toLimit(limit));
 	}
 
 	async appendEvents(events: EventInsert[], now: string): Promise<void> {
