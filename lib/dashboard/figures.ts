@@ -85,6 +85,7 @@ export async function getDashboardFigures(ctx: ProgramContext, campaignId: numbe
 	const top = options.topReferrers ?? 10;
 	if (!Number.isInteger(top) || top < 0 || top > 1000) throw invalidInput('topReferrers', 'Top referrers must be a whole number from 0 to 1,000');
 	const lastDay = localDate(timeZone, Date.parse(ctx.now()));
+	await ctx.store.transaction((tx) => tx.foldDashboardTallies(campaignId));
 	return await ctx.store.read(async (tx) => {
 		if (!(await tx.getCampaign({ id: campaignId }))) throw new ReferralError('not_found', `There is no campaign with id ${campaignId}`, 'campaign');
 		const fromDay = period === 'all' ? null : addDays(lastDay, 1 - DAYS[period]);

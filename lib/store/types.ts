@@ -268,6 +268,11 @@ export interface StoreTransaction {
 	 * (Unix seconds / 900). Cost follows the buckets read, not the campaign's size.
 	 */
 	dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]>;
+	/**
+	 * Brings the tallies up to date where a backend keeps them as appended deltas (PostgreSQL: no
+	 * writer waits on a shared tally row); a no-op elsewhere. Reads are right either way; folding keeps them cheap.
+	 */
+	foldDashboardTallies(campaignId: number): Promise<void>;
 	/** The campaign's best referrers by qualified, then referrals, then id; read from an index. */
 	referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]>;
 

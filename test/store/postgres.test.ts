@@ -104,10 +104,13 @@ describePostgres('PostgreSQL store', () => {
 			expect(tables.map((t) => t.table_name)).toEqual([
 				'campaigns',
 				'coupons',
+				'dashboard_deltas',
+				'dashboard_tallies',
 				'events',
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'referrer_board',
 				'referrer_tallies',
 				'rewards',
 				'schema_migrations',

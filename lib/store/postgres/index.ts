@@ -1107,6 +1107,10 @@ class PostgresTransaction implements StoreTransaction {
 		return await dashboard.dashboardTallies((sql, params) => this.q(sql, params), campaignId, fromBucket, toBucket);
 	}
 
+	async foldDashboardTallies(campaignId: number): Promise<void> {
+		await dashboard.foldDashboardTallies((sql, params) => this.q(sql, params), this.schema, campaignId);
+	}
+
 	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
 		return await dashboard.referrerBoard((sql, params) => this.q(sql, params), campaignId, toLimit(limit));
 	}

@@ -281,6 +281,19 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 				PRIMARY KEY (campaign_id, metric, currency, bucket)
 			)`,
 			`CREATE INDEX dashboard_tallies_time ON dashboard_tallies (campaign_id, bucket)`,
+			// Triggers only append here: concurrent writers (8 workers claiming rewards, say) never wait
+			// on one another's tally rows nor deadlock on them. Reading the dashboard first folds a
+			// campaign's deltas into dashboard_tallies (one folder at a time, under an advisory lock),
+			// so what is read follows the writes since the last view, not the campaign's size.
+			`CREATE TABLE dashboard_deltas (
+				campaign_id bigint NOT NULL,
+				metric text NOT NULL,
+				currency text NOT NULL,
+				bucket bigint NOT NULL,
+				n bigint NOT NULL,
+				amount numeric NOT NULL
+			)`,
+			`CREATE INDEX dashboard_deltas_time ON dashboard_deltas (campaign_id, bucket)`,
 			// Referrals and qualified referrals per referrer, sorted by an index: the top N is N rows.
 			`CREATE TABLE referrer_board (
 				referrer_id bigint PRIMARY KEY REFERENCES participants (id),
@@ -320,9 +333,8 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 			BEGIN
 				IF dn = 0 AND damount = 0 THEN RETURN; END IF;
-				INSERT INTO dashboard_tallies AS t (campaign_id, metric, currency, bucket, n, amount)
-				VALUES (campaign, what, cur, dashboard_bucket(at), dn, damount)
-				ON CONFLICT (campaign_id, metric, currency, bucket) DO UPDATE SET n = t.n + excluded.n, amount = t.amount + excluded.amount;
+				INSERT INTO dashboard_deltas (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (campaign, what, cur, dashboard_bucket(at), dn, damount);
 			END $$`,
 			`CREATE FUNCTION dashboard_follow_participant() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 			DECLARE

@@ -1087,6 +1087,9 @@ class SqliteTransaction implements StoreTransaction {
 		return dashboard.dashboardTallies((sql) => this.stmt(sql), campaignId, fromBucket, toBucket);
 	}
 
+	/** Nothing to fold: SQLite has one writer at a time, so its triggers add to the tallies directly. */
+	async foldDashboardTallies(): Promise<void> {}
+
 	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
 		return dashboard.referrerBoard((sql) => this.stmt(sql), campaignId, toLimit(limit));
 	}
