@@ -1,7 +1,7 @@
 import type { ProgramContext } from '../referrals/context';
 import { ReferralError, invalidInput } from '../referrals/errors';
 import type { RewardStatus } from '../referrals/model';
-import type { TallyRow } from '../store/types';
+import type { SeriesRow, SeriesSpan, TallyRow } from '../store/types';
 import { METRIC, REWARD_METRIC_PREFIX } from './metrics';
 import { addDays, BUCKET_MS, daysBetween, localDate, parsePeriod, parseTimeZone, type DashboardPeriod } from './time';
 
@@ -89,28 +89,30 @@ export async function getDashboardFigures(ctx: ProgramContext, campaignId: numbe
 	return await ctx.store.read(async (tx) => {
 		if (!(await tx.getCampaign({ id: campaignId }))) throw new ReferralError('not_found', `There is no campaign with id ${campaignId}`, 'campaign');
 		const fromDay = period === 'all' ? null : addDays(lastDay, 1 - DAYS[period]);
-		const window = daysBetween(timeZone, fromDay ?? lastDay, lastDay);
-		const rows = await tx.dashboardTallies(campaignId, fromDay === null ? null : window.days[0].fromBucket, window.endBucket);
-		const firstDay = fromDay ?? (rows.length ? localDate(timeZone, rows[0].bucket * BUCKET_MS) : lastDay);
-		const days = fromDay === null ? daysBetween(timeZone, firstDay, lastDay).days : window.days;
+		const firstBucket = fromDay === null ? await tx.dashboardFirstBucket(campaignId) : null;
+		const firstDay = fromDay ?? (firstBucket === null ? lastDay : localDate(timeZone, firstBucket * BUCKET_MS));
+		const { days, endBucket } = daysBetween(timeZone, firstDay < lastDay ? firstDay : lastDay, lastDay);
+		const totals = await tx.dashboardTotals(campaignId, fromDay === null ? null : days[0].fromBucket, endBucket);
+		const { spans, firstDayOf } = spansOf(days, endBucket);
+		const series = await tx.dashboardSeries(campaignId, [METRIC.signup, METRIC.referral, METRIC.qualification], spans);
 		const board = top > 0 ? await tx.referrerBoard(campaignId, top) : [];
 		const coupons = await tx.couponPool(campaignId);
 		return {
 			campaignId,
 			period,
 			timeZone,
-			firstDay,
+			firstDay: days[0].date,
 			lastDay,
-			...kpis(rows),
+			...kpis(totals),
 			couponsLeft: coupons.available,
-			rewards: rewardsOf(rows),
+			rewards: rewardsOf(totals),
 			funnel: {
-				referred: total(rows, METRIC.referral),
-				sent: total(rows, METRIC.sent),
-				qualified: total(rows, METRIC.qualified),
-				rewarded: total(rows, METRIC.rewarded),
+				referred: total(totals, METRIC.referral),
+				sent: total(totals, METRIC.sent),
+				qualified: total(totals, METRIC.qualified),
+				rewarded: total(totals, METRIC.rewarded),
 			},
-			daily: dailyOf(rows, days),
+			daily: dailyOf(series, days, firstDayOf),
 			topReferrers: board.map((b) => ({
 				participantId: b.participantId,
 				name: [b.firstName, b.lastName].filter(Boolean).join(' ') || (b.email ?? `Participant ${b.participantId}`),
@@ -167,21 +169,36 @@ function rewardsOf(rows: TallyRow[]): Record<RewardGroup, Money[]> {
 	return result;
 }
 
-function dailyOf(rows: TallyRow[], days: Array<{ date: string; fromBucket: number }>): DailyFigures[] {
+/**
+ * The days as spans of equal slices for the store to sum in: a run of 24-hour days starting at the
+ * same quarter hour is one span of 96-bucket slices; a day of 23 or 25 hours (a DST change) is a
+ * span of its own, one slice long.
+ */
+function spansOf(days: Array<{ date: string; fromBucket: number }>, endBucket: number): { spans: SeriesSpan[]; firstDayOf: number[] } {
+	const spans: SeriesSpan[] = [];
+	const firstDayOf: number[] = [];
+	const DAY = 96;
+	for (let i = 0; i < days.length; i++) {
+		const from = days[i].fromBucket;
+		const to = i + 1 < days.length ? days[i + 1].fromBucket : endBucket;
+		const last = spans[spans.length - 1];
+		if (to - from === DAY && last && last.width === DAY && last.to === from) {
+			last.to = to;
+			continue;
+		}
+		spans.push({ from, to, width: to - from });
+		firstDayOf.push(i);
+	}
+	return { spans, firstDayOf };
+}
+
+function dailyOf(rows: SeriesRow[], days: Array<{ date: string }>, firstDayOf: number[]): DailyFigures[] {
 	const daily = days.map(({ date }) => ({ date, signups: 0, referrals: 0, qualifications: 0 }));
 	const field: Record<string, keyof Omit<DailyFigures, 'date'>> = {
 		[METRIC.signup]: 'signups',
 		[METRIC.referral]: 'referrals',
 		[METRIC.qualification]: 'qualifications',
 	};
-	// Rows come sorted by bucket: one walk over the days.
-	let day = 0;
-	for (const row of rows) {
-		const name = field[row.metric];
-		if (!name || row.bucket < days[0].fromBucket) continue;
-		while (day + 1 < days.length && row.bucket >= days[day + 1].fromBucket) day++;
-		daily[day][name] += row.n;
-	}
+	for (const row of rows) daily[firstDayOf[row.span] + row.slice][field[row.metric]] += row.n;
 	return daily;
 }
-

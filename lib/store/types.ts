@@ -82,6 +82,19 @@ export interface TallyRow {
 	amount: number;
 }
 
+export interface SeriesSpan {
+	from: number;
+	to: number;
+	width: number;
+}
+
+export interface SeriesRow {
+	metric: string;
+	span: number;
+	slice: number;
+	n: number;
+}
+
 export interface BoardRow {
 	participantId: number;
 	email: string | null;
@@ -263,11 +276,16 @@ export interface StoreTransaction {
 	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
 	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
 	/**
-	 * The campaign's dashboard tallies (kept by triggers, see lib/dashboard/metrics.ts) with
-	 * fromBucket <= bucket < toBucket; fromBucket null: from the start. A bucket is a quarter hour
-	 * (Unix seconds / 900). Cost follows the buckets read, not the campaign's size.
+	 * The campaign's dashboard tallies (kept by triggers, see lib/dashboard/metrics.ts) of these
+	 * metrics, summed per metric in each slice of each span: a span is buckets from <= b < to, cut
+	 * into slices `width` buckets long (a bucket is a quarter hour, Unix seconds / 900). Rows carry
+	 * the span's index and the slice's index in it. Cost follows the buckets read, not the campaign's size.
 	 */
-	dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]>;
+	dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]>;
+	/** The first bucket the campaign has a tally in, or null. */
+	dashboardFirstBucket(campaignId: number): Promise<number | null>;
+	/** The same tallies summed per metric and currency (bucket 0), in the database. */
+	dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]>;
 	/**
 	 * Brings the tallies up to date where a backend keeps them as appended deltas (PostgreSQL: no
 	 * writer waits on a shared tally row); a no-op elsewhere. Reads are right either way; folding keeps them cheap.

@@ -104,6 +104,7 @@ describePostgres('PostgreSQL store', () => {
 			expect(tables.map((t) => t.table_name)).toEqual([
 				'campaigns',
 				'coupons',
+				'dashboard_days',
 				'dashboard_deltas',
 				'dashboard_tallies',
 				'events',

@@ -43,6 +43,8 @@ import type {
 	RewardInsert,
 	RewardPatch,
 	StoreTransaction,
+	SeriesRow,
+	SeriesSpan,
 	TallyRow,
 } from '../types';
 import * as dashboard from './dashboard';
@@ -1103,8 +1105,16 @@ class PostgresTransaction implements StoreTransaction {
 		};
 	}
 
-	async dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
-		return await dashboard.dashboardTallies((sql, params) => this.q(sql, params), campaignId, fromBucket, toBucket);
+	async dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]> {
+		return await dashboard.dashboardSeries((sql, params) => this.q(sql, params), campaignId, metrics, spans);
+	}
+
+	async dashboardFirstBucket(campaignId: number): Promise<number | null> {
+		return await dashboard.dashboardFirstBucket((sql, params) => this.q(sql, params), campaignId);
+	}
+
+	async dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return await dashboard.dashboardTotals((sql, params) => this.q(sql, params), campaignId, fromBucket, toBucket);
 	}
 
 	async foldDashboardTallies(campaignId: number): Promise<void> {

@@ -278,9 +278,19 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 				bucket bigint NOT NULL,
 				n bigint NOT NULL,
 				amount numeric NOT NULL,
-				PRIMARY KEY (campaign_id, metric, currency, bucket)
+				PRIMARY KEY (campaign_id, bucket, metric, currency)
 			)`,
-			`CREATE INDEX dashboard_tallies_time ON dashboard_tallies (campaign_id, bucket)`,
+			// The same figures per UTC day (bucket / 96), written by the fold with the tallies: a period's
+			// totals read whole days here and only the ragged ends from the quarter hours.
+			`CREATE TABLE dashboard_days (
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				day bigint NOT NULL,
+				metric text NOT NULL,
+				currency text NOT NULL,
+				n bigint NOT NULL,
+				amount numeric NOT NULL,
+				PRIMARY KEY (campaign_id, day, metric, currency)
+			)`,
 			// Triggers only append here: concurrent writers (8 workers claiming rewards, say) never wait
 			// on one another's tally rows nor deadlock on them. Reading the dashboard first folds a
 			// campaign's deltas into dashboard_tallies (one folder at a time, under an advisory lock),
@@ -328,6 +338,8 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			`INSERT INTO referrer_board (referrer_id, campaign_id, referrals, qualified)
 			SELECT referred_by, campaign_id, count(*), count(*) FILTER (WHERE referral_status = 'qualified') FROM participants
 			WHERE referred_by IS NOT NULL GROUP BY referred_by, campaign_id`,
+			`INSERT INTO dashboard_days (campaign_id, day, metric, currency, n, amount)
+			SELECT campaign_id, bucket / 96, metric, currency, sum(n), sum(amount) FROM dashboard_tallies GROUP BY 1, 2, 3, 4`,
 			// SET search_path FROM CURRENT: the functions find this schema's tables whoever fires them.
 			`CREATE FUNCTION dashboard_add(campaign bigint, what text, cur text, at timestamptz, dn integer, damount numeric)
 			RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$

@@ -44,6 +44,8 @@ import type {
 	RewardPatch,
 	SqliteStoreConfig,
 	StoreTransaction,
+	SeriesRow,
+	SeriesSpan,
 	TallyRow,
 } from '../types';
 import * as dashboard from './dashboard';
@@ -1083,11 +1085,18 @@ class SqliteTransaction implements StoreTransaction {
 		};
 	}
 
-	async dashboardTallies(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
-		return dashboard.dashboardTallies((sql) => this.stmt(sql), campaignId, fromBucket, toBucket);
+	async dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]> {
+		return dashboard.dashboardSeries((sql) => this.stmt(sql), campaignId, metrics, spans);
 	}
 
-	/** Nothing to fold: SQLite has one writer at a time, so its triggers add to the tallies directly. */
+	async dashboardFirstBucket(campaignId: number): Promise<number | null> {
+		return dashboard.dashboardFirstBucket((sql) => this.stmt(sql), campaignId);
+	}
+
+	async dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return dashboard.dashboardTotals((sql) => this.stmt(sql), campaignId, fromBucket, toBucket);
+	}
+
 	async foldDashboardTallies(): Promise<void> {}
 
 	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
