@@ -63,8 +63,8 @@ export function lineChart(id: string, title: string, labels: string[], series: S
 /** Horizontal bars, each a share of the first (a funnel). */
 export function funnelChart(id: string, title: string, steps: Array<{ label: string; value: number }>): string {
 	const width = 640;
-	const row = 40;
-	const labelWidth = 170;
+	const row = 44;
+	const labelWidth = 200;
 	const max = Math.max(1, steps[0]?.value ?? 0);
 	const bars = steps
 		.map((s, i) => {

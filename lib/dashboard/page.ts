@@ -46,7 +46,7 @@ main{max-width:1180px}
 .bar{display:flex;flex-wrap:wrap;gap:8px;align-items:end}
 .bar label{display:flex;flex-direction:column;font-size:.85rem;color:var(--muted);gap:4px}
 select{font:inherit;padding:8px 10px;border:1px solid var(--line);border-radius:8px;background:var(--card);color:var(--text)}
-.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(140px,1fr));gap:10px}
 .kpi{border:1px solid var(--line);border-radius:10px;padding:12px;display:flex;flex-direction:column;gap:2px}
 .kpi strong{font-size:1.35rem;overflow-wrap:anywhere}
 .note{font-size:.8rem}
@@ -58,6 +58,7 @@ select{font:inherit;padding:8px 10px;border:1px solid var(--line);border-radius:
 .chart .grid{stroke:var(--line)}
 .chart text{fill:var(--muted);font-size:12px}
 .chart .label,.chart .value{fill:var(--text);font-size:14px}
+@media (max-width:600px){.chart text{font-size:20px}.chart .label,.chart .value{font-size:22px}.kpi strong{font-size:1.15rem}}
 .legend{display:flex;gap:16px;flex-wrap:wrap;font-size:.85rem;color:var(--muted);margin:6px 0}
 .legend i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:6px;vertical-align:-1px}
 details.numbers{margin-top:8px;font-size:.9rem}

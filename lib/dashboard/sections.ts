@@ -42,6 +42,7 @@ function kpi(id: string, label: string, value: string, note = ''): string {
 }
 
 const countOf = (list: Money[]) => list.reduce((n, m) => n + m.count, 0);
+const rewardsText = (n: number) => `${number(n)} reward${n === 1 ? '' : 's'}`;
 
 const kpis: DashboardSection = {
 	id: 'kpis',
@@ -53,9 +54,9 @@ const kpis: DashboardSection = {
 			kpi('qualified', 'Qualified', number(f.qualified), 'of these sign-ups') +
 			kpi('conversion', 'Conversion rate', percent(f.conversionRate)) +
 			kpi('per-referrer', 'Qualified per referrer', f.qualifiedPerReferrer.toFixed(2)) +
-			kpi('rewards-due', 'Rewards due', moneyText(f.rewards.due), `${number(countOf(f.rewards.due))} rewards; ${number(countOf(f.rewards.awaiting))} awaiting approval or hold`) +
-			kpi('rewards-issued', 'Rewards issued', moneyText(f.rewards.issued), `${number(countOf(f.rewards.issued))} rewards`) +
-			kpi('rewards-cancelled', 'Rewards cancelled', moneyText(f.rewards.cancelled), `${number(countOf(f.rewards.cancelled))} rewards`) +
+			kpi('rewards-due', 'Rewards due', moneyText(f.rewards.due), `${rewardsText(countOf(f.rewards.due))}; ${number(countOf(f.rewards.awaiting))} awaiting approval or hold`) +
+			kpi('rewards-issued', 'Rewards issued', moneyText(f.rewards.issued), rewardsText(countOf(f.rewards.issued))) +
+			kpi('rewards-cancelled', 'Rewards cancelled', moneyText(f.rewards.cancelled), rewardsText(countOf(f.rewards.cancelled))) +
 			kpi('coupons', 'Coupons left in the pool', number(f.couponsLeft)) +
 			'</div><p class="muted">Rewards count by the day they were created, in their current state.</p></section>'
 		);
