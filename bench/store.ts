@@ -14,6 +14,7 @@ import pg from 'pg';
 
 import { ReferralStoreApi } from '../credentials/ReferralStoreApi.credentials';
 import { seedReferrerOfSize } from './big-referrer';
+import { DASHBOARD_BIG, DASHBOARD_SMALL, dashboardAtScale } from './dashboard';
 import { ReferralProgram } from '../lib/referrals/program';
 import { generateCode } from '../lib/referrals/codes';
 import { closeAllStores, openStore } from '../lib/store';
@@ -457,13 +458,52 @@ async function benchBackend(backend: Backend) {
 	return figures;
 }
 
+async function dashboardBackend(backend: Backend): Promise<Record<string, number>> {
+	let result: Awaited<ReturnType<typeof dashboardAtScale>>;
+	if (backend === 'sqlite') {
+		const folder = mkdtempSync(join(tmpdir(), 'bench-dashboard-'));
+		try {
+			result = await dashboardAtScale({ backend: 'sqlite', path: join(folder, 'dashboard.sqlite') });
+		} finally {
+			rmSync(folder, { recursive: true, force: true });
+		}
+	} else {
+		const database = await createTestDatabase('bench_dashboard');
+		try {
+			result = await dashboardAtScale(database.config(database.freshSchema()));
+		} finally {
+			await closeAllStores();
+			await database.drop();
+		}
+	}
+	return {
+		[`dashboard_small_ms_${backend}`]: Number((result.small * 1000).toFixed(2)),
+		[`dashboard_big_ms_${backend}`]: Number((result.big * 1000).toFixed(2)),
+		[`dashboard_growth_${backend}`]: Number((result.big / result.small).toFixed(3)),
+		[`dashboard_seed_s_${backend}`]: Number(result.seedSeconds.toFixed(1)),
+	};
+}
+
 async function main(): Promise<void> {
 	const figures: Record<string, number | string> = { items: N, runs: RUNS };
 	const backends: Backend[] = ['sqlite'];
 	const probe = probePostgres();
 	if (probe.ok) backends.push('postgres');
 	else console.log(`PostgreSQL unreachable, skipped: ${probe.reason}`);
-	for (const backend of backends) Object.assign(figures, await benchBackend(backend));
+	// BENCH_PARTS=dashboard runs only the dashboard figures at scale.
+	const parts = (process.env.BENCH_PARTS ?? 'all').split(',');
+	if (parts.includes('all')) for (const backend of backends) Object.assign(figures, await benchBackend(backend));
+	for (const backend of backends) Object.assign(figures, await dashboardBackend(backend));
+	console.log(`\nDashboard figures (30 days + all time, ${DASHBOARD_BIG.toLocaleString('en')} participants and ${(DASHBOARD_BIG / 5).toLocaleString('en')} rewards`);
+	console.log(`vs ${DASHBOARD_SMALL.toLocaleString('en')} and ${(DASHBOARD_SMALL / 5).toLocaleString('en')}, seeded in bulk over 90 days), median per view:\n`);
+	console.log('backend    small ms   big ms   growth   (target: <= 3)');
+	for (const backend of backends) {
+		console.log(`${backend.padEnd(10)} ${String(figures[`dashboard_small_ms_${backend}`]).padStart(8)} ${String(figures[`dashboard_big_ms_${backend}`]).padStart(8)} ${String(figures[`dashboard_growth_${backend}`]).padStart(8)}`);
+	}
+	if (!parts.includes('all')) {
+		console.log(JSON.stringify(figures));
+		return;
+	}
 
 	console.log(`\nReferral store: ${N.toLocaleString('en')} items per operation, median of ${RUNS} runs`);
 	console.log('Ours: the Referral Campaign node in a workflow run by n8n-core, writing participants and their events;');
@@ -504,6 +544,7 @@ async function main(): Promise<void> {
 	figures.big_referrer_referrals = BIG_REFERRER;
 	figures.small_referrer_referrals = SMALL_REFERRER;
 	figures.size_qualifications = SIZE_QUALIFICATIONS;
+	figures.dashboard_participants = DASHBOARD_BIG;
 	console.log(JSON.stringify(figures));
 }
 

@@ -4,7 +4,8 @@
  * community package, the credentials and workflows imported, the sandbox as Pipedrive), then drives
  * headless Chromium over the DevTools protocol with the owner's session cookie. Then the referrer's
  * share and stats pages and an email (docs/referrer/*.png, see screenshots-referrer.ts).
- * SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only.
+ * Then the program dashboard (docs/dashboard/*.png, see screenshots-dashboard.ts).
+ * SCREENSHOTS=workflows, SCREENSHOTS=referrer or SCREENSHOTS=dashboard takes one part only.
  *
  * Needs Debian's Chromium (`apt-get install chromium`; CHROMIUM overrides /usr/bin/chromium). Not
  * part of CI: the PNGs are committed.
@@ -17,6 +18,7 @@ import { setUpOwner } from '../test/e2e/helpers/real-n8n';
 import { BUNDLED_CREDENTIALS, bundledWorkflows } from './n8n/bundle';
 import { launchChromium, type Devtools } from './chromium';
 import { PACKAGE_NAME } from './n8n/package';
+import { dashboardScreenshots } from './screenshots-dashboard';
 import { referrerScreenshots } from './screenshots-referrer';
 import { REPO_ROOT, sleep } from './n8n/proc';
 
@@ -105,11 +107,12 @@ async function nodeShots(devtools: Devtools, baseUrl: string, cookie: string): P
 	}
 }
 
-/** SCREENSHOTS=workflows or SCREENSHOTS=referrer takes one part only. */
+/** SCREENSHOTS=workflows, SCREENSHOTS=referrer or SCREENSHOTS=dashboard takes one part only. */
 async function main(): Promise<void> {
 	const part = process.env.SCREENSHOTS ?? 'all';
 	if (part === 'all' || part === 'workflows') await workflowScreenshots();
 	if (part === 'all' || part === 'referrer') await referrerScreenshots();
+	if (part === 'all' || part === 'dashboard') await dashboardScreenshots();
 }
 
 async function workflowScreenshots(): Promise<void> {

@@ -29,6 +29,7 @@ import { startSandbox, type Sandbox } from '../sandbox';
 import { startMailCatcher, type MailCatcher } from './mail-catcher';
 import {
 	BUNDLED_CREDENTIALS,
+	DASHBOARD_USER,
 	BUNDLED_PATHS,
 	bundledCredentialFiles,
 	bundledWorkflows,
@@ -65,6 +66,8 @@ interface DemoState {
 	qualifyKey: string;
 	portalSecret: string;
 	ownerPassword: string;
+	/** The program dashboard's Basic Auth password: DASHBOARD_PASSWORD, else made on the first start. */
+	dashboardPassword: string;
 }
 
 function say(message = ''): void {
@@ -200,6 +203,7 @@ async function importDemoData(n8nDir: string, state: DemoState, pipedrive: Piped
 			pipedrive,
 			qualifyKey: state.qualifyKey,
 			portalSecret: state.portalSecret,
+			dashboardPassword: state.dashboardPassword,
 		}),
 		demoMailCredentialFile(smtpPort),
 	];
@@ -261,6 +265,7 @@ function readState(): DemoState {
 		qualifyKey: saved.qualifyKey ?? randomBytes(18).toString('base64url'),
 		portalSecret: saved.portalSecret ?? randomBytes(36).toString('base64url'),
 		ownerPassword: saved.ownerPassword ?? `Demo-${randomBytes(6).toString('hex')}`,
+		dashboardPassword: process.env.DASHBOARD_PASSWORD || saved.dashboardPassword || randomBytes(12).toString('base64url'),
 	};
 }
 
@@ -350,6 +355,8 @@ function printNextSteps(options: { port: number; sandbox?: Sandbox; mail?: MailC
 	}
 	say(`  4. Or qualify by code from any system:`);
 	say(`     curl -X POST ${url}/webhook/${BUNDLED_PATHS.qualifyWebhook} -H '${QUALIFY_KEY_HEADER}: ${options.state.qualifyKey}' -H 'content-type: application/json' -d '{"code": "CODE-OF-A-REFERRED-PERSON"}'`);
+	say(`  5. The team's program dashboard (KPIs, funnel, trends, leaderboard, rewards to approve):`);
+	say(`     ${url}/webhook/${BUNDLED_PATHS.dashboard}   log in as ${DASHBOARD_USER} / ${options.state.dashboardPassword} (set DASHBOARD_PASSWORD to choose it)`);
 	say('');
 	if (sandbox) {
 		say(`Pipedrive sandbox: ${sandbox.url.replace('127.0.0.1', 'localhost')}/__admin/ lists its admin commands (state, deals, webhooks).`);

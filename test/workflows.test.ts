@@ -45,6 +45,7 @@ const CORE_NODES: Record<string, number[]> = {
 const EXPECTED_FILES = [
 	'issue-rewards.json',
 	'notify-referrers.json',
+	'program-dashboard.json',
 	'qualify-on-deal-stage.json',
 	'qualify-with-code-webhook.json',
 	'referred-signup.json',
@@ -92,7 +93,7 @@ function parameterProblems(node: BundledWorkflowNode, description: INodeTypeDesc
 }
 
 describe('bundled workflows (workflows/*.json)', () => {
-	it('are the nine the README lists, each importable as is (id, name, active, v1 execution order)', () => {
+	it('are the ten the README lists, each importable as is (id, name, active, v1 execution order)', () => {
 		expect(workflows.map(({ file }) => file)).toEqual(EXPECTED_FILES);
 		for (const { file, workflow } of workflows) {
 			expect({ file, id: workflow.id }).toEqual({ file, id: expect.stringMatching(/^[A-Za-z0-9]{16}$/) });
@@ -177,7 +178,9 @@ describe('bundled workflows (workflows/*.json)', () => {
 		const referred = forms.find((form) => form.parameters.options.path === BUNDLED_PATHS.referredForm)!;
 		expect(referred.parameters.formFields.values).toContainEqual({ fieldName: 'ref', fieldType: 'hiddenField' });
 
-		const webhooks = allNodes.filter(({ node }) => node.type === 'n8n-nodes-base.webhook').map(({ node }) => node);
+		const webhooks = allNodes
+			.filter(({ node }) => node.type === 'n8n-nodes-base.webhook' && node.parameters.path !== BUNDLED_PATHS.dashboard)
+			.map(({ node }) => node);
 		const qualify = webhooks.filter((node) => node.parameters.httpMethod === 'POST');
 		expect(qualify).toEqual([
 			expect.objectContaining({
@@ -216,6 +219,28 @@ describe('bundled workflows (workflows/*.json)', () => {
 				}
 			};
 			walk(form.name, false, new Set());
+		}
+	});
+
+	it('serve the program dashboard only behind Basic Auth: GET renders, POST applies a button, both as HTML that no page may frame', () => {
+		const { workflow } = workflows.find(({ file }) => file === 'program-dashboard.json')!;
+		const byName = new Map(workflow.nodes.map((node) => [node.name, node]));
+		const hooks = workflow.nodes.filter((node) => node.type === 'n8n-nodes-base.webhook');
+		expect(hooks.map((node) => [node.parameters.httpMethod, node.parameters.path, node.parameters.authentication, node.credentials])).toEqual([
+			['GET', BUNDLED_PATHS.dashboard, 'basicAuth', { httpBasicAuth: BUNDLED_CREDENTIALS.dashboardLogin }],
+			['POST', BUNDLED_PATHS.dashboard, 'basicAuth', { httpBasicAuth: BUNDLED_CREDENTIALS.dashboardLogin }],
+		]);
+		for (const hook of hooks) {
+			const renderer = byName.get(workflow.connections[hook.name].main[0][0].node)!;
+			expect(renderer).toMatchObject({
+				type: 'n8n-nodes-pipedrive-referrals.referralDashboard',
+				parameters: { operation: hook.parameters.httpMethod === 'GET' ? 'renderPage' : 'handleAction' },
+				credentials: { referralPortalApi: BUNDLED_CREDENTIALS.portal },
+			});
+			const respond = byName.get(workflow.connections[renderer.name].main[0][0].node)!;
+			expect(respond.parameters.options.responseHeaders.entries).toEqual(
+				expect.arrayContaining([{ name: 'x-frame-options', value: 'DENY' }, { name: 'cache-control', value: 'no-store' }]),
+			);
 		}
 	});
 

@@ -1,3 +1,4 @@
+import { getDashboardFigures, type DashboardFigures, type FigureOptions } from '../dashboard/figures';
 import type { Page, ParticipantFilter, PipedriveIds, ReferralCounts, ReferralStore } from '../store/types';
 import type { BatchOptions, Outcome } from './batch';
 import * as campaigns from './campaigns';
@@ -91,6 +92,11 @@ export class ReferralProgram {
 
 	getCampaignStats(id: number, topReferrers = 10): Promise<CampaignStats> {
 		return campaigns.getCampaignStats(this.ctx, id, topReferrers);
+	}
+
+	/** The dashboard's figures over a period in a time zone; the cost follows the period, not the campaign's size. */
+	getDashboardFigures(id: number, options: FigureOptions = {}): Promise<DashboardFigures> {
+		return getDashboardFigures(this.ctx, id, options);
 	}
 
 	// ---- enrolment and registration ----

@@ -75,6 +75,41 @@ export type RewardPatch = Partial<
 	Pick<Reward, 'status' | 'leaseUntil' | 'attempts' | 'externalRef' | 'failureReason' | 'couponCode' | 'issuedAt' | 'dueAt'>
 >;
 
+export interface TallyRow {
+	metric: string;
+	/** Empty for counts that have no currency. */
+	currency: string;
+	bucket: number;
+	n: number;
+	amount: number;
+}
+
+export interface SeriesSpan {
+	from: number;
+	to: number;
+	width: number;
+}
+
+export interface SeriesRow {
+	metric: string;
+	span: number;
+	slice: number;
+	n: number;
+}
+
+export interface BoardRow {
+	participantId: number;
+	email: string | null;
+	firstName: string | null;
+	lastName: string | null;
+	code: string;
+	pipedrivePersonId: number | null;
+	referrals: number;
+	qualified: number;
+	/** The referrer's rewards that are not cancelled. */
+	liveRewards: number;
+}
+
 export interface RewardFilter {
 	campaignId?: number;
 	beneficiaryId?: number;
@@ -242,6 +277,24 @@ export interface StoreTransaction {
 	eraseParticipant(id: number, now: string): Promise<Participant | null>;
 	/** Erased participants count in every figure; `topReferrers` is ordered by qualified, then referrals. */
 	campaignStats(campaignId: number, topReferrers: number): Promise<CampaignStats>;
+	/**
+	 * The campaign's dashboard tallies (kept by triggers, see lib/dashboard/metrics.ts) of these
+	 * metrics, summed per metric in each slice of each span: a span is buckets from <= b < to, cut
+	 * into slices `width` buckets long (a bucket is a quarter hour, Unix seconds / 900). Rows carry
+	 * the span's index and the slice's index in it. Cost follows the buckets read, not the campaign's size.
+	 */
+	dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]>;
+	/** The first bucket the campaign has a tally in, or null. */
+	dashboardFirstBucket(campaignId: number): Promise<number | null>;
+	/** The same tallies summed per metric and currency (bucket 0), in the database. */
+	dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]>;
+	/**
+	 * Brings the tallies up to date where a backend keeps them as appended deltas (PostgreSQL: no
+	 * writer waits on a shared tally row); a no-op elsewhere. Reads are right either way; folding keeps them cheap.
+	 */
+	foldDashboardTallies(campaignId: number): Promise<void>;
+	/** The campaign's best referrers by qualified, then referrals, then id; read from an index. */
+	referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]>;
 
 	/**
 	 * Records that the change identified by `key` (e.g. a Pipedrive event id) was applied. False when

@@ -17,7 +17,11 @@ export const BUNDLED_CREDENTIALS = {
 	pipedrive: { id: 'pipedriveRefApi1', name: 'Pipedrive (referrals)' },
 	qualifyKey: { id: 'referralQualifyK', name: 'Referral qualify key' },
 	portal: { id: 'referralPortal01', name: 'Referral Portal secret' },
+	dashboardLogin: { id: 'referralDashAuth', name: 'Referral dashboard login' },
 } as const;
+
+/** The program dashboard's Basic Auth user (the password is given, or made at random). */
+export const DASHBOARD_USER = 'team';
 
 /** The header the qualify-with-code webhook checks (its Header Auth credential's name). */
 export const QUALIFY_KEY_HEADER = 'X-Referral-Key';
@@ -29,6 +33,7 @@ export const BUNDLED_PATHS = {
 	qualifyWebhook: 'referrals/qualify',
 	sharePage: 'referrals/share',
 	statsPage: 'referrals/stats',
+	dashboard: 'referrals/dashboard',
 } as const;
 
 export interface BundledWorkflowNode {
@@ -76,9 +81,15 @@ export interface PipedriveSettings {
 
 /**
  * The bundled credentials in the shape `n8n import:credentials` takes (plain data: the import
- * encrypts it with the instance's key). Without a portal secret, a random one is made.
+ * encrypts it with the instance's key). Without a portal secret or a dashboard password, random ones are made.
  */
-export function bundledCredentialFiles(settings: { store: StoreSettings; pipedrive: PipedriveSettings; qualifyKey: string; portalSecret?: string }): unknown[] {
+export function bundledCredentialFiles(settings: {
+	store: StoreSettings;
+	pipedrive: PipedriveSettings;
+	qualifyKey: string;
+	portalSecret?: string;
+	dashboardPassword?: string;
+}): unknown[] {
 	const store =
 		settings.store.backend === 'sqlite'
 			? { backend: 'sqlite', sqlitePath: settings.store.sqlitePath }
@@ -96,6 +107,11 @@ export function bundledCredentialFiles(settings: { store: StoreSettings; pipedri
 		},
 		{ ...BUNDLED_CREDENTIALS.qualifyKey, type: 'httpHeaderAuth', data: { name: QUALIFY_KEY_HEADER, value: settings.qualifyKey } },
 		{ ...BUNDLED_CREDENTIALS.portal, type: 'referralPortalApi', data: { secret: settings.portalSecret ?? randomBytes(36).toString('base64url') } },
+		{
+			...BUNDLED_CREDENTIALS.dashboardLogin,
+			type: 'httpBasicAuth',
+			data: { user: DASHBOARD_USER, password: settings.dashboardPassword ?? randomBytes(18).toString('base64url') },
+		},
 	];
 }
 

@@ -64,7 +64,7 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 
 		const { data } = (await getJson(n8n.instance, '/rest/workflows', cookie)) as { data: Array<{ id: string; active: boolean }> };
 		const bundled = bundledWorkflows().map(({ workflow }) => workflow.id);
-		expect(bundled).toHaveLength(9);
+		expect(bundled).toHaveLength(10);
 		for (const id of bundled) expect(data.find((workflow) => workflow.id === id)).toMatchObject({ active: true });
 
 		for (const form of [BUNDLED_PATHS.referrerForm, BUNDLED_PATHS.referredForm]) {

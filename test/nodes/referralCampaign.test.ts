@@ -117,6 +117,9 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 			expect((await ok('get-campaigns', [{}])).json(NODE).map((c) => c.slug)).toEqual(['spring-2026']);
 			const stats = (await ok('campaign-stats', [{ campaign: 'spring-2026' }])).json(NODE)[0];
 			expect(stats).toMatchObject({ campaignName: 'Spring 2026', participants: 0, conversionRate: 0 });
+			// The dashboard's figures for the default period (30 days) in the workflow's time zone.
+			expect(stats.dashboard).toMatchObject({ period: '30', timeZone: expect.any(String), referredSignups: 0, funnel: { referred: 0, sent: 0, qualified: 0, rewarded: 0 } });
+			expect((stats.dashboard as { daily: unknown[] }).daily).toHaveLength(30);
 		});
 
 		it('refuses an update with nothing to update', async () => {

@@ -25,6 +25,7 @@ import {
 } from '../../referrals/model';
 import { redact, StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
+	BoardRow,
 	CampaignInsert,
 	CampaignPatch,
 	ClaimRequest,
@@ -45,7 +46,11 @@ import type {
 	RewardInsert,
 	RewardPatch,
 	StoreTransaction,
+	SeriesRow,
+	SeriesSpan,
+	TallyRow,
 } from '../types';
+import * as dashboard from './dashboard';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
 import * as reviews from './reviews';
 
@@ -1102,6 +1107,26 @@ class PostgresTransaction implements StoreTransaction {
 			conversionRate: referrals.total === 0 ? 0 : referrals.qualified / referrals.total,
 			topReferrers: top,
 		};
+	}
+
+	async dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]> {
+		return await dashboard.dashboardSeries((sql, params) => this.q(sql, params), campaignId, metrics, spans);
+	}
+
+	async dashboardFirstBucket(campaignId: number): Promise<number | null> {
+		return await dashboard.dashboardFirstBucket((sql, params) => this.q(sql, params), campaignId);
+	}
+
+	async dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return await dashboard.dashboardTotals((sql, params) => this.q(sql, params), campaignId, fromBucket, toBucket);
+	}
+
+	async foldDashboardTallies(campaignId: number): Promise<void> {
+		await dashboard.foldDashboardTallies((sql, params) => this.q(sql, params), this.schema, campaignId);
+	}
+
+	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
+		return await dashboard.referrerBoard((sql, params) => this.q(sql, params), campaignId, toLimit(limit));
 	}
 
 	async appendEvents(events: EventInsert[], now: string): Promise<void> {

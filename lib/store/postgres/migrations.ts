@@ -280,4 +280,153 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			)`,
 		],
 	},
+	{
+		version: 10,
+		name: 'dashboard tallies: figures per campaign and quarter hour, and a leaderboard, kept by triggers',
+		statements: [
+			// The dashboard's figures cost the same whatever the campaign's size: counts per campaign,
+			// metric, currency and quarter hour (bucket = Unix seconds / 900; a quarter hour divides
+			// every time zone's offset, so any zone's days are whole buckets). Participants count at
+			// their sign-up (cohort metrics follow the referral's later state), qualifications at
+			// qualified_at, rewards at their creation by current status. See lib/dashboard/metrics.ts.
+			`CREATE TABLE dashboard_tallies (
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				metric text NOT NULL,
+				currency text NOT NULL,
+				bucket bigint NOT NULL,
+				n bigint NOT NULL,
+				amount numeric NOT NULL,
+				PRIMARY KEY (campaign_id, bucket, metric, currency)
+			)`,
+			// The same figures per UTC day (bucket / 96), written by the fold with the tallies: a period's
+			// totals read whole days here and only the ragged ends from the quarter hours.
+			`CREATE TABLE dashboard_days (
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				day bigint NOT NULL,
+				metric text NOT NULL,
+				currency text NOT NULL,
+				n bigint NOT NULL,
+				amount numeric NOT NULL,
+				PRIMARY KEY (campaign_id, day, metric, currency)
+			)`,
+			// Triggers only append here: concurrent writers (8 workers claiming rewards, say) never wait
+			// on one another's tally rows nor deadlock on them. Reading the dashboard first folds a
+			// campaign's deltas into dashboard_tallies (one folder at a time, under an advisory lock),
+			// so what is read follows the writes since the last view, not the campaign's size.
+			`CREATE TABLE dashboard_deltas (
+				campaign_id bigint NOT NULL,
+				metric text NOT NULL,
+				currency text NOT NULL,
+				bucket bigint NOT NULL,
+				n bigint NOT NULL,
+				amount numeric NOT NULL
+			)`,
+			`CREATE INDEX dashboard_deltas_time ON dashboard_deltas (campaign_id, bucket)`,
+			// Referrals and qualified referrals per referrer, sorted by an index: the top N is N rows.
+			`CREATE TABLE referrer_board (
+				referrer_id bigint PRIMARY KEY REFERENCES participants (id),
+				campaign_id bigint NOT NULL REFERENCES campaigns (id),
+				referrals integer NOT NULL,
+				qualified integer NOT NULL
+			)`,
+			`CREATE INDEX referrer_board_rank ON referrer_board (campaign_id, qualified DESC, referrals DESC, referrer_id)`,
+			// The lists of rewards needing a person, and the reversal-needed events, per campaign.
+			`CREATE INDEX rewards_campaign_status ON rewards (campaign_id, status, id)`,
+			`CREATE INDEX events_campaign_type ON events (campaign_id, type, id)`,
+			`CREATE FUNCTION dashboard_bucket(at timestamptz) RETURNS bigint LANGUAGE sql IMMUTABLE AS
+			$$ SELECT floor(extract(epoch FROM at) / 900)::bigint $$`,
+			// Figures of the rows already there.
+			`INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+			SELECT campaign_id, metric, '', bucket, count(*), 0 FROM (
+				SELECT campaign_id, 'signup' AS metric, dashboard_bucket(created_at) AS bucket FROM participants
+				UNION ALL SELECT campaign_id, 'referrer', dashboard_bucket(created_at) FROM participants WHERE referred_by IS NULL
+				UNION ALL SELECT campaign_id, 'referral', dashboard_bucket(created_at) FROM participants WHERE referred_by IS NOT NULL
+				UNION ALL SELECT campaign_id, 'referral_sent', dashboard_bucket(created_at) FROM participants WHERE referred_by IS NOT NULL
+					AND (pipedrive_person_id IS NOT NULL OR pipedrive_lead_id IS NOT NULL OR pipedrive_deal_id IS NOT NULL)
+				UNION ALL SELECT campaign_id, 'referral_qualified', dashboard_bucket(created_at) FROM participants
+					WHERE referred_by IS NOT NULL AND referral_status = 'qualified'
+				UNION ALL SELECT campaign_id, 'qualification', dashboard_bucket(qualified_at) FROM participants
+					WHERE referred_by IS NOT NULL AND referral_status = 'qualified' AND qualified_at IS NOT NULL
+				UNION ALL SELECT p.campaign_id, 'referral_rewarded', dashboard_bucket(p.created_at) FROM participants AS p
+					WHERE p.referred_by IS NOT NULL AND EXISTS (SELECT 1 FROM rewards AS r WHERE r.referral_id = p.id AND r.status = 'issued')
+			) AS figures GROUP BY campaign_id, metric, bucket`,
+			`INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+			SELECT campaign_id, 'reward:' || status, coalesce(currency, ''), dashboard_bucket(created_at), count(*), coalesce(sum(amount), 0)
+			FROM rewards GROUP BY 1, 2, 3, 4`,
+			`INSERT INTO referrer_board (referrer_id, campaign_id, referrals, qualified)
+			SELECT referred_by, campaign_id, count(*), count(*) FILTER (WHERE referral_status = 'qualified') FROM participants
+			WHERE referred_by IS NOT NULL GROUP BY referred_by, campaign_id`,
+			`INSERT INTO dashboard_days (campaign_id, day, metric, currency, n, amount)
+			SELECT campaign_id, bucket / 96, metric, currency, sum(n), sum(amount) FROM dashboard_tallies GROUP BY 1, 2, 3, 4`,
+			// SET search_path FROM CURRENT: the functions find this schema's tables whoever fires them.
+			`CREATE FUNCTION dashboard_add(campaign bigint, what text, cur text, at timestamptz, dn integer, damount numeric)
+			RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			BEGIN
+				IF dn = 0 AND damount = 0 THEN RETURN; END IF;
+				INSERT INTO dashboard_deltas (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (campaign, what, cur, dashboard_bucket(at), dn, damount);
+			END $$`,
+			`CREATE FUNCTION dashboard_follow_participant() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			DECLARE
+				old_sent boolean := TG_OP = 'UPDATE' AND (OLD.pipedrive_person_id IS NOT NULL OR OLD.pipedrive_lead_id IS NOT NULL OR OLD.pipedrive_deal_id IS NOT NULL);
+				new_sent boolean := NEW.pipedrive_person_id IS NOT NULL OR NEW.pipedrive_lead_id IS NOT NULL OR NEW.pipedrive_deal_id IS NOT NULL;
+				old_qualified boolean := TG_OP = 'UPDATE' AND OLD.referral_status = 'qualified';
+				new_qualified boolean := NEW.referral_status = 'qualified';
+			BEGIN
+				IF TG_OP = 'INSERT' THEN
+					PERFORM dashboard_add(NEW.campaign_id, 'signup', '', NEW.created_at, 1, 0);
+					PERFORM dashboard_add(NEW.campaign_id, CASE WHEN NEW.referred_by IS NULL THEN 'referrer' ELSE 'referral' END, '', NEW.created_at, 1, 0);
+					IF NEW.referred_by IS NOT NULL THEN
+						INSERT INTO referrer_board AS b (referrer_id, campaign_id, referrals, qualified)
+						VALUES (NEW.referred_by, NEW.campaign_id, 1, new_qualified::integer)
+						ON CONFLICT (referrer_id) DO UPDATE SET referrals = b.referrals + 1, qualified = b.qualified + excluded.qualified;
+					END IF;
+				ELSIF NEW.referred_by IS NOT NULL AND old_qualified <> new_qualified THEN
+					UPDATE referrer_board SET qualified = qualified + new_qualified::integer - old_qualified::integer WHERE referrer_id = NEW.referred_by;
+				END IF;
+				IF NEW.referred_by IS NULL THEN RETURN NULL; END IF;
+				PERFORM dashboard_add(NEW.campaign_id, 'referral_sent', '', NEW.created_at, new_sent::integer - old_sent::integer, 0);
+				PERFORM dashboard_add(NEW.campaign_id, 'referral_qualified', '', NEW.created_at, new_qualified::integer - old_qualified::integer, 0);
+				IF TG_OP = 'UPDATE' AND (OLD.referral_status IS DISTINCT FROM NEW.referral_status OR OLD.qualified_at IS DISTINCT FROM NEW.qualified_at) THEN
+					IF old_qualified AND OLD.qualified_at IS NOT NULL THEN
+						PERFORM dashboard_add(NEW.campaign_id, 'qualification', '', OLD.qualified_at, -1, 0);
+					END IF;
+					IF new_qualified AND NEW.qualified_at IS NOT NULL THEN
+						PERFORM dashboard_add(NEW.campaign_id, 'qualification', '', NEW.qualified_at, 1, 0);
+					END IF;
+				ELSIF TG_OP = 'INSERT' AND new_qualified AND NEW.qualified_at IS NOT NULL THEN
+					PERFORM dashboard_add(NEW.campaign_id, 'qualification', '', NEW.qualified_at, 1, 0);
+				END IF;
+				RETURN NULL;
+			END $$`,
+			`CREATE FUNCTION dashboard_follow_reward() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+			DECLARE
+				old_issued boolean := TG_OP = 'UPDATE' AND OLD.status = 'issued';
+				new_issued boolean := NEW.status = 'issued';
+			BEGIN
+				IF TG_OP = 'UPDATE' THEN
+					PERFORM dashboard_add(OLD.campaign_id, 'reward:' || OLD.status, coalesce(OLD.currency, ''), OLD.created_at, -1, -coalesce(OLD.amount, 0));
+				END IF;
+				PERFORM dashboard_add(NEW.campaign_id, 'reward:' || NEW.status, coalesce(NEW.currency, ''), NEW.created_at, 1, coalesce(NEW.amount, 0));
+				-- A referral counts as rewarded while at least one of its rewards is issued.
+				IF old_issued <> new_issued AND NEW.referral_id IS NOT NULL
+					AND NOT EXISTS (SELECT 1 FROM rewards AS r WHERE r.referral_id = NEW.referral_id AND r.status = 'issued' AND r.id <> NEW.id) THEN
+					PERFORM dashboard_add(NEW.campaign_id, 'referral_rewarded', '', p.created_at, CASE WHEN new_issued THEN 1 ELSE -1 END, 0)
+					FROM participants AS p WHERE p.id = NEW.referral_id;
+				END IF;
+				RETURN NULL;
+			END $$`,
+			`CREATE TRIGGER dashboard_on_participant_insert AFTER INSERT ON participants FOR EACH ROW
+			EXECUTE FUNCTION dashboard_follow_participant()`,
+			`CREATE TRIGGER dashboard_on_participant_update
+			AFTER UPDATE OF referral_status, qualified_at, pipedrive_person_id, pipedrive_lead_id, pipedrive_deal_id ON participants FOR EACH ROW
+			EXECUTE FUNCTION dashboard_follow_participant()`,
+			`CREATE TRIGGER dashboard_on_reward_insert AFTER INSERT ON rewards FOR EACH ROW EXECUTE FUNCTION dashboard_follow_reward()`,
+			// Also fired by insertRewards reviving a cancelled identity (ON CONFLICT DO UPDATE).
+			`CREATE TRIGGER dashboard_on_reward_update AFTER UPDATE OF status, amount, currency, created_at ON rewards FOR EACH ROW
+			WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.amount IS DISTINCT FROM NEW.amount
+				OR OLD.currency IS DISTINCT FROM NEW.currency OR OLD.created_at IS DISTINCT FROM NEW.created_at)
+			EXECUTE FUNCTION dashboard_follow_reward()`,
+		],
+	},
 ];

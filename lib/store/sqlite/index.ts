@@ -26,6 +26,7 @@ import {
 } from '../../referrals/model';
 import { StoreClosedError, StoreError, StoreOpenError, TransactionStateError } from '../errors';
 import type {
+	BoardRow,
 	CampaignInsert,
 	CampaignPatch,
 	ClaimRequest,
@@ -46,7 +47,11 @@ import type {
 	RewardPatch,
 	SqliteStoreConfig,
 	StoreTransaction,
+	SeriesRow,
+	SeriesSpan,
+	TallyRow,
 } from '../types';
+import * as dashboard from './dashboard';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
 import * as reviews from './reviews';
@@ -1106,6 +1111,24 @@ class SqliteTransaction implements StoreTransaction {
 			conversionRate: referrals.total === 0 ? 0 : referrals.qualified / referrals.total,
 			topReferrers: top,
 		};
+	}
+
+	async dashboardSeries(campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]> {
+		return dashboard.dashboardSeries((sql) => this.stmt(sql), campaignId, metrics, spans);
+	}
+
+	async dashboardFirstBucket(campaignId: number): Promise<number | null> {
+		return dashboard.dashboardFirstBucket((sql) => this.stmt(sql), campaignId);
+	}
+
+	async dashboardTotals(campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
+		return dashboard.dashboardTotals((sql) => this.stmt(sql), campaignId, fromBucket, toBucket);
+	}
+
+	async foldDashboardTallies(): Promise<void> {}
+
+	async referrerBoard(campaignId: number, limit: number): Promise<BoardRow[]> {
+		return dashboard.referrerBoard((sql) => this.stmt(sql), campaignId, toLimit(limit));
 	}
 
 	async appendEvents(events: EventInsert[], now: string): Promise<void> {

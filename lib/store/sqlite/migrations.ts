@@ -303,4 +303,154 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			) STRICT`,
 		],
 	},
+	{
+		version: 10,
+		name: 'dashboard tallies: figures per campaign and quarter hour, and a leaderboard, kept by triggers',
+		statements: [
+			// The dashboard's figures cost the same whatever the campaign's size: counts per campaign,
+			// metric, currency and quarter hour (bucket = Unix seconds / 900; a quarter hour divides
+			// every time zone's offset, so any zone's days are whole buckets). Participants count at
+			// their sign-up (cohort metrics follow the referral's later state), qualifications at
+			// qualified_at, rewards at their creation by current status. See lib/dashboard/metrics.ts.
+			`CREATE TABLE dashboard_tallies (
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				metric TEXT NOT NULL,
+				currency TEXT NOT NULL,
+				bucket INTEGER NOT NULL,
+				n INTEGER NOT NULL,
+				amount REAL NOT NULL,
+				PRIMARY KEY (campaign_id, bucket, metric, currency)
+			) STRICT, WITHOUT ROWID`,
+			// The same figures per UTC day (bucket / 96), kept from the tallies by the triggers below:
+			// a period's totals read whole days here and only the ragged ends from the quarter hours.
+			`CREATE TABLE dashboard_days (
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				day INTEGER NOT NULL,
+				metric TEXT NOT NULL,
+				currency TEXT NOT NULL,
+				n INTEGER NOT NULL,
+				amount REAL NOT NULL,
+				PRIMARY KEY (campaign_id, day, metric, currency)
+			) STRICT, WITHOUT ROWID`,
+			// Referrals and qualified referrals per referrer, sorted by an index: the top N is N rows.
+			`CREATE TABLE referrer_board (
+				referrer_id INTEGER PRIMARY KEY REFERENCES participants (id),
+				campaign_id INTEGER NOT NULL REFERENCES campaigns (id),
+				referrals INTEGER NOT NULL,
+				qualified INTEGER NOT NULL
+			) STRICT`,
+			`CREATE INDEX referrer_board_rank ON referrer_board (campaign_id, qualified DESC, referrals DESC, referrer_id)`,
+			// The lists of rewards needing a person, and the reversal-needed events, per campaign.
+			`CREATE INDEX rewards_campaign_status ON rewards (campaign_id, status, id)`,
+			`CREATE INDEX events_campaign_type ON events (campaign_id, type, id)`,
+			// Figures of the rows already there.
+			`INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+			SELECT campaign_id, metric, '', bucket, count(*), 0 FROM (
+				SELECT campaign_id, 'signup' AS metric, unixepoch(created_at) / 900 AS bucket FROM participants
+				UNION ALL SELECT campaign_id, 'referrer', unixepoch(created_at) / 900 FROM participants WHERE referred_by IS NULL
+				UNION ALL SELECT campaign_id, 'referral', unixepoch(created_at) / 900 FROM participants WHERE referred_by IS NOT NULL
+				UNION ALL SELECT campaign_id, 'referral_sent', unixepoch(created_at) / 900 FROM participants WHERE referred_by IS NOT NULL
+					AND (pipedrive_person_id IS NOT NULL OR pipedrive_lead_id IS NOT NULL OR pipedrive_deal_id IS NOT NULL)
+				UNION ALL SELECT campaign_id, 'referral_qualified', unixepoch(created_at) / 900 FROM participants
+					WHERE referred_by IS NOT NULL AND referral_status = 'qualified'
+				UNION ALL SELECT campaign_id, 'qualification', unixepoch(qualified_at) / 900 FROM participants
+					WHERE referred_by IS NOT NULL AND referral_status = 'qualified' AND qualified_at IS NOT NULL
+				UNION ALL SELECT p.campaign_id, 'referral_rewarded', unixepoch(p.created_at) / 900 FROM participants AS p
+					WHERE p.referred_by IS NOT NULL AND EXISTS (SELECT 1 FROM rewards AS r WHERE r.referral_id = p.id AND r.status = 'issued')
+			) GROUP BY campaign_id, metric, bucket`,
+			`INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+			SELECT campaign_id, 'reward:' || status, coalesce(currency, ''), unixepoch(created_at) / 900, count(*), coalesce(sum(amount), 0)
+			FROM rewards GROUP BY 1, 2, 3, 4`,
+			`INSERT INTO referrer_board (referrer_id, campaign_id, referrals, qualified)
+			SELECT referred_by, campaign_id, count(*), sum(referral_status = 'qualified') FROM participants
+			WHERE referred_by IS NOT NULL GROUP BY referred_by, campaign_id`,
+			`INSERT INTO dashboard_days (campaign_id, day, metric, currency, n, amount)
+			SELECT campaign_id, bucket / 96, metric, currency, sum(n), sum(amount) FROM dashboard_tallies GROUP BY 1, 2, 3, 4`,
+			// Fired by the tallies' own inserts and upserts (an upsert's DO UPDATE fires UPDATE triggers).
+			`CREATE TRIGGER dashboard_days_on_insert AFTER INSERT ON dashboard_tallies
+			BEGIN
+				INSERT INTO dashboard_days (campaign_id, day, metric, currency, n, amount)
+				VALUES (NEW.campaign_id, NEW.bucket / 96, NEW.metric, NEW.currency, NEW.n, NEW.amount)
+				ON CONFLICT (campaign_id, day, metric, currency) DO UPDATE SET n = n + excluded.n, amount = amount + excluded.amount;
+			END`,
+			`CREATE TRIGGER dashboard_days_on_update AFTER UPDATE ON dashboard_tallies
+			BEGIN
+				UPDATE dashboard_days SET n = n + NEW.n - OLD.n, amount = amount + NEW.amount - OLD.amount
+				WHERE campaign_id = NEW.campaign_id AND day = NEW.bucket / 96 AND metric = NEW.metric AND currency = NEW.currency;
+			END`,
+			`CREATE TRIGGER dashboard_on_participant_insert AFTER INSERT ON participants
+			BEGIN
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				SELECT NEW.campaign_id, metric, '', bucket, 1, 0 FROM (
+					SELECT 'signup' AS metric, unixepoch(NEW.created_at) / 900 AS bucket
+					UNION ALL SELECT CASE WHEN NEW.referred_by IS NULL THEN 'referrer' ELSE 'referral' END, unixepoch(NEW.created_at) / 900
+					UNION ALL SELECT 'referral_sent', unixepoch(NEW.created_at) / 900 WHERE NEW.referred_by IS NOT NULL
+						AND (NEW.pipedrive_person_id IS NOT NULL OR NEW.pipedrive_lead_id IS NOT NULL OR NEW.pipedrive_deal_id IS NOT NULL)
+					UNION ALL SELECT 'referral_qualified', unixepoch(NEW.created_at) / 900
+						WHERE NEW.referred_by IS NOT NULL AND NEW.referral_status = 'qualified'
+					UNION ALL SELECT 'qualification', unixepoch(NEW.qualified_at) / 900
+						WHERE NEW.referred_by IS NOT NULL AND NEW.referral_status = 'qualified' AND NEW.qualified_at IS NOT NULL
+				) WHERE true
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + 1;
+				INSERT INTO referrer_board (referrer_id, campaign_id, referrals, qualified)
+				SELECT NEW.referred_by, NEW.campaign_id, 1, NEW.referral_status = 'qualified' WHERE NEW.referred_by IS NOT NULL
+				ON CONFLICT (referrer_id) DO UPDATE SET referrals = referrals + 1, qualified = qualified + excluded.qualified;
+			END`,
+			`CREATE TRIGGER dashboard_on_referral_sent AFTER UPDATE OF pipedrive_person_id, pipedrive_lead_id, pipedrive_deal_id ON participants
+			WHEN NEW.referred_by IS NOT NULL
+				AND (OLD.pipedrive_person_id IS NOT NULL OR OLD.pipedrive_lead_id IS NOT NULL OR OLD.pipedrive_deal_id IS NOT NULL)
+					<> (NEW.pipedrive_person_id IS NOT NULL OR NEW.pipedrive_lead_id IS NOT NULL OR NEW.pipedrive_deal_id IS NOT NULL)
+			BEGIN
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (NEW.campaign_id, 'referral_sent', '', unixepoch(NEW.created_at) / 900,
+					CASE WHEN NEW.pipedrive_person_id IS NOT NULL OR NEW.pipedrive_lead_id IS NOT NULL OR NEW.pipedrive_deal_id IS NOT NULL THEN 1 ELSE -1 END, 0)
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + excluded.n;
+			END`,
+			`CREATE TRIGGER dashboard_on_referral_status AFTER UPDATE OF referral_status, qualified_at ON participants
+			WHEN NEW.referred_by IS NOT NULL AND (OLD.referral_status IS NOT NEW.referral_status OR OLD.qualified_at IS NOT NEW.qualified_at)
+			BEGIN
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				SELECT NEW.campaign_id, metric, '', bucket, delta, 0 FROM (
+					SELECT 'referral_qualified' AS metric, unixepoch(NEW.created_at) / 900 AS bucket,
+						(NEW.referral_status = 'qualified') - (OLD.referral_status = 'qualified') AS delta
+					UNION ALL SELECT 'qualification', unixepoch(OLD.qualified_at) / 900, -1
+						WHERE OLD.referral_status = 'qualified' AND OLD.qualified_at IS NOT NULL
+					UNION ALL SELECT 'qualification', unixepoch(NEW.qualified_at) / 900, 1
+						WHERE NEW.referral_status = 'qualified' AND NEW.qualified_at IS NOT NULL
+				) WHERE delta <> 0
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + excluded.n;
+				UPDATE referrer_board SET qualified = qualified + (NEW.referral_status = 'qualified') - (OLD.referral_status = 'qualified')
+				WHERE referrer_id = NEW.referred_by AND (NEW.referral_status = 'qualified') <> (OLD.referral_status = 'qualified');
+			END`,
+			`CREATE TRIGGER dashboard_on_reward_insert AFTER INSERT ON rewards
+			BEGIN
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (NEW.campaign_id, 'reward:' || NEW.status, coalesce(NEW.currency, ''), unixepoch(NEW.created_at) / 900, 1, coalesce(NEW.amount, 0))
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + 1, amount = amount + excluded.amount;
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				SELECT NEW.campaign_id, 'referral_rewarded', '', unixepoch(p.created_at) / 900, 1, 0 FROM participants AS p
+				WHERE NEW.status = 'issued' AND p.id = NEW.referral_id
+					AND NOT EXISTS (SELECT 1 FROM rewards AS r WHERE r.referral_id = NEW.referral_id AND r.status = 'issued' AND r.id <> NEW.id)
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + 1;
+			END`,
+			// Also fired by insertRewards reviving a cancelled identity (an upsert's DO UPDATE).
+			`CREATE TRIGGER dashboard_on_reward_update AFTER UPDATE OF status, amount, currency, created_at ON rewards
+			WHEN OLD.status IS NOT NEW.status OR OLD.amount IS NOT NEW.amount OR OLD.currency IS NOT NEW.currency OR OLD.created_at IS NOT NEW.created_at
+			BEGIN
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (OLD.campaign_id, 'reward:' || OLD.status, coalesce(OLD.currency, ''), unixepoch(OLD.created_at) / 900, -1, -coalesce(OLD.amount, 0))
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n - 1, amount = amount + excluded.amount;
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				VALUES (NEW.campaign_id, 'reward:' || NEW.status, coalesce(NEW.currency, ''), unixepoch(NEW.created_at) / 900, 1, coalesce(NEW.amount, 0))
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + 1, amount = amount + excluded.amount;
+				-- A referral counts as rewarded while at least one of its rewards is issued.
+				INSERT INTO dashboard_tallies (campaign_id, metric, currency, bucket, n, amount)
+				SELECT NEW.campaign_id, 'referral_rewarded', '', unixepoch(p.created_at) / 900, CASE WHEN NEW.status = 'issued' THEN 1 ELSE -1 END, 0
+				FROM participants AS p
+				WHERE (OLD.status = 'issued') <> (NEW.status = 'issued') AND p.id = NEW.referral_id
+					AND NOT EXISTS (SELECT 1 FROM rewards AS r WHERE r.referral_id = NEW.referral_id AND r.status = 'issued' AND r.id <> NEW.id)
+				ON CONFLICT (campaign_id, bucket, metric, currency) DO UPDATE SET n = n + excluded.n;
+			END`,
+		],
+	},
 ];

@@ -168,15 +168,24 @@ export function sqliteStorePath(userFolder: string): string {
  */
 export async function prepareBundledN8n(
 	sandbox: Sandbox,
-	options: { qualifyKey: string; workflows?: BundledWorkflow[]; portalSecret?: string; extraCredentials?: unknown[] },
+	options: {
+		qualifyKey: string;
+		workflows?: BundledWorkflow[];
+		portalSecret?: string;
+		dashboardPassword?: string;
+		extraCredentials?: unknown[];
+		env?: Record<string, string>;
+	},
 ): Promise<RealN8n> {
 	return await prepareRealN8n({
+		env: options.env,
 		credentials: (userFolder) => [
 			...bundledCredentialFiles({
 				store: { backend: 'sqlite', sqlitePath: sqliteStorePath(userFolder) },
 				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
 				qualifyKey: options.qualifyKey,
 				portalSecret: options.portalSecret,
+				dashboardPassword: options.dashboardPassword,
 			}),
 			...(options.extraCredentials ?? []),
 		],
