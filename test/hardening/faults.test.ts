@@ -40,7 +40,10 @@ function workflows(): BundledWorkflow[] {
 			const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
 			// Referral Campaign version 2: the rules as JSON (the advanced mode), and the pool's codes on
 			// the node, since a coupon reward needs codes before the campaign is made.
-			Object.assign(copy.nodes.find((node) => node.name === 'Referral Campaign')!.parameters, {
+			const campaign = copy.nodes.find((node) => node.name === 'Referral Campaign')!;
+			Object.assign(campaign.parameters, {
+				// All friends come under one referrer within the hour: no velocity limit here (flood.test.ts proves it).
+				fraudSettings: { ...campaign.parameters.fraudSettings, maxReferralsPerReferrerPerHour: 0 },
 				rewardRulesMode: 'json',
 				rewardRulesJson: JSON.stringify(REWARD_RULES),
 				couponCodes: COUPON_CODES.join('\n'),
