@@ -148,6 +148,7 @@ export const EVENT_TYPES = [
 	'reward.failed',
 	'reward.cancelled',
 	'reward.reversal_needed',
+	'pipedrive.send_failed',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,4 +1,4 @@
-import type { Page, ParticipantFilter, PipedriveIds, ReferralCounts, ReferralStore } from '../store/types';
+import type { Page, ParticipantFilter, PipedriveIds, PipedriveSend, PipedriveSendFilter, ReferralCounts, ReferralStore } from '../store/types';
 import type { BatchOptions, Outcome } from './batch';
 import * as campaigns from './campaigns';
 import type { CampaignInput, CampaignUpdate } from './campaigns';
@@ -19,6 +19,8 @@ import type { QualifyInput, QualifyResult, ReferralLookup } from './qualificatio
 import * as registration from './registration';
 import type { RegisterInput, RegisterResult } from './registration';
 import { evaluateRewards } from './reward-evaluation';
+import * as sendState from './send-state';
+import type { QueueSendInput } from './send-state';
 import * as syncState from './sync-state';
 
 export type { BatchOptions, Outcome } from './batch';
@@ -178,6 +180,32 @@ export class ReferralProgram {
 	/** Runs `task` while holding the lease `key`, across executions and workers. */
 	exclusively<T>(key: string, leaseMs: number, sleep: (ms: number) => Promise<unknown>, task: () => Promise<T>): Promise<T> {
 		return syncState.exclusively(this.ctx, key, leaseMs, sleep, task);
+	}
+
+	// ---- Pipedrive send state ----
+
+	queueSend(input: QueueSendInput): Promise<PipedriveSend> {
+		return sendState.queueSend(this.ctx, input);
+	}
+
+	markSendDone(participantId: number): Promise<void> {
+		return sendState.markSent(this.ctx, participantId);
+	}
+
+	markSendFailed(send: PipedriveSend, error: string, attempts: number): Promise<void> {
+		return sendState.markFailed(this.ctx, send, error, attempts);
+	}
+
+	claimDueSends(leaseMs: number, limit: number): Promise<PipedriveSend[]> {
+		return sendState.claimDueSends(this.ctx, leaseMs, limit);
+	}
+
+	retryFailedSends(filter: Omit<PipedriveSendFilter, 'state'>, limit: number): Promise<PipedriveSend[]> {
+		return sendState.retryFailedSends(this.ctx, filter, limit);
+	}
+
+	listSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return sendState.listSends(this.ctx, filter, limit);
 	}
 
 	// ---- event log ----

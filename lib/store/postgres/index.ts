@@ -42,8 +42,12 @@ import type {
 	RewardInsert,
 	RewardPatch,
 	StoreTransaction,
+	PipedriveSend,
+	PipedriveSendFilter,
+	PipedriveSendRow,
 } from '../types';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
+import * as sends from './sends';
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -996,6 +1000,22 @@ class PostgresTransaction implements StoreTransaction {
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 			[campaignId, key, JSON.stringify(state), toIso(now)],
 		);
+	}
+
+	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {
+		await sends.savePipedriveSend((sql, params) => this.q(sql, params), row, toIso(now));
+	}
+
+	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
+		return await sends.getPipedriveSends((sql, params) => this.q(sql, params), participantIds);
+	}
+
+	async claimDueSends(now: string, leaseUntil: string, limit: number): Promise<PipedriveSend[]> {
+		return await sends.claimDueSends((sql, params) => this.q(sql, params), toIso(now), toIso(leaseUntil), toLimit(limit));
+	}
+
+	async listPipedriveSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return await sends.listPipedriveSends((sql, params) => this.q(sql, params), filter, toLimit(limit));
 	}
 
 	async lockParticipants(ids: number[]): Promise<void> {

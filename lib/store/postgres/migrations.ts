@@ -262,4 +262,21 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			EXECUTE FUNCTION referrer_tallies_follow_reward()`,
 		],
 	},
+	{
+		version: 9,
+		name: 'pipedrive sends: sends that could not go out at once, retried by a sweep',
+		statements: [
+			`CREATE TABLE pipedrive_sends (
+				participant_id bigint PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				campaign_id bigint NOT NULL,
+				state text NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+				attempts integer NOT NULL,
+				next_attempt_at timestamptz,
+				last_error text,
+				request jsonb NOT NULL,
+				updated_at timestamptz NOT NULL
+			)`,
+			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+		],
+	},
 ];

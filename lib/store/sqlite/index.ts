@@ -43,9 +43,13 @@ import type {
 	RewardPatch,
 	SqliteStoreConfig,
 	StoreTransaction,
+	PipedriveSend,
+	PipedriveSendFilter,
+	PipedriveSendRow,
 } from '../types';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
+import * as sends from './sends';
 
 /** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -987,6 +991,22 @@ class SqliteTransaction implements StoreTransaction {
 			'INSERT INTO sync_state (campaign_id, key, state, updated_at) VALUES (?, ?, ?, ?) ' +
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 		).run(campaignId, key, JSON.stringify(state), toIso(now));
+	}
+
+	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {
+		sends.savePipedriveSend((sql) => this.stmt(sql), row, toIso(now));
+	}
+
+	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
+		return sends.getPipedriveSends((sql) => this.stmt(sql), participantIds);
+	}
+
+	async claimDueSends(now: string, leaseUntil: string, limit: number): Promise<PipedriveSend[]> {
+		return sends.claimDueSends((sql) => this.stmt(sql), toIso(now), toIso(leaseUntil), toLimit(limit));
+	}
+
+	async listPipedriveSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return sends.listPipedriveSends((sql) => this.stmt(sql), filter, toLimit(limit));
 	}
 
 	async lockParticipants(_ids: number[]): Promise<void> {

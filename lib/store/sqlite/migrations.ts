@@ -275,4 +275,21 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			END`,
 		],
 	},
+	{
+		version: 9,
+		name: 'pipedrive sends: sends that could not go out at once, retried by a sweep',
+		statements: [
+			`CREATE TABLE pipedrive_sends (
+				participant_id INTEGER PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				campaign_id INTEGER NOT NULL,
+				state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+				attempts INTEGER NOT NULL,
+				next_attempt_at TEXT,
+				last_error TEXT,
+				request TEXT NOT NULL,
+				updated_at TEXT NOT NULL
+			) STRICT`,
+			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+		],
+	},
 ];
