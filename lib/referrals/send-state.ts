@@ -11,8 +11,8 @@ export interface QueueSendInput {
 	error: string;
 	/** Attempts made so far; by default one more than the queued send had (1 for a new one). */
 	attempts?: number;
-	/** When to try again. */
-	nextAttemptAt: string;
+	/** How long from now to try again (the program's clock). */
+	retryInMs: number;
 }
 
 /** Queues a send that failed transiently (attempt 1), or records one more failed attempt of a queued one. */
@@ -24,7 +24,7 @@ export async function queueSend(ctx: ProgramContext, input: QueueSendInput): Pro
 			participantId: input.participantId,
 			campaignId: input.campaignId,
 			request: input.request,
-			nextAttemptAt: input.nextAttemptAt,
+			nextAttemptAt: new Date(Date.parse(ctx.now()) + input.retryInMs).toISOString(),
 			state: 'queued' as const,
 			attempts,
 			lastError: input.error.slice(0, 500),

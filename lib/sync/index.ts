@@ -2,3 +2,4 @@ export * from './contacts';
 export * from './mapping';
 export * from './metrics';
 export * from './send';
+export * from './send-queue';

@@ -94,7 +94,7 @@ export class QueueingSender {
 			campaignId: participant.campaignId,
 			request: request as unknown as Record<string, unknown>,
 			error: (error as Error).message,
-			nextAttemptAt: new Date(Date.now() + backoffMs(1, this.queue)).toISOString(),
+			retryInMs: backoffMs(1, this.queue),
 		});
 		return {
 			participantId: participant.id,
@@ -148,10 +148,10 @@ export async function sweepQueuedSends(
 		}
 		return sender;
 	};
-	let outage: { error: string; nextAttemptAt: string } | null = null;
+	let outage: { error: string; retryInMs: number } | null = null;
 	for (const send of due) {
 		if (outage) {
-			await program.queueSend({ ...requeue(send), attempts: send.attempts, error: outage.error, nextAttemptAt: outage.nextAttemptAt });
+			await program.queueSend({ ...requeue(send), attempts: send.attempts, ...outage });
 			summary.postponed++;
 			summary.results.push({ participantId: send.participantId, outcome: 'postponed', attempts: send.attempts });
 			continue;
@@ -167,9 +167,9 @@ export async function sweepQueuedSends(
 		} catch (error) {
 			const message = (error as Error).message;
 			if (isTransientSendError(error) && attempts < queue.maxAttempts) {
-				const nextAttemptAt = new Date(Date.now() + backoffMs(attempts, queue)).toISOString();
-				await program.queueSend({ ...requeue(send), attempts, error: message, nextAttemptAt });
-				outage = { error: message, nextAttemptAt };
+				const retryInMs = backoffMs(attempts, queue);
+				await program.queueSend({ ...requeue(send), attempts, error: message, retryInMs });
+				outage = { error: message, retryInMs };
 				summary.retrying++;
 				summary.results.push({ participantId: send.participantId, outcome: 'retrying', attempts, error: message });
 			} else {
