@@ -19,6 +19,8 @@ import type { QualifyInput, QualifyResult, ReferralLookup } from './qualificatio
 import * as registration from './registration';
 import type { RegisterInput, RegisterResult } from './registration';
 import { evaluateRewards } from './reward-evaluation';
+import * as qualificationRule from './qualification-rule';
+import type { QualificationRule } from './qualification-rule';
 import * as sendState from './send-state';
 import type { QueueSendInput } from './send-state';
 import * as syncState from './sync-state';
@@ -180,6 +182,21 @@ export class ReferralProgram {
 	/** Runs `task` while holding the lease `key`, across executions and workers. */
 	exclusively<T>(key: string, leaseMs: number, sleep: (ms: number) => Promise<unknown>, task: () => Promise<T>): Promise<T> {
 		return syncState.exclusively(this.ctx, key, leaseMs, sleep, task);
+	}
+
+	// ---- qualification rule (what counts as qualified in Pipedrive) ----
+
+	getQualificationRule(campaignId: number): Promise<QualificationRule> {
+		return qualificationRule.getQualificationRule(this.ctx, campaignId);
+	}
+
+	setQualificationRule(campaignId: number, rule: QualificationRule): Promise<boolean> {
+		return qualificationRule.setQualificationRule(this.ctx, campaignId, rule);
+	}
+
+	/** Of these idempotency keys, the ones applied before (a read: a pass skips them without writing). */
+	appliedKeys(keys: string[]): Promise<Set<string>> {
+		return this.ctx.store.read(async (tx) => new Set(await tx.findIdempotencyKeys(keys)));
 	}
 
 	// ---- Pipedrive send state ----

@@ -328,6 +328,12 @@ export interface StoreTransaction {
 	/** Saves (replaces) a campaign's sync progress under `key`. */
 	setSyncState(campaignId: number, key: string, state: Record<string, unknown>, now: string): Promise<void>;
 
+	/** Of these idempotency keys, the ones recorded (any order). Read-only: lets a pass skip what it applied before. */
+	findIdempotencyKeys(keys: string[]): Promise<string[]>;
+	/** When the latest qualification change applied to the referral happened in Pipedrive; null if none was timed. */
+	getReferralEventTime(participantId: number): Promise<string | null>;
+	setReferralEventTime(participantId: number, occurredAt: string): Promise<void>;
+
 	/** Writes a participant's Pipedrive send record (one per participant), replacing the one there. */
 	savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void>;
 	/** The send records of these participants that exist (any order). */

@@ -3,3 +3,4 @@ export * from './mapping';
 export * from './metrics';
 export * from './send';
 export * from './send-queue';
+export * from './reconcile';

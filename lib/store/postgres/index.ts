@@ -47,6 +47,7 @@ import type {
 	PipedriveSendRow,
 } from '../types';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
+import * as reconcile from './reconcile';
 import * as sends from './sends';
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -1000,6 +1001,18 @@ class PostgresTransaction implements StoreTransaction {
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 			[campaignId, key, JSON.stringify(state), toIso(now)],
 		);
+	}
+
+	async findIdempotencyKeys(keys: string[]): Promise<string[]> {
+		return await reconcile.findIdempotencyKeys((sql, params) => this.q(sql, params), keys);
+	}
+
+	async getReferralEventTime(participantId: number): Promise<string | null> {
+		return await reconcile.getReferralEventTime((sql, params) => this.q(sql, params), participantId);
+	}
+
+	async setReferralEventTime(participantId: number, occurredAt: string): Promise<void> {
+		await reconcile.setReferralEventTime((sql, params) => this.q(sql, params), participantId, toIso(occurredAt));
 	}
 
 	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {

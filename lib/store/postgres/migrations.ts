@@ -264,7 +264,7 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 	},
 	{
 		version: 9,
-		name: 'pipedrive sends: sends that could not go out at once, retried by a sweep',
+		name: 'pipedrive sends queued for a sweep; the time of the latest Pipedrive change applied to a referral',
 		statements: [
 			`CREATE TABLE pipedrive_sends (
 				participant_id bigint PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
@@ -277,6 +277,12 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 				updated_at timestamptz NOT NULL
 			)`,
 			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+			// The time in Pipedrive of the latest qualification change applied to a referral: a change
+			// that happened before it (a webhook retried late, after reconciliation) is stale.
+			`CREATE TABLE referral_event_times (
+				participant_id bigint PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				occurred_at timestamptz NOT NULL
+			)`,
 		],
 	},
 ];

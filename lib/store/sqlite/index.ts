@@ -49,6 +49,7 @@ import type {
 } from '../types';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
+import * as reconcile from './reconcile';
 import * as sends from './sends';
 
 /** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
@@ -991,6 +992,18 @@ class SqliteTransaction implements StoreTransaction {
 			'INSERT INTO sync_state (campaign_id, key, state, updated_at) VALUES (?, ?, ?, ?) ' +
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 		).run(campaignId, key, JSON.stringify(state), toIso(now));
+	}
+
+	async findIdempotencyKeys(keys: string[]): Promise<string[]> {
+		return reconcile.findIdempotencyKeys((sql) => this.stmt(sql), keys);
+	}
+
+	async getReferralEventTime(participantId: number): Promise<string | null> {
+		return reconcile.getReferralEventTime((sql) => this.stmt(sql), participantId);
+	}
+
+	async setReferralEventTime(participantId: number, occurredAt: string): Promise<void> {
+		reconcile.setReferralEventTime((sql) => this.stmt(sql), participantId, toIso(occurredAt));
 	}
 
 	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {

@@ -277,7 +277,7 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 	},
 	{
 		version: 9,
-		name: 'pipedrive sends: sends that could not go out at once, retried by a sweep',
+		name: 'pipedrive sends queued for a sweep; the time of the latest Pipedrive change applied to a referral',
 		statements: [
 			`CREATE TABLE pipedrive_sends (
 				participant_id INTEGER PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
@@ -290,6 +290,12 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 				updated_at TEXT NOT NULL
 			) STRICT`,
 			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+			// The time in Pipedrive of the latest qualification change applied to a referral: a change
+			// that happened before it (a webhook retried late, after reconciliation) is stale.
+			`CREATE TABLE referral_event_times (
+				participant_id INTEGER PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				occurred_at TEXT NOT NULL
+			) STRICT`,
 		],
 	},
 ];
