@@ -235,6 +235,10 @@ export class ReferralProgram {
 		return events.listEvents(this.ctx, filter, limit, order);
 	}
 
+	logProgramEvent(campaignId: number, type: EventType, payload: Record<string, unknown>): Promise<void> {
+		return events.logProgramEvent(this.ctx, campaignId, type, payload);
+	}
+
 	latestEventId(): Promise<number> {
 		return events.latestEventId(this.ctx);
 	}

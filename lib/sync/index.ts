@@ -4,3 +4,4 @@ export * from './metrics';
 export * from './send';
 export * from './send-queue';
 export * from './reconcile';
+export * from './webhook-health';

@@ -17,6 +17,7 @@ import { ReferralError } from '../referrals/errors';
 import { dealTransitions, leadTransitions, type QualificationRule, type Transition } from '../referrals/qualification-rule';
 import type { ReferralLookup, ReferralProgram } from '../referrals/program';
 import { fieldsOf } from './mapping';
+import { replaceBannedTriggerWebhooks, type RestoredWebhook } from './webhook-health';
 import { resolveField } from '../pipedrive/fields';
 
 export interface ReconcileSettings {
@@ -26,6 +27,8 @@ export interface ReconcileSettings {
 	/** Stop after this many records per entity (the rest waits for the next run, which resumes). */
 	maxRecords?: number;
 	pageSize?: number;
+	/** Replace the Pipedrive Referral Trigger's banned webhooks (one webhook list read per run). */
+	replaceBannedWebhooks?: boolean;
 }
 
 export interface ReconcileChange {
@@ -63,6 +66,8 @@ export interface ReconcileSummary {
 	notReferrals: number;
 	/** Write transactions this pass made in the store (0 when nothing changed in Pipedrive). */
 	storeWrites: number;
+	/** Banned trigger webhooks registered again (see webhook-health.ts). */
+	webhooksRestored: RestoredWebhook[];
 	changes: ReconcileChange[];
 }
 
@@ -105,8 +110,13 @@ export async function reconcile(program: ReferralProgram, client: PipedriveClien
 		alreadyApplied: 0,
 		notReferrals: 0,
 		storeWrites: 0,
+		webhooksRestored: [],
 		changes: [],
 	};
+	if (settings.replaceBannedWebhooks) {
+		summary.webhooksRestored = await replaceBannedTriggerWebhooks(program, client, settings.campaignId);
+		summary.storeWrites += summary.webhooksRestored.length;
+	}
 	const pageSize = Math.min(500, settings.pageSize ?? 500);
 	await pass(program, settings, summary, 'deals', async (position) => {
 		const body = await client.request<{ data?: Array<Record<string, unknown>>; additional_data?: { next_cursor?: string | null } }>('GET', '/api/v2/deals', {
