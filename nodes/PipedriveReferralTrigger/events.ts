@@ -17,9 +17,11 @@
 import type { NormalizedWebhook } from '../../lib/pipedrive/webhooks';
 import { dealStageChange, dealStatusChange, leadLabelChange } from '../../lib/pipedrive/webhooks';
 import { readCustomFieldValue } from '../../lib/pipedrive/fields';
+import { dealTransitions, leadTransitions, type QualificationRule, type Transition } from '../../lib/referrals/qualification-rule';
 
 /** The events a user can choose (the `events` parameter). */
 export const TRIGGER_EVENTS = [
+	'campaignRule',
 	'dealEnteredStage',
 	'dealWon',
 	'dealLost',
@@ -31,6 +33,7 @@ export type TriggerEvent = (typeof TRIGGER_EVENTS)[number];
 
 /** The `event` of an output item. */
 export type ItemEvent =
+	| 'campaignRule'
 	| 'dealEnteredStage'
 	| 'dealWon'
 	| 'dealLost'
@@ -93,6 +96,13 @@ export interface Lookups {
 export function neededSubscriptions(events: readonly TriggerEvent[]): Array<{ object: 'deal' | 'lead' | 'person'; action: 'create' | 'change' | '*' }> {
 	const actions: Record<'deal' | 'lead' | 'person', Set<'create' | 'change'>> = { deal: new Set(), lead: new Set(), person: new Set() };
 	for (const event of events) {
+		if (event === 'campaignRule') {
+			// The rule may change after activation (stages, labels, conversion): every deal and lead event.
+			for (const entity of [actions.deal, actions.lead]) {
+				entity.add('create');
+				entity.add('change');
+			}
+		}
 		if (event === 'dealEnteredStage') {
 			// A deal created in a chosen stage has entered it too.
 			actions.deal.add('create');
@@ -319,4 +329,65 @@ function stageChosen(config: TriggerConfig, stageId: number, pipelineId: number 
 	if (config.stageIds.length) return config.stageIds.includes(stageId);
 	if (config.pipelineId !== null) return pipelineId === config.pipelineId;
 	return true;
+}
+
+// ---------------------------------------------------------------- the campaign's qualification rule
+
+/**
+ * Items for the event "Campaign's Qualification Rule": one per change the rule makes of this
+ * delivery (qualify or unqualify), with the idempotency key and time the reconciliation pass uses
+ * for the same change (lib/referrals/qualification-rule.ts), so whichever comes first applies it.
+ * Only what changed in this event counts: a note added to a won deal qualifies nothing again.
+ */
+export async function ruleItems(webhook: NormalizedWebhook, rule: QualificationRule, codeField: string, lookups: Lookups): Promise<TriggerItem[]> {
+	const current = webhook.current;
+	if (!current || webhook.action === 'delete') return [];
+	if (webhook.entity === 'deal') {
+		const dealId = numericId(current.id) ?? numericId(webhook.entityId);
+		if (dealId === null) return [];
+		let sourceLeadId: string | null = null;
+		if (webhook.action === 'create' && rule.leadConverted) {
+			sourceLeadId = 'source_lead_id' in current ? stringOrNull(current.source_lead_id) : stringOrNull((await lookups.deal(dealId))?.source_lead_id);
+		}
+		const changed = (field: string) => webhook.action === 'create' || webhook.changed.includes(field);
+		const transitions = dealTransitions(rule, {
+			id: dealId,
+			status: stringOrNull(current.status),
+			stageId: numericId(current.stage_id),
+			wonTime: stringOrNull(current.won_time),
+			lostTime: stringOrNull(current.lost_time),
+			updateTime: stringOrNull(current.update_time) ?? webhook.timestamp,
+			sourceLeadId,
+		}).filter((t) => (t.reason === 'stage' ? changed('stage_id') : t.reason === 'converted' ? webhook.action === 'create' : changed('status')));
+		if (transitions.length === 0) return [];
+		let code = fieldInPayload(webhook, current, codeField);
+		if (code === undefined && codeField) code = fieldOf(await lookups.deal(dealId), codeField) ?? null;
+		let referralCode = codeOf(code);
+		if (referralCode === null && codeField && sourceLeadId) referralCode = codeOf(fieldOf(await lookups.lead(sourceLeadId), codeField));
+		return transitions.map((t) => withTransition(dealItem('campaignRule', webhook, current), t, referralCode, sourceLeadId));
+	}
+	if (webhook.entity === 'lead') {
+		const change = leadLabelChange(webhook);
+		const leadId = stringOrNull(current.id) ?? (webhook.entityId === null ? null : String(webhook.entityId));
+		if (!change || !leadId) return [];
+		const transitions = leadTransitions(rule, { id: leadId, labelIds: change.added, updateTime: stringOrNull(current.update_time) ?? webhook.timestamp });
+		if (transitions.length === 0) return [];
+		let code = fieldInPayload(webhook, current, codeField);
+		if (code === undefined && codeField) code = fieldOf(await lookups.lead(leadId), codeField);
+		return transitions.map((t) => withTransition(leadItem(webhook, current, change.added), t, codeOf(code), leadId));
+	}
+	return [];
+}
+
+function withTransition(item: TriggerItem, transition: Transition, referralCode: string | null, leadId: string | null): TriggerItem {
+	return {
+		...item,
+		event: 'campaignRule',
+		referralCode,
+		leadId: item.leadId ?? leadId,
+		action: transition.action,
+		reason: transition.reason,
+		idempotencyKey: transition.key,
+		time: transition.occurredAt,
+	};
 }

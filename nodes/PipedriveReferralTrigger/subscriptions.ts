@@ -92,8 +92,14 @@ export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
 /** Start Workflow For needs the code field (and a campaign): refused at activation, not per delivery. */
 function checkStartFor(context: IHookFunctions): void {
 	const startFor = context.getNodeParameter('startFor', 'all') as string;
-	if (startFor === 'all') return;
 	const events = chosenEvents(context);
+	if (events.includes('campaignRule') && startFor !== 'campaignReferrals') {
+		throw toNodeError(
+			context.getNode(),
+			new ReferralError('invalid_input', "The Campaign's Qualification Rule needs Start Workflow For: Referrals of a Campaign (the rule is the campaign's)", 'startFor'),
+		);
+	}
+	if (startFor === 'all') return;
 	const dealOrLead = events.some((event) => event !== 'personCreatedOrUpdated');
 	const missing =
 		(dealOrLead && String(context.getNodeParameter('codeField', '') ?? '').trim() === '') ||
