@@ -46,6 +46,7 @@ const EXPECTED_FILES = [
 	'notify-referrers.json',
 	'qualify-on-deal-stage.json',
 	'qualify-with-code-webhook.json',
+	'reconcile-pipedrive.json',
 	'referred-signup.json',
 	'referrer-portal.json',
 	'referrer-signup.json',
