@@ -26,11 +26,11 @@ const WON = size('WON', 10);
 const LOST_AFTER_WON = size('LOST_AFTER_WON', 3);
 const LABELLED = size('LABELLED', 3);
 const CONVERTED = size('CONVERTED', 2);
-const SIGNUPS = size('SIGNUPS', 8);
+const SIGNUPS = size('SIGNUPS', 5);
 /** How long Pipedrive refuses writes (the benchmark: 10 minutes). */
 const OUTAGE_MS = size('MS', 15_000);
 const RULES = { perReferral: { every: 1, reward: { kind: 'amount', amount: 25, currency: 'EUR' } } };
-const WORKFLOW_IDS = ['referrerSignup01', 'referredSignup01', 'qualifyDealStage', 'unqualifyDealLst', 'reconcilePipedri'];
+const WORKFLOW_IDS = ['referrerSignup01', 'referredSignup01', 'qualifyDealStage', 'reconcilePipedri'];
 
 /** The workflows this test needs; the campaign's rule also counts the Hot lead label and conversions. */
 function workflows(): BundledWorkflow[] {
@@ -57,8 +57,8 @@ describe('hardening: n8n down, webhooks banned, Pipedrive down', () => {
 	const report: Record<string, unknown> = {};
 
 	beforeAll(async () => {
-		// Retries 3 s / 30 s / 150 s and the 30-minute ban, a hundred times faster.
-		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
+		// Retries 3 s / 30 s / 150 s and the 30-minute ban ten times faster: the ban (3 minutes) outlasts n8n's restart.
+		sandbox = await startSandbox({ webhookTimeScale: 0.1, webhookTimeoutMs: 10_000 });
 		n8n = await prepareBundledN8n(sandbox, { qualifyKey: 'outage-qualify-key-51c2', workflows: workflows() });
 		instance = n8n.instance;
 		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) }), undefined, { publicUrl: () => instance.url });

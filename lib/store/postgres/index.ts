@@ -1019,6 +1019,10 @@ class PostgresTransaction implements StoreTransaction {
 		await sends.savePipedriveSend((sql, params) => this.q(sql, params), row, toIso(now));
 	}
 
+	async deletePipedriveSend(participantId: number): Promise<void> {
+		await sends.deletePipedriveSend((sql, params) => this.q(sql, params), participantId);
+	}
+
 	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
 		return await sends.getPipedriveSends((sql, params) => this.q(sql, params), participantIds);
 	}

@@ -30,6 +30,10 @@ export async function savePipedriveSend(q: Query, row: PipedriveSendRow, now: st
 	);
 }
 
+export async function deletePipedriveSend(q: Query, participantId: number): Promise<void> {
+	await q('DELETE FROM pipedrive_sends WHERE participant_id = $1', [participantId]);
+}
+
 export async function getPipedriveSends(q: Query, participantIds: number[]): Promise<PipedriveSend[]> {
 	if (participantIds.length === 0) return [];
 	return (await q('SELECT * FROM pipedrive_sends WHERE participant_id = ANY($1::bigint[])', [participantIds])).map(rowToSend);

@@ -1010,6 +1010,10 @@ class SqliteTransaction implements StoreTransaction {
 		sends.savePipedriveSend((sql) => this.stmt(sql), row, toIso(now));
 	}
 
+	async deletePipedriveSend(participantId: number): Promise<void> {
+		sends.deletePipedriveSend((sql) => this.stmt(sql), participantId);
+	}
+
 	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
 		return sends.getPipedriveSends((sql) => this.stmt(sql), participantIds);
 	}

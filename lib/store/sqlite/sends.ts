@@ -38,6 +38,10 @@ export function savePipedriveSend(stmt: Statement, row: PipedriveSendRow, now: s
 	);
 }
 
+export function deletePipedriveSend(stmt: Statement, participantId: number): void {
+	stmt('DELETE FROM pipedrive_sends WHERE participant_id = ?').run(participantId);
+}
+
 export function getPipedriveSends(stmt: Statement, participantIds: number[]): PipedriveSend[] {
 	if (participantIds.length === 0) return [];
 	return stmt('SELECT * FROM pipedrive_sends WHERE participant_id IN (SELECT value FROM json_each(?))')
