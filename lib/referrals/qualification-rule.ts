@@ -98,6 +98,15 @@ export interface DealFacts {
 
 const iso = (time: string) => new Date(Date.parse(time)).toISOString();
 
+/** The idempotency keys of the changes, shared by every path that sees them (webhook items carry them as `transitionKey`). */
+export const transitionKeys = {
+	dealWon: (dealId: number, wonTime: string) => `pipedrive:deal:${dealId}:won:${iso(wonTime)}`,
+	dealLost: (dealId: number, lostTime: string) => `pipedrive:deal:${dealId}:lost:${iso(lostTime)}`,
+	dealStage: (dealId: number, stageId: number) => `pipedrive:deal:${dealId}:stage:${stageId}`,
+	leadLabel: (leadId: string, labelId: string) => `pipedrive:lead:${leadId.toLowerCase()}:label:${labelId.toLowerCase()}`,
+	leadConverted: (leadId: string) => `pipedrive:lead:${leadId.toLowerCase()}:converted`,
+};
+
 /**
  * What the rule makes of a deal as it is now, oldest first. A deal lost after it was won shows no
  * won time any more: its "lost" is the only change, and a late "won" delivery is stale against it.
@@ -105,16 +114,16 @@ const iso = (time: string) => new Date(Date.parse(time)).toISOString();
 export function dealTransitions(rule: QualificationRule, deal: DealFacts): Transition[] {
 	const out: Transition[] = [];
 	if (deal.sourceLeadId && rule.leadConverted) {
-		out.push({ action: 'qualify', key: `pipedrive:lead:${deal.sourceLeadId.toLowerCase()}:converted`, occurredAt: iso(deal.updateTime), reason: 'converted' });
+		out.push({ action: 'qualify', key: transitionKeys.leadConverted(deal.sourceLeadId), occurredAt: iso(deal.updateTime), reason: 'converted' });
 	}
 	if (deal.stageId !== null && rule.dealStageIds.includes(deal.stageId) && deal.status !== 'lost') {
-		out.push({ action: 'qualify', key: `pipedrive:deal:${deal.id}:stage:${deal.stageId}`, occurredAt: iso(deal.updateTime), reason: 'stage' });
+		out.push({ action: 'qualify', key: transitionKeys.dealStage(deal.id, deal.stageId), occurredAt: iso(deal.updateTime), reason: 'stage' });
 	}
 	if (deal.status === 'won' && deal.wonTime && rule.dealWon) {
-		out.push({ action: 'qualify', key: `pipedrive:deal:${deal.id}:won:${iso(deal.wonTime)}`, occurredAt: iso(deal.wonTime), reason: 'won' });
+		out.push({ action: 'qualify', key: transitionKeys.dealWon(deal.id, deal.wonTime), occurredAt: iso(deal.wonTime), reason: 'won' });
 	}
 	if (deal.status === 'lost' && deal.lostTime && rule.dealLostUnqualifies) {
-		out.push({ action: 'unqualify', key: `pipedrive:deal:${deal.id}:lost:${iso(deal.lostTime)}`, occurredAt: iso(deal.lostTime), reason: 'lost' });
+		out.push({ action: 'unqualify', key: transitionKeys.dealLost(deal.id, deal.lostTime), occurredAt: iso(deal.lostTime), reason: 'lost' });
 	}
 	return out.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
 }
@@ -122,5 +131,5 @@ export function dealTransitions(rule: QualificationRule, deal: DealFacts): Trans
 export function leadTransitions(rule: QualificationRule, lead: { id: string; labelIds: string[]; updateTime: string }): Transition[] {
 	const label = lead.labelIds.map((id) => id.toLowerCase()).find((id) => rule.leadLabelIds.includes(id));
 	if (!label) return [];
-	return [{ action: 'qualify', key: `pipedrive:lead:${lead.id.toLowerCase()}:label:${label}`, occurredAt: iso(lead.updateTime), reason: 'label' }];
+	return [{ action: 'qualify', key: transitionKeys.leadLabel(lead.id, label), occurredAt: iso(lead.updateTime), reason: 'label' }];
 }

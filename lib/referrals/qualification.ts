@@ -83,8 +83,10 @@ export async function qualify(ctx: ProgramContext, lookup: ReferralLookup, input
 		if (occurredAt !== null) {
 			const latest = await tx.getReferralEventTime(current.id);
 			if (latest !== null && toSecond(occurredAt) < toSecond(latest)) return { ...unchanged, duplicate: false, stale: true };
-			await tx.setReferralEventTime(current.id, occurredAt);
 		}
+		// A change without a source time (a refund sent by code) happened now: a Pipedrive change
+		// read later by the reconciliation but older than it (the deal won before) is stale.
+		await tx.setReferralEventTime(current.id, occurredAt ?? ctx.now());
 		const status = input.action === 'qualify' ? 'qualified' : 'unqualified';
 		if (current.referralStatus === status) return { ...unchanged, duplicate: false };
 		const now = ctx.now();

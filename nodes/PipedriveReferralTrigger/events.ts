@@ -17,7 +17,7 @@
 import type { NormalizedWebhook } from '../../lib/pipedrive/webhooks';
 import { dealStageChange, dealStatusChange, leadLabelChange } from '../../lib/pipedrive/webhooks';
 import { readCustomFieldValue } from '../../lib/pipedrive/fields';
-import { dealTransitions, leadTransitions, type QualificationRule, type Transition } from '../../lib/referrals/qualification-rule';
+import { dealTransitions, leadTransitions, transitionKeys, type QualificationRule, type Transition } from '../../lib/referrals/qualification-rule';
 
 /** The events a user can choose (the `events` parameter). */
 export const TRIGGER_EVENTS = [
@@ -78,6 +78,12 @@ export interface TriggerItem {
 	labelIds: string[] | null;
 	/** Person updated as the survivor of a merge: the id of the person merged into it (v2 `meta.merged_from_id`). */
 	mergedFromId: number | null;
+	/**
+	 * The change's idempotency key as the reconciliation pass computes it (e.g.
+	 * `pipedrive:deal:7:won:<won_time>`), so a webhook and a pass apply each change once between
+	 * them; null when the payload cannot tell (then use eventId).
+	 */
+	transitionKey: string | null;
 	/** ISO-8601 time of the event in Pipedrive. */
 	time: string;
 }
@@ -200,6 +206,7 @@ function emptyItem(event: ItemEvent, webhook: NormalizedWebhook): TriggerItem {
 		dealId: null,
 		labelIds: null,
 		mergedFromId: null,
+		transitionKey: null,
 		time: webhook.timestamp,
 	};
 }
@@ -216,6 +223,14 @@ function dealItem(event: ItemEvent, webhook: NormalizedWebhook, deal: Record<str
 	item.personId = numericId(deal.person_id);
 	if (webhook.changed.includes('stage_id')) item.previousStageId = numericId(previous.stage_id);
 	if (webhook.changed.includes('status')) item.previousStatus = stringOrNull(previous.status);
+	const dealId = item.dealId;
+	const wonTime = stringOrNull(deal.won_time);
+	const lostTime = stringOrNull(deal.lost_time);
+	if (dealId !== null) {
+		if (event === 'dealWon' && wonTime) item.transitionKey = transitionKeys.dealWon(dealId, wonTime);
+		if (event === 'dealLost' && lostTime) item.transitionKey = transitionKeys.dealLost(dealId, lostTime);
+		if (event === 'dealEnteredStage' && item.stageId !== null) item.transitionKey = transitionKeys.dealStage(dealId, item.stageId);
+	}
 	return item;
 }
 
@@ -227,6 +242,7 @@ function leadItem(webhook: NormalizedWebhook, lead: Record<string, unknown>, add
 	item.currency = stringOrNull(value?.currency);
 	item.personId = numericId(lead.person_id);
 	item.labelIds = added;
+	if (item.leadId && added.length > 0) item.transitionKey = transitionKeys.leadLabel(item.leadId, added[0]);
 	return item;
 }
 
@@ -307,6 +323,7 @@ async function dealItems(
 		if (sourceLeadId) {
 			const item = dealItem('leadConverted', webhook, deal);
 			item.leadId = sourceLeadId;
+			item.transitionKey = transitionKeys.leadConverted(sourceLeadId);
 			items.push(item);
 		}
 	}
@@ -388,6 +405,7 @@ function withTransition(item: TriggerItem, transition: Transition, referralCode:
 		action: transition.action,
 		reason: transition.reason,
 		idempotencyKey: transition.key,
+		transitionKey: transition.key,
 		time: transition.occurredAt,
 	};
 }
