@@ -108,6 +108,8 @@ describePostgres('PostgreSQL store', () => {
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'pipedrive_sends',
+				'referral_event_times',
 				'referrer_tallies',
 				'rewards',
 				'schema_migrations',
