@@ -221,6 +221,10 @@ export class ReferralProgram {
 		return sendState.retryFailedSends(this.ctx, filter, limit);
 	}
 
+	msSinceLastQueuedFailure(): Promise<number | null> {
+		return sendState.msSinceLastQueuedFailure(this.ctx);
+	}
+
 	listSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
 		return sendState.listSends(this.ctx, filter, limit);
 	}

@@ -83,3 +83,9 @@ export async function retryFailedSends(ctx: ProgramContext, filter: Omit<Pipedri
 export async function listSends(ctx: ProgramContext, filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
 	return await ctx.store.read((tx) => tx.listPipedriveSends(filter, limit));
 }
+
+/** How long ago (the program's clock) a queued send last failed; null when none is queued. */
+export async function msSinceLastQueuedFailure(ctx: ProgramContext): Promise<number | null> {
+	const at = await ctx.store.read((tx) => tx.latestQueuedSendAt());
+	return at === null ? null : Date.parse(ctx.now()) - Date.parse(at);
+}

@@ -336,6 +336,8 @@ export interface StoreTransaction {
 
 	/** Writes a participant's Pipedrive send record (one per participant), replacing the one there. */
 	savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void>;
+	/** When a queued send last failed (its record was last written), the latest of all; null when none is queued. */
+	latestQueuedSendAt(): Promise<string | null>;
 	/** Removes a participant's send record (erasure: a stored send may hold a title with their name). */
 	deletePipedriveSend(participantId: number): Promise<void>;
 	/** The send records of these participants that exist (any order). */

@@ -61,6 +61,14 @@ export class QueueingSender {
 	}
 
 	async prepare(): Promise<void> {
+		// Pipedrive failed a send moments ago and the queue is not empty: it is still down, most
+		// likely. Queue at once rather than have this run wait through the client's retries (and add
+		// to the failing requests); the sweep sends it as soon as Pipedrive answers again.
+		const sinceFailure = await this.program.msSinceLastQueuedFailure();
+		if (sinceFailure !== null && sinceFailure < this.queue.firstBackoffMs) {
+			this.unavailable = new Error('Pipedrive failed a send less than a retry interval ago');
+			return;
+		}
 		try {
 			await this.sender.prepare();
 		} catch (error) {

@@ -733,6 +733,7 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			await tx((t) => t.savePipedriveSend({ ...row(people[0], due), state: 'failed', nextAttemptAt: null, attempts: 9 }, NOW));
 			expect((await read((t) => t.listPipedriveSends({ state: 'failed', campaignId: c.id }, 10))).map((send) => send.participantId)).toEqual([people[0].id]);
 			expect(await read((t) => t.listPipedriveSends({ state: 'queued', participantIds: [people[2].id] }, 10))).toHaveLength(1);
+			expect(await read((t) => t.latestQueuedSendAt())).toBe(new Date(NOW).toISOString());
 			await tx((t) => t.deletePipedriveSend(people[2].id));
 			expect(await read((t) => t.getPipedriveSends(people.map((p) => p.id)))).toHaveLength(2);
 		});

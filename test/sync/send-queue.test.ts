@@ -114,6 +114,18 @@ describe('Pipedrive send queue against the sandbox', () => {
 		expect(sandbox.requests().length).toBe(before);
 	});
 
+	it('while a send failed moments ago, the next sign-ups are queued without asking Pipedrive', async () => {
+		const people = await friends(3);
+		sandbox.setFaults(OUTAGE);
+		const queue = { firstBackoffMs: 30_000, maxBackoffMs: 60_000, maxAttempts: 10 };
+		expect((await sendAll([people[0]], queue))[0].queued).toBe(true);
+		const before = sandbox.requests().length;
+		const results = await sendAll(people.slice(1), queue);
+		expect(results.every((r) => r.queued === true)).toBe(true);
+		expect(sandbox.requests().length).toBe(before);
+		expect(await program.listSends({ state: 'queued' }, 10)).toHaveLength(3);
+	});
+
 	it('a send still failing after the last attempt is failed with a pipedrive.send_failed event, and retried by hand', async () => {
 		const [person] = await friends(1);
 		sandbox.setFaults(OUTAGE);

@@ -1019,6 +1019,10 @@ class PostgresTransaction implements StoreTransaction {
 		await sends.savePipedriveSend((sql, params) => this.q(sql, params), row, toIso(now));
 	}
 
+	async latestQueuedSendAt(): Promise<string | null> {
+		return await sends.latestQueuedSendAt((sql, params) => this.q(sql, params));
+	}
+
 	async deletePipedriveSend(participantId: number): Promise<void> {
 		await sends.deletePipedriveSend((sql, params) => this.q(sql, params), participantId);
 	}

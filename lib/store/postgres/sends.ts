@@ -30,6 +30,11 @@ export async function savePipedriveSend(q: Query, row: PipedriveSendRow, now: st
 	);
 }
 
+export async function latestQueuedSendAt(q: Query): Promise<string | null> {
+	const rows = await q("SELECT max(updated_at) AS at FROM pipedrive_sends WHERE state = 'queued'", []);
+	return iso(rows[0]?.at ?? null);
+}
+
 export async function deletePipedriveSend(q: Query, participantId: number): Promise<void> {
 	await q('DELETE FROM pipedrive_sends WHERE participant_id = $1', [participantId]);
 }

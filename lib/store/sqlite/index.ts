@@ -1010,6 +1010,10 @@ class SqliteTransaction implements StoreTransaction {
 		sends.savePipedriveSend((sql) => this.stmt(sql), row, toIso(now));
 	}
 
+	async latestQueuedSendAt(): Promise<string | null> {
+		return sends.latestQueuedSendAt((sql) => this.stmt(sql));
+	}
+
 	async deletePipedriveSend(participantId: number): Promise<void> {
 		sends.deletePipedriveSend((sql) => this.stmt(sql), participantId);
 	}

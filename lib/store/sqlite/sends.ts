@@ -38,6 +38,11 @@ export function savePipedriveSend(stmt: Statement, row: PipedriveSendRow, now: s
 	);
 }
 
+export function latestQueuedSendAt(stmt: Statement): string | null {
+	const r = stmt("SELECT max(updated_at) AS at FROM pipedrive_sends WHERE state = 'queued'").get();
+	return (r?.at as string | null | undefined) ?? null;
+}
+
 export function deletePipedriveSend(stmt: Statement, participantId: number): void {
 	stmt('DELETE FROM pipedrive_sends WHERE participant_id = ?').run(participantId);
 }
