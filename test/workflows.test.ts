@@ -51,7 +51,6 @@ const EXPECTED_FILES = [
 	'referrer-portal.json',
 	'referrer-signup.json',
 	'sync-pipedrive-contacts.json',
-	'unqualify-on-deal-lost.json',
 ];
 
 const workflows = bundledWorkflows();
@@ -92,7 +91,7 @@ function parameterProblems(node: BundledWorkflowNode, description: INodeTypeDesc
 }
 
 describe('bundled workflows (workflows/*.json)', () => {
-	it('are the ten the README lists, each importable as is (id, name, active, v1 execution order)', () => {
+	it('are the nine the README lists, each importable as is (id, name, active, v1 execution order)', () => {
 		expect(workflows.map(({ file }) => file)).toEqual(EXPECTED_FILES);
 		for (const { file, workflow } of workflows) {
 			expect({ file, id: workflow.id }).toEqual({ file, id: expect.stringMatching(/^[A-Za-z0-9]{16}$/) });

@@ -351,10 +351,23 @@ function stageChosen(config: TriggerConfig, stageId: number, pipelineId: number 
 // ---------------------------------------------------------------- the campaign's qualification rule
 
 /**
+ * Whether any qualification rule could make something of this delivery: a created deal, a deal's
+ * status or stage changed, a lead given a label. Everything else (a title edited, a note, a person)
+ * is answered without reading the campaign's rule from the store: most CRM traffic is that.
+ */
+export function mayConcernRule(webhook: NormalizedWebhook): boolean {
+	if (!webhook.current || webhook.action === 'delete') return false;
+	if (webhook.entity === 'deal') return webhook.action === 'create' || webhook.changed.includes('status') || webhook.changed.includes('stage_id');
+	if (webhook.entity === 'lead') return (leadLabelChange(webhook)?.added.length ?? 0) > 0;
+	return false;
+}
+
+/**
  * Items for the event "Campaign's Qualification Rule": one per change the rule makes of this
  * delivery (qualify or unqualify), with the idempotency key and time the reconciliation pass uses
  * for the same change (lib/referrals/qualification-rule.ts), so whichever comes first applies it.
- * Only what changed in this event counts: a note added to a won deal qualifies nothing again.
+ * Only what changed in this event counts: a note added to a won deal qualifies nothing again; a
+ * deal or lead without a referral code concerns no referral and gives no item.
  */
 export async function ruleItems(webhook: NormalizedWebhook, rule: QualificationRule, codeField: string, lookups: Lookups): Promise<TriggerItem[]> {
 	const current = webhook.current;
@@ -381,6 +394,7 @@ export async function ruleItems(webhook: NormalizedWebhook, rule: QualificationR
 		if (code === undefined && codeField) code = fieldOf(await lookups.deal(dealId), codeField) ?? null;
 		let referralCode = codeOf(code);
 		if (referralCode === null && codeField && sourceLeadId) referralCode = codeOf(fieldOf(await lookups.lead(sourceLeadId), codeField));
+		if (referralCode === null) return [];
 		return transitions.map((t) => withTransition(dealItem('campaignRule', webhook, current), t, referralCode, sourceLeadId));
 	}
 	if (webhook.entity === 'lead') {
@@ -391,7 +405,9 @@ export async function ruleItems(webhook: NormalizedWebhook, rule: QualificationR
 		if (transitions.length === 0) return [];
 		let code = fieldInPayload(webhook, current, codeField);
 		if (code === undefined && codeField) code = fieldOf(await lookups.lead(leadId), codeField);
-		return transitions.map((t) => withTransition(leadItem(webhook, current, change.added), t, codeOf(code), leadId));
+		const referralCode = codeOf(code);
+		if (referralCode === null) return [];
+		return transitions.map((t) => withTransition(leadItem(webhook, current, change.added), t, referralCode, leadId));
 	}
 	return [];
 }

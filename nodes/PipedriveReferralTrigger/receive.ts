@@ -26,7 +26,7 @@ import { programFor } from '../shared/store';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { isAuthorized } from './auth';
-import { itemsFor, ruleItems, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
+import { itemsFor, mayConcernRule, ruleItems, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
 import { staticDataOf } from './subscriptions';
 
 type Response = ReturnType<IWebhookFunctions['getResponseObject']>;
@@ -130,7 +130,7 @@ function lookupsFor(context: IWebhookFunctions): Lookups {
 
 /** What the campaign's qualification rule makes of this delivery (read per delivery: the rule may change any time). */
 async function campaignRuleItems(context: IWebhookFunctions, settings: TriggerSettings, webhook: NormalizedWebhook, lookups: Lookups): Promise<TriggerItem[]> {
-	if (!settings.campaign) return [];
+	if (!settings.campaign || !mayConcernRule(webhook)) return [];
 	const program = await programFor(context);
 	const campaign = await program.findCampaign(campaignRefOf(settings.campaign));
 	if (!campaign) return [];

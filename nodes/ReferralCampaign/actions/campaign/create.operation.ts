@@ -135,6 +135,10 @@ async function createV2(
 	const result: IDataObject = { ...campaignOutput(context, campaign), created };
 	if (ifExists === 'update') result.changed = changed;
 	if (codes.length > 0 && (created || ifExists === 'update')) result.couponPool = await program.rewards.addCoupons(campaign.id, codes);
-	if (created || ifExists === 'update') Object.assign(result, await applyQualificationRule(program, campaign.id, rule));
+	if (created || ifExists === 'update') {
+		const qualification = await applyQualificationRule(program, campaign.id, rule);
+		Object.assign(result, qualification);
+		if (!created && qualification.qualificationChanged) changed.push('qualification');
+	}
 	return result;
 }

@@ -14,7 +14,7 @@ export const qualificationProperty: INodeProperties = {
 	placeholder: 'Change What Qualifies',
 	default: {},
 	description:
-		'What counts as qualified in Pipedrive, for the webhook trigger and the reconciliation alike. Not set: a won deal qualifies, a lost deal un-qualifies.',
+		'What counts as qualified in Pipedrive, for the webhook trigger (event "Campaign\'s Qualification Rule") and the reconciliation alike: the one place to set it. Not set: a won deal qualifies, a lost deal un-qualifies.',
 	options: [
 		{
 			displayName: 'Deal Lost Un-Qualifies',
@@ -56,8 +56,14 @@ export const qualificationProperty: INodeProperties = {
 	],
 };
 
+/** The rule the fields describe; a field not added keeps its default (Create: the node is the whole definition). */
 export function readQualificationRule(context: IExecuteFunctions, itemIndex: number): QualificationRule {
-	return parseQualificationRule(context.getNodeParameter('qualification', itemIndex, {}) as IDataObject);
+	return parseQualificationRule(qualificationFields(context, itemIndex));
+}
+
+/** The fields added under Qualification (Update changes only these, like its other fields). */
+export function qualificationFields(context: IExecuteFunctions, itemIndex: number): IDataObject {
+	return context.getNodeParameter('qualification', itemIndex, {}) as IDataObject;
 }
 
 /** Stores the rule on the campaign; the output says whether it changed. */
