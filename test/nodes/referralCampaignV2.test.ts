@@ -237,14 +237,14 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 			const program = new ReferralProgram(await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string }));
 			return await program.getQualificationRule(id);
 		};
-		const definition = (qualification: IDataObject) => create({ ifExists: 'update', additionalFields: { slug: 'referral-program' }, qualification });
+		const definition = (qualification: INodeParameters) => create({ ifExists: 'update', additionalFields: { slug: 'referral-program' }, qualification });
 		const [created] = await ok(asEditorSaves(definition({})));
 		expect(created).toMatchObject({ created: true, qualification: DEFAULT_QUALIFICATION_RULE });
 
 		// Editing the node that defines the campaign changes the rule at its next run, and says so.
 		const [edited] = await ok(asEditorSaves(definition({ dealStageIds: '8, 3', dealLostUnqualifies: false })));
 		expect(edited).toMatchObject({ created: false, changed: ['qualification'], qualificationChanged: true });
-		expect(await ruleOf(created.id)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false });
+		expect(await ruleOf(created.id as number)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false });
 		const [same] = await ok(asEditorSaves(definition({ dealStageIds: '3,8', dealLostUnqualifies: false })));
 		expect(same).toMatchObject({ changed: [], qualificationChanged: false });
 
@@ -252,11 +252,11 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 		const locator = { __rl: true, mode: 'slug', value: 'referral-program' };
 		const [updated] = await ok({ resource: 'campaign', operation: 'update', campaign: locator, qualification: { leadConverted: true } });
 		expect(updated).toMatchObject({ changed: ['qualification'] });
-		expect(await ruleOf(created.id)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false, leadConverted: true });
+		expect(await ruleOf(created.id as number)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false, leadConverted: true });
 
 		const bad = await run(workflowOf({ resource: 'campaign', operation: 'update', campaign: locator, qualification: { dealStageIds: 'demo' } }));
 		expect(bad.error?.message).toContain('"demo" is not a Pipedrive stage ID');
-		expect((await ruleOf(created.id)).dealStageIds).toEqual([3, 8]);
+		expect((await ruleOf(created.id as number)).dealStageIds).toEqual([3, 8]);
 	});
 
 	it('gives a campaign made by version 1 the default rule: a won deal qualifies, a lost one un-qualifies', async () => {
