@@ -267,7 +267,7 @@ async function runSignups(n8n: RealN8n, cookie: string, side: Side): Promise<Sid
 
 /** Each deal the signups made is won; Pipedrive's delivery and a duplicate of it go out together. */
 async function runQualifications(n8n: RealN8n, cookie: string, side: Side, dealIds: number[]): Promise<SideFigures> {
-	const [webhook] = [...side.sandbox.state.webhooks.values()];
+	const webhook = [...side.sandbox.state.webhooks.values()].find((w) => w.event_object === 'deal')!;
 	side.sandbox.clearRequests();
 	const started = Date.now();
 	await pool(dealIds.length, CONCURRENT_DEALS, async (i) => {

@@ -267,7 +267,7 @@ export const ADMIN_HELP = [
 	'POST   /__admin/seed/persons              {count}',
 	'POST   /__admin/seed/leads                {count}',
 	'POST   /__admin/rate-limit                {limit?, searchLimit?, oauthMultiplier?, dailyBudget?}',
-	'POST   /__admin/faults                    {rate, kinds?: ["500","502","503","429","timeout"], paths?, seed?, timeoutMs?}',
+	'POST   /__admin/faults                    {rate, kinds?: ["500","502","503","429","timeout"], paths?, methods?, seed?, timeoutMs?}  (outage: {rate: 1, kinds: ["503"], methods: ["POST","PATCH","PUT","DELETE"]})',
 	'DELETE /__admin/faults                    faults off',
 	'POST   /__admin/persons                   {name, emails?, custom_fields?}',
 	'PATCH  /__admin/persons/:id               {name?, emails?, custom_fields?}',

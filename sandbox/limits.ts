@@ -99,6 +99,8 @@ export interface FaultConfig {
 	kinds?: FaultKind[];
 	/** only requests whose path (e.g. /api/v2/persons) matches one of these: substring, or glob with `*` */
 	paths?: string[];
+	/** only requests with one of these methods (e.g. the writes: POST, PATCH, PUT, DELETE); default all */
+	methods?: string[];
 	/** PRNG seed; the same seed and request order give the same faults */
 	seed?: number;
 	/**
@@ -130,9 +132,10 @@ export class FaultInjector {
 		});
 	}
 
-	/** Decides the fault (if any) for a request path. Consumes PRNG draws only for eligible paths. */
-	pick(path: string): FaultKind | null {
+	/** Decides the fault (if any) for a request. Consumes PRNG draws only for eligible requests. */
+	pick(path: string, method = 'GET'): FaultKind | null {
 		if (!(this.config.rate > 0)) return null;
+		if (this.config.methods?.length && !this.config.methods.some((m) => m.toUpperCase() === method.toUpperCase())) return null;
 		if (this.matchers.length && !this.matchers.some((m) => m(path))) return null;
 		const r = this.rng();
 		const k = this.rng();

@@ -327,7 +327,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 		if (daily !== null) headers['x-sandbox-daily-budget-remaining'] = daily;
 
 		// ---- faults ----
-		const picked = faults.pick(fullPath);
+		const picked = faults.pick(fullPath, method);
 		if (picked) {
 			fault = picked;
 			if (picked === 'timeout') {

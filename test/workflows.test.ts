@@ -48,11 +48,11 @@ const EXPECTED_FILES = [
 	'program-dashboard.json',
 	'qualify-on-deal-stage.json',
 	'qualify-with-code-webhook.json',
+	'reconcile-pipedrive.json',
 	'referred-signup.json',
 	'referrer-portal.json',
 	'referrer-signup.json',
 	'sync-pipedrive-contacts.json',
-	'unqualify-on-deal-lost.json',
 ];
 
 const workflows = bundledWorkflows();

@@ -28,7 +28,7 @@ export interface BurstFigures {
 
 async function deliveriesOf(sandbox: Sandbox, count: number, gapMs: number): Promise<BurstFigures> {
 	// Every fourth deal carries a code nobody has: the trigger looks it up in the store. Creating
-	// them sends nothing (the workflow's webhook is for changes); winning them does.
+	// them is delivered too (the workflow's webhook takes every deal event), before the measurement.
 	const ids = Array.from({ length: count }, (_, i) => {
 		const custom_fields = i % 4 === 0 ? { [DEAL_FIELD_KEYS.referralCode]: 'NOBODY2345' } : {};
 		return sandbox.createDeal({ title: `Ordinary deal ${i}`, person_id: 1, stage_id: 1, custom_fields }).id as number;

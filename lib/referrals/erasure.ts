@@ -12,6 +12,7 @@ export async function eraseParticipant(ctx: ProgramContext, campaignId: number, 
 		if (current.erasedAt) return current;
 		const now = ctx.now();
 		const erased = requireParticipant(await tx.eraseParticipant(current.id, now), ref);
+		await tx.deletePipedriveSend(current.id);
 		await tx.appendEvents(
 			[
 				{

@@ -20,3 +20,8 @@ export async function latestEventId(ctx: ProgramContext): Promise<number> {
 	const [latest] = await ctx.store.read((tx) => tx.listEvents({}, 1, 'desc'));
 	return latest?.id ?? 0;
 }
+
+/** Logs an event that concerns the program's connection to Pipedrive, not one participant (e.g. a webhook registered again). */
+export async function logProgramEvent(ctx: ProgramContext, campaignId: number, type: EventType, payload: Record<string, unknown>): Promise<void> {
+	await ctx.store.transaction((tx) => tx.appendEvents([{ type, campaignId, participantId: null, referrerId: null, payload }], ctx.now()));
+}

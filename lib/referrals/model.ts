@@ -192,6 +192,8 @@ export const EVENT_TYPES = [
 	'reward.failed',
 	'reward.cancelled',
 	'reward.reversal_needed',
+	'pipedrive.send_failed',
+	'pipedrive.webhook_restored',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -1,5 +1,5 @@
 import { getDashboardFigures, type DashboardFigures, type FigureOptions } from '../dashboard/figures';
-import type { Page, ParticipantFilter, PipedriveIds, ReferralCounts, ReferralStore } from '../store/types';
+import type { Page, ParticipantFilter, PipedriveIds, PipedriveSend, PipedriveSendFilter, ReferralCounts, ReferralStore } from '../store/types';
 import type { BatchOptions, Outcome } from './batch';
 import * as campaigns from './campaigns';
 import type { CampaignInput, CampaignUpdate } from './campaigns';
@@ -22,6 +22,10 @@ import * as review from './review';
 import type { HeldReferral, ReviewResult } from './review';
 import type { RegisterInput, RegisterResult } from './registration';
 import { evaluateRewards } from './reward-evaluation';
+import * as qualificationRule from './qualification-rule';
+import type { QualificationRule } from './qualification-rule';
+import * as sendState from './send-state';
+import type { QueueSendInput } from './send-state';
 import * as syncState from './sync-state';
 
 export type { BatchOptions, Outcome } from './batch';
@@ -206,6 +210,51 @@ export class ReferralProgram {
 		return syncState.exclusively(this.ctx, key, leaseMs, sleep, task);
 	}
 
+	// ---- qualification rule (what counts as qualified in Pipedrive) ----
+
+	getQualificationRule(campaignId: number): Promise<QualificationRule> {
+		return qualificationRule.getQualificationRule(this.ctx, campaignId);
+	}
+
+	setQualificationRule(campaignId: number, rule: QualificationRule): Promise<boolean> {
+		return qualificationRule.setQualificationRule(this.ctx, campaignId, rule);
+	}
+
+	/** Of these idempotency keys, the ones applied before (a read: a pass skips them without writing). */
+	appliedKeys(keys: string[]): Promise<Set<string>> {
+		return this.ctx.store.read(async (tx) => new Set(await tx.findIdempotencyKeys(keys)));
+	}
+
+	// ---- Pipedrive send state ----
+
+	queueSend(input: QueueSendInput): Promise<PipedriveSend> {
+		return sendState.queueSend(this.ctx, input);
+	}
+
+	markSendDone(participantId: number): Promise<void> {
+		return sendState.markSent(this.ctx, participantId);
+	}
+
+	markSendFailed(send: PipedriveSend, error: string, attempts: number): Promise<void> {
+		return sendState.markFailed(this.ctx, send, error, attempts);
+	}
+
+	claimDueSends(leaseMs: number, limit: number): Promise<PipedriveSend[]> {
+		return sendState.claimDueSends(this.ctx, leaseMs, limit);
+	}
+
+	retryFailedSends(filter: Omit<PipedriveSendFilter, 'state'>, limit: number): Promise<PipedriveSend[]> {
+		return sendState.retryFailedSends(this.ctx, filter, limit);
+	}
+
+	msSinceLastQueuedFailure(): Promise<number | null> {
+		return sendState.msSinceLastQueuedFailure(this.ctx);
+	}
+
+	listSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return sendState.listSends(this.ctx, filter, limit);
+	}
+
 	// ---- event log ----
 
 	listEvents(
@@ -214,6 +263,10 @@ export class ReferralProgram {
 		order: 'asc' | 'desc',
 	): Promise<ReferralEvent[]> {
 		return events.listEvents(this.ctx, filter, limit, order);
+	}
+
+	logProgramEvent(campaignId: number, type: EventType, payload: Record<string, unknown>): Promise<void> {
+		return events.logProgramEvent(this.ctx, campaignId, type, payload);
 	}
 
 	latestEventId(): Promise<number> {

@@ -33,6 +33,12 @@ export interface QualifyInput {
 	idempotencyKey?: unknown;
 	/** Where the qualification came from, kept in the event (e.g. "pipedrive", "code"). */
 	via?: string;
+	/**
+	 * When the change happened at its source (e.g. the Pipedrive event time). A change older than
+	 * the latest one applied to the referral is stale and ignored: a "won" delivery retried after
+	 * reconciliation applied the later "lost" must not qualify again. Compared to the second.
+	 */
+	occurredAt?: unknown;
 }
 
 export interface QualifyResult {
@@ -44,6 +50,8 @@ export interface QualifyResult {
 	changed: boolean;
 	/** True when the idempotency key had been applied before. */
 	duplicate: boolean;
+	/** True when a later change had been applied already (see `occurredAt`). */
+	stale?: boolean;
 }
 
 /**
@@ -59,6 +67,7 @@ export async function qualify(ctx: ProgramContext, lookup: ReferralLookup, input
 	const key = input.idempotencyKey === undefined || input.idempotencyKey === null || input.idempotencyKey === ''
 		? null
 		: parseIdempotencyKey(input.idempotencyKey);
+	const occurredAt = parseOccurredAt(input.occurredAt);
 	const found = await ctx.store.read((tx) => findReferralIn(tx, lookup));
 	return await ctx.store.transaction(async (tx) => {
 		// Row locks on the referral and its referrer: concurrent deliveries for one referral, and
@@ -71,6 +80,13 @@ export async function qualify(ctx: ProgramContext, lookup: ReferralLookup, input
 		if (key !== null && !(await tx.claimIdempotencyKey(key, current.id, ctx.now()))) {
 			return { ...unchanged, duplicate: true };
 		}
+		if (occurredAt !== null) {
+			const latest = await tx.getReferralEventTime(current.id);
+			if (latest !== null && toSecond(occurredAt) < toSecond(latest)) return { ...unchanged, duplicate: false, stale: true };
+		}
+		// A change without a source time (a refund sent by code) happened now: a Pipedrive change
+		// read later by the reconciliation but older than it (the deal won before) is stale.
+		await tx.setReferralEventTime(current.id, occurredAt ?? ctx.now());
 		const status = input.action === 'qualify' ? 'qualified' : 'unqualified';
 		if (current.referralStatus === status) return { ...unchanged, duplicate: false };
 		const now = ctx.now();
@@ -182,6 +198,18 @@ function parseSale(value: unknown, currency: unknown): { value: number; currency
 		throw invalidInput('currency', `The currency "${String(currency).slice(0, 20)}" is not a three-letter code such as EUR`);
 	}
 	return { value: amount, currency: code };
+}
+
+function parseOccurredAt(value: unknown): string | null {
+	if (value === undefined || value === null || value === '') return null;
+	const time = value instanceof Date ? value.getTime() : Date.parse(String(value));
+	if (!Number.isFinite(time)) throw invalidInput('occurredAt', `"${String(value).slice(0, 40)}" is not a date and time`);
+	return new Date(time).toISOString();
+}
+
+/** Pipedrive gives some times to the second only (won_time, lost_time), others to the millisecond. */
+function toSecond(iso: string): number {
+	return Math.floor(Date.parse(iso) / 1000);
 }
 
 function parseIdempotencyKey(value: unknown): string {

@@ -176,6 +176,31 @@ export interface Page {
 	afterId?: number;
 }
 
+export type PipedriveSendState = 'queued' | 'sent' | 'failed';
+
+/** What is kept about sending a participant to Pipedrive when the first try could not (lib/sync/send-queue.ts). */
+export interface PipedriveSendRow {
+	participantId: number;
+	campaignId: number;
+	state: PipedriveSendState;
+	attempts: number;
+	/** When a queued send is tried next; null once sent or failed. */
+	nextAttemptAt: string | null;
+	lastError: string | null;
+	/** The send settings and item to replay (no personal data: the participant is referenced by id). */
+	request: Record<string, unknown>;
+}
+
+export interface PipedriveSendFilter {
+	state: PipedriveSendState;
+	campaignId?: number;
+	participantIds?: number[];
+}
+
+export interface PipedriveSend extends PipedriveSendRow {
+	updatedAt: string;
+}
+
 /** Pipedrive ids to look participants up by; any of the lists may be given. */
 export interface PipedriveIds {
 	personIds?: number[];
@@ -357,6 +382,29 @@ export interface StoreTransaction {
 	getSyncState(campaignId: number, key: string): Promise<Record<string, unknown> | null>;
 	/** Saves (replaces) a campaign's sync progress under `key`. */
 	setSyncState(campaignId: number, key: string, state: Record<string, unknown>, now: string): Promise<void>;
+
+	/** Of these idempotency keys, the ones recorded (any order). Read-only: lets a pass skip what it applied before. */
+	findIdempotencyKeys(keys: string[]): Promise<string[]>;
+	/** When the latest qualification change applied to the referral happened in Pipedrive; null if none was timed. */
+	getReferralEventTime(participantId: number): Promise<string | null>;
+	setReferralEventTime(participantId: number, occurredAt: string): Promise<void>;
+
+	/** Writes a participant's Pipedrive send record (one per participant), replacing the one there. */
+	savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void>;
+	/** When a queued send last failed (its record was last written), the latest of all; null when none is queued. */
+	latestQueuedSendAt(): Promise<string | null>;
+	/** Removes a participant's send record (erasure: a stored send may hold a title with their name). */
+	deletePipedriveSend(participantId: number): Promise<void>;
+	/** The send records of these participants that exist (any order). */
+	getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]>;
+	/**
+	 * Atomically takes up to `limit` queued sends whose next attempt is due (oldest first) by moving
+	 * their next attempt to `leaseUntil`, and returns them: concurrent sweeps never get the same one
+	 * (PostgreSQL: FOR UPDATE SKIP LOCKED), and one that dies leaves them due again at `leaseUntil`.
+	 */
+	claimDueSends(now: string, leaseUntil: string, limit: number): Promise<PipedriveSend[]>;
+	/** Sends in one state, ascending participant id, optionally of one campaign or these participants. */
+	listPipedriveSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]>;
 
 	/**
 	 * Appends to the event log. Ids increase in commit order: a reader polling with `afterId`

@@ -128,8 +128,13 @@ export class PipedriveSender {
 		if (target === 'deal') this.stage = await this.resolveStage();
 	}
 
-	async send(item: SendItem): Promise<SendResult> {
+	/** The skipped result when this participant is not one to send (erased, or from a source not chosen); null otherwise. */
+	async skipped(item: SendItem): Promise<SendResult | null> {
 		const participant = await this.program.getParticipant(item.campaignId, item.participant);
+		return this.skipReason(participant);
+	}
+
+	private skipReason(participant: Participant): SendResult | null {
 		const base = { participantId: participant.id, email: participant.email, code: participant.code };
 		if (participant.erasedAt || !participant.email) {
 			return { ...base, skipped: true, reason: 'The participant was erased' };
@@ -145,10 +150,18 @@ export class PipedriveSender {
 				reason: `Source "${participant.source}" is not among the sources to send (${this.settings.sources.join(', ')})`,
 			};
 		}
+		return null;
+	}
+
+	async send(item: SendItem): Promise<SendResult> {
+		const participant = await this.program.getParticipant(item.campaignId, item.participant);
+		const skipped = this.skipReason(participant);
+		if (skipped) return skipped;
+		const base = { participantId: participant.id, email: participant.email!, code: participant.code };
 		// Two executions sending the same person at once (a double submit, a retried webhook) would
 		// both miss the person in Pipedrive and both create one: one sends, the other waits for it.
 		// The key holds a hash, not the email: a lease left by a crash keeps no personal data.
-		const lease = `pipedrive-send:${createHash('sha256').update(participant.email).digest('hex')}`;
+		const lease = `pipedrive-send:${createHash('sha256').update(participant.email!).digest('hex')}`;
 		return await this.program.exclusively(lease, SEND_LEASE_MS, this.client.sleep, () => this.sendNow(item, participant.id, base));
 	}
 

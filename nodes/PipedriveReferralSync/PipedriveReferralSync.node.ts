@@ -8,6 +8,7 @@ import { referralStoreConnectionTest } from '../shared/store';
 import * as contact from './actions/contact';
 import * as field from './actions/field';
 import * as participant from './actions/participant';
+import * as referral from './actions/referral';
 import { router } from './actions/router';
 
 export class PipedriveReferralSync implements INodeType {
@@ -18,7 +19,8 @@ export class PipedriveReferralSync implements INodeType {
 		group: ['output'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Send referred people to Pipedrive, sync Pipedrive contacts into a campaign, write referral metrics, set up the referral fields',
+		description:
+			'Send referred people to Pipedrive (queued while it is unavailable), reconcile missed deal and lead changes, sync Pipedrive contacts into a campaign, write referral metrics, set up the referral fields',
 		defaults: { name: 'Pipedrive Referral Sync' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],
@@ -41,12 +43,14 @@ export class PipedriveReferralSync implements INodeType {
 					{ name: 'Contact', value: 'contact' },
 					{ name: 'Field', value: 'field' },
 					{ name: 'Participant', value: 'participant' },
+					{ name: 'Referral', value: 'referral' },
 				],
 				default: 'participant',
 			},
 			...contact.description,
 			...field.description,
 			...participant.description,
+			...referral.description,
 		],
 	};
 

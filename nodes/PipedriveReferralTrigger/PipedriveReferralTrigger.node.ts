@@ -87,6 +87,12 @@ export class PipedriveReferralTrigger implements INodeType {
 					'The Pipedrive events that start the workflow. The trigger registers the Pipedrive webhooks they need when the workflow is activated and removes them when it is deactivated.',
 				options: [
 					{
+						name: "Campaign's Qualification Rule",
+						value: 'campaignRule',
+						description:
+							'A deal or lead change that qualifies or un-qualifies a referral under the rule set on the campaign (Referral Campaign node, Qualification): the item carries action, idempotencyKey and time for Qualify With Code. Needs Start Workflow For: Referrals of a Campaign.',
+					},
+					{
 						name: 'Deal Entered Stage',
 						value: 'dealEnteredStage',
 						description: 'A deal was moved to (or created in) one of the chosen stages',

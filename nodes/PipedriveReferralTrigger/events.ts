@@ -17,9 +17,11 @@
 import type { NormalizedWebhook } from '../../lib/pipedrive/webhooks';
 import { dealStageChange, dealStatusChange, leadLabelChange } from '../../lib/pipedrive/webhooks';
 import { readCustomFieldValue } from '../../lib/pipedrive/fields';
+import { dealTransitions, leadTransitions, transitionKeys, type QualificationRule, type Transition } from '../../lib/referrals/qualification-rule';
 
 /** The events a user can choose (the `events` parameter). */
 export const TRIGGER_EVENTS = [
+	'campaignRule',
 	'dealEnteredStage',
 	'dealWon',
 	'dealLost',
@@ -31,6 +33,7 @@ export type TriggerEvent = (typeof TRIGGER_EVENTS)[number];
 
 /** The `event` of an output item. */
 export type ItemEvent =
+	| 'campaignRule'
 	| 'dealEnteredStage'
 	| 'dealWon'
 	| 'dealLost'
@@ -75,6 +78,12 @@ export interface TriggerItem {
 	labelIds: string[] | null;
 	/** Person updated as the survivor of a merge: the id of the person merged into it (v2 `meta.merged_from_id`). */
 	mergedFromId: number | null;
+	/**
+	 * The change's idempotency key as the reconciliation pass computes it (e.g.
+	 * `pipedrive:deal:7:won:<won_time>`), so a webhook and a pass apply each change once between
+	 * them; null when the payload cannot tell (then use eventId).
+	 */
+	transitionKey: string | null;
 	/** ISO-8601 time of the event in Pipedrive. */
 	time: string;
 }
@@ -93,6 +102,13 @@ export interface Lookups {
 export function neededSubscriptions(events: readonly TriggerEvent[]): Array<{ object: 'deal' | 'lead' | 'person'; action: 'create' | 'change' | '*' }> {
 	const actions: Record<'deal' | 'lead' | 'person', Set<'create' | 'change'>> = { deal: new Set(), lead: new Set(), person: new Set() };
 	for (const event of events) {
+		if (event === 'campaignRule') {
+			// The rule may change after activation (stages, labels, conversion): every deal and lead event.
+			for (const entity of [actions.deal, actions.lead]) {
+				entity.add('create');
+				entity.add('change');
+			}
+		}
 		if (event === 'dealEnteredStage') {
 			// A deal created in a chosen stage has entered it too.
 			actions.deal.add('create');
@@ -190,6 +206,7 @@ function emptyItem(event: ItemEvent, webhook: NormalizedWebhook): TriggerItem {
 		dealId: null,
 		labelIds: null,
 		mergedFromId: null,
+		transitionKey: null,
 		time: webhook.timestamp,
 	};
 }
@@ -206,6 +223,14 @@ function dealItem(event: ItemEvent, webhook: NormalizedWebhook, deal: Record<str
 	item.personId = numericId(deal.person_id);
 	if (webhook.changed.includes('stage_id')) item.previousStageId = numericId(previous.stage_id);
 	if (webhook.changed.includes('status')) item.previousStatus = stringOrNull(previous.status);
+	const dealId = item.dealId;
+	const wonTime = stringOrNull(deal.won_time);
+	const lostTime = stringOrNull(deal.lost_time);
+	if (dealId !== null) {
+		if (event === 'dealWon' && wonTime) item.transitionKey = transitionKeys.dealWon(dealId, wonTime);
+		if (event === 'dealLost' && lostTime) item.transitionKey = transitionKeys.dealLost(dealId, lostTime);
+		if (event === 'dealEnteredStage' && item.stageId !== null) item.transitionKey = transitionKeys.dealStage(dealId, item.stageId);
+	}
 	return item;
 }
 
@@ -217,6 +242,7 @@ function leadItem(webhook: NormalizedWebhook, lead: Record<string, unknown>, add
 	item.currency = stringOrNull(value?.currency);
 	item.personId = numericId(lead.person_id);
 	item.labelIds = added;
+	if (item.leadId && added.length > 0) item.transitionKey = transitionKeys.leadLabel(item.leadId, added[0]);
 	return item;
 }
 
@@ -297,6 +323,7 @@ async function dealItems(
 		if (sourceLeadId) {
 			const item = dealItem('leadConverted', webhook, deal);
 			item.leadId = sourceLeadId;
+			item.transitionKey = transitionKeys.leadConverted(sourceLeadId);
 			items.push(item);
 		}
 	}
@@ -319,4 +346,82 @@ function stageChosen(config: TriggerConfig, stageId: number, pipelineId: number 
 	if (config.stageIds.length) return config.stageIds.includes(stageId);
 	if (config.pipelineId !== null) return pipelineId === config.pipelineId;
 	return true;
+}
+
+// ---------------------------------------------------------------- the campaign's qualification rule
+
+/**
+ * Whether any qualification rule could make something of this delivery: a created deal, a deal's
+ * status or stage changed, a lead given a label. Everything else (a title edited, a note, a person)
+ * is answered without reading the campaign's rule from the store: most CRM traffic is that.
+ */
+export function mayConcernRule(webhook: NormalizedWebhook): boolean {
+	if (!webhook.current || webhook.action === 'delete') return false;
+	if (webhook.entity === 'deal') return webhook.action === 'create' || webhook.changed.includes('status') || webhook.changed.includes('stage_id');
+	if (webhook.entity === 'lead') return (leadLabelChange(webhook)?.added.length ?? 0) > 0;
+	return false;
+}
+
+/**
+ * Items for the event "Campaign's Qualification Rule": one per change the rule makes of this
+ * delivery (qualify or unqualify), with the idempotency key and time the reconciliation pass uses
+ * for the same change (lib/referrals/qualification-rule.ts), so whichever comes first applies it.
+ * Only what changed in this event counts: a note added to a won deal qualifies nothing again; a
+ * deal or lead without a referral code concerns no referral and gives no item.
+ */
+export async function ruleItems(webhook: NormalizedWebhook, rule: QualificationRule, codeField: string, lookups: Lookups): Promise<TriggerItem[]> {
+	const current = webhook.current;
+	if (!current || webhook.action === 'delete') return [];
+	if (webhook.entity === 'deal') {
+		const dealId = numericId(current.id) ?? numericId(webhook.entityId);
+		if (dealId === null) return [];
+		let sourceLeadId: string | null = null;
+		if (webhook.action === 'create' && rule.leadConverted) {
+			sourceLeadId = 'source_lead_id' in current ? stringOrNull(current.source_lead_id) : stringOrNull((await lookups.deal(dealId))?.source_lead_id);
+		}
+		const changed = (field: string) => webhook.action === 'create' || webhook.changed.includes(field);
+		const transitions = dealTransitions(rule, {
+			id: dealId,
+			status: stringOrNull(current.status),
+			stageId: numericId(current.stage_id),
+			wonTime: stringOrNull(current.won_time),
+			lostTime: stringOrNull(current.lost_time),
+			updateTime: stringOrNull(current.update_time) ?? webhook.timestamp,
+			sourceLeadId,
+		}).filter((t) => (t.reason === 'stage' ? changed('stage_id') : t.reason === 'converted' ? webhook.action === 'create' : changed('status')));
+		if (transitions.length === 0) return [];
+		let code = fieldInPayload(webhook, current, codeField);
+		if (code === undefined && codeField) code = fieldOf(await lookups.deal(dealId), codeField) ?? null;
+		let referralCode = codeOf(code);
+		if (referralCode === null && codeField && sourceLeadId) referralCode = codeOf(fieldOf(await lookups.lead(sourceLeadId), codeField));
+		if (referralCode === null) return [];
+		return transitions.map((t) => withTransition(dealItem('campaignRule', webhook, current), t, referralCode, sourceLeadId));
+	}
+	if (webhook.entity === 'lead') {
+		const change = leadLabelChange(webhook);
+		const leadId = stringOrNull(current.id) ?? (webhook.entityId === null ? null : String(webhook.entityId));
+		if (!change || !leadId) return [];
+		const transitions = leadTransitions(rule, { id: leadId, labelIds: change.added, updateTime: stringOrNull(current.update_time) ?? webhook.timestamp });
+		if (transitions.length === 0) return [];
+		let code = fieldInPayload(webhook, current, codeField);
+		if (code === undefined && codeField) code = fieldOf(await lookups.lead(leadId), codeField);
+		const referralCode = codeOf(code);
+		if (referralCode === null) return [];
+		return transitions.map((t) => withTransition(leadItem(webhook, current, change.added), t, referralCode, leadId));
+	}
+	return [];
+}
+
+function withTransition(item: TriggerItem, transition: Transition, referralCode: string | null, leadId: string | null): TriggerItem {
+	return {
+		...item,
+		event: 'campaignRule',
+		referralCode,
+		leadId: item.leadId ?? leadId,
+		action: transition.action,
+		reason: transition.reason,
+		idempotencyKey: transition.key,
+		transitionKey: transition.key,
+		time: transition.occurredAt,
+	};
 }

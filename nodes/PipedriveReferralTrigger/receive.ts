@@ -26,7 +26,7 @@ import { programFor } from '../shared/store';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { isAuthorized } from './auth';
-import { itemsFor, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
+import { itemsFor, mayConcernRule, ruleItems, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
 import { staticDataOf } from './subscriptions';
 
 type Response = ReturnType<IWebhookFunctions['getResponseObject']>;
@@ -128,6 +128,15 @@ function lookupsFor(context: IWebhookFunctions): Lookups {
 	};
 }
 
+/** What the campaign's qualification rule makes of this delivery (read per delivery: the rule may change any time). */
+async function campaignRuleItems(context: IWebhookFunctions, settings: TriggerSettings, webhook: NormalizedWebhook, lookups: Lookups): Promise<TriggerItem[]> {
+	if (!settings.campaign || !mayConcernRule(webhook)) return [];
+	const program = await programFor(context);
+	const campaign = await program.findCampaign(campaignRefOf(settings.campaign));
+	if (!campaign) return [];
+	return await ruleItems(webhook, await program.getQualificationRule(campaign.id), settings.config.codeField, lookups);
+}
+
 /** The items that start the workflow, after the node's Start Workflow For. */
 async function startingItems(context: IWebhookFunctions, settings: TriggerSettings, items: TriggerItem[]): Promise<TriggerItem[]> {
 	const { startFor } = settings;
@@ -162,7 +171,10 @@ export async function receiveDelivery(context: IWebhookFunctions): Promise<IWebh
 	let items;
 	try {
 		const settings = await settingsOf(context);
-		items = await startingItems(context, settings, await itemsFor(webhook, settings.config, lookupsFor(context)));
+		const lookups = lookupsFor(context);
+		const produced = await itemsFor(webhook, settings.config, lookups);
+		if (settings.config.events.includes('campaignRule')) produced.push(...(await campaignRuleItems(context, settings, webhook, lookups)));
+		items = await startingItems(context, settings, produced);
 	} catch (error) {
 		// Not a 2xx: Pipedrive tries again (3 s, 30 s, 150 s later); the failed execution shows why.
 		respond(response, 500, { error: 'Could not read the event; Pipedrive will retry' });

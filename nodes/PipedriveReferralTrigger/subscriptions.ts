@@ -14,6 +14,8 @@ import { ReferralError } from '../../lib/referrals/errors';
 import { campaignRefOf } from '../shared/campaign';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
+import { isBanned } from '../../lib/sync/webhook-health';
+import { programFor } from '../shared/store';
 import { WEBHOOK_USER, generatePassword } from './auth';
 import { neededSubscriptions, type TriggerEvent } from './events';
 
@@ -55,7 +57,9 @@ async function deleteQuietly(client: PipedriveClient, id: number): Promise<void>
 
 /**
  * True when every webhook the chosen events need is registered in Pipedrive as stored: same id,
- * URL, entity, action and auth user (and this node knows the password).
+ * URL, entity, action and auth user (and this node knows the password), and not banned. n8n asks
+ * this when the workflow is activated, also when n8n starts: a webhook Pipedrive deleted (3 days
+ * without a successful delivery) or banned (10 failures in a row) is then registered again.
  */
 export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
 	const data = staticDataOf(context);
@@ -76,6 +80,7 @@ export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
 					w.subscription_url === url &&
 					w.event_object === s.object &&
 					w.event_action === s.action &&
+					!isBanned(w) &&
 					(w.http_auth_user === undefined || w.http_auth_user === data.httpAuthUser),
 			),
 		);
@@ -87,8 +92,14 @@ export async function webhooksExist(context: IHookFunctions): Promise<boolean> {
 /** Start Workflow For needs the code field (and a campaign): refused at activation, not per delivery. */
 function checkStartFor(context: IHookFunctions): void {
 	const startFor = context.getNodeParameter('startFor', 'all') as string;
-	if (startFor === 'all') return;
 	const events = chosenEvents(context);
+	if (events.includes('campaignRule') && startFor !== 'campaignReferrals') {
+		throw toNodeError(
+			context.getNode(),
+			new ReferralError('invalid_input', "The Campaign's Qualification Rule needs Start Workflow For: Referrals of a Campaign (the rule is the campaign's)", 'startFor'),
+		);
+	}
+	if (startFor === 'all') return;
 	const dealOrLead = events.some((event) => event !== 'personCreatedOrUpdated');
 	const missing =
 		(dealOrLead && String(context.getNodeParameter('codeField', '') ?? '').trim() === '') ||
@@ -126,8 +137,11 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 		throw toNodeError(node, error);
 	});
 	const created: StoredWebhook[] = [];
+	// What this URL had registered before: gone or banned now means Pipedrive removed it (a new activation has none).
+	const before = Array.isArray(data.webhooks) && data.subscriptionUrl === url ? [...data.webhooks] : [];
 	try {
 		const existing = await client.listWebhooks();
+		const lost = before.filter((s) => !existing.some((w) => Number(w.id) === Number(s.id) && !isBanned(w)));
 		// Only webhooks pointing at this very URL: a test URL ("Listen for test event") never removes
 		// the production webhooks, nor the other way round.
 		for (const w of existing) if (w.subscription_url === url) await deleteQuietly(client, Number(w.id));
@@ -160,6 +174,7 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 		data.httpAuthUser = WEBHOOK_USER;
 		data.httpAuthPassword = password;
 		data.subscriptionUrl = url;
+		if (lost.length > 0) await logRestored(context, lost, created);
 		return true;
 	} catch (error) {
 		// Half a registration is none: remove what was created, keep nothing that could authorise.
@@ -172,14 +187,47 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 	}
 }
 
-/** Deletes the stored webhooks. Returns false (keeping the ids) when Pipedrive refused a deletion. */
+/**
+ * Webhooks this trigger had that Pipedrive deleted or banned, registered again now: said in n8n's
+ * log, and as a `pipedrive.webhook_restored` event the Referral Trigger can watch when the trigger
+ * knows its campaign (Start Workflow For: Referrals of a Campaign). Never fails the activation.
+ */
+async function logRestored(context: IHookFunctions, lost: StoredWebhook[], created: StoredWebhook[]): Promise<void> {
+	const what = lost.map((w) => `${w.object} (webhook ${w.id})`).join(', ');
+	context.logger.warn(`Pipedrive Referral Trigger "${context.getNode().name}": Pipedrive had deleted or banned its webhooks for ${what}; registered them again`);
+	if (context.getNodeParameter('startFor', 'all') !== 'campaignReferrals') return;
+	try {
+		const program = await programFor(context);
+		const campaign = await program.findCampaign(campaignRefOf(context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator));
+		if (!campaign) return;
+		for (const w of lost) {
+			const copy = created.find((c) => c.object === w.object);
+			await program.logProgramEvent(campaign.id, 'pipedrive.webhook_restored', {
+				replacedId: w.id,
+				webhookId: copy?.id ?? null,
+				object: w.object,
+				action: w.action,
+				reason: 'deleted or banned',
+			});
+		}
+	} catch (error) {
+		context.logger.warn(`Pipedrive Referral Trigger: could not log the restored webhooks: ${(error as Error).message}`);
+	}
+}
+
+/**
+ * Deletes the stored webhooks, and copies the reconciliation registered for banned ones (same URL).
+ * Returns false (keeping the ids) when Pipedrive refused a deletion.
+ */
 export async function deleteWebhooks(context: IHookFunctions): Promise<boolean> {
 	const data = staticDataOf(context);
 	const stored = Array.isArray(data.webhooks) ? data.webhooks : [];
 	const left: StoredWebhook[] = [];
 	if (stored.length) {
 		const client = await pipedriveClientFor(context);
-		for (const w of stored) {
+		const url = data.subscriptionUrl;
+		const copies = url ? (await client.listWebhooks().catch(() => [])).filter((w) => w.subscription_url === url && !stored.some((s) => Number(s.id) === Number(w.id))) : [];
+		for (const w of [...stored, ...copies.map((c) => ({ id: Number(c.id), object: c.event_object, action: c.event_action }))]) {
 			try {
 				await deleteQuietly(client, w.id);
 			} catch (error) {

@@ -139,6 +139,15 @@ export class QualifyWithCode implements INodeType {
 						description: 'Three-letter currency code of the sale value',
 					},
 					{
+						displayName: 'Event Time',
+						name: 'occurredAt',
+						type: 'string',
+						default: '',
+						placeholder: '={{ $json.time }}',
+						description:
+							'When the change happened at its source (e.g. the Pipedrive event time). A change older than the latest one applied to this referral is ignored (stale: true), so a delivery retried late cannot undo a later change.',
+					},
+					{
 						displayName: 'Idempotency Key',
 						name: 'idempotencyKey',
 						type: 'string',
@@ -189,6 +198,7 @@ async function qualifyItems(context: IExecuteFunctions, program: ReferralProgram
 				saleValue: options.saleValue === 0 ? undefined : options.saleValue,
 				currency: options.currency,
 				idempotencyKey: options.idempotencyKey,
+				occurredAt: options.occurredAt,
 				via: 'qualifyWithCode',
 			});
 			output.push({
@@ -196,6 +206,7 @@ async function qualifyItems(context: IExecuteFunctions, program: ReferralProgram
 					isReferral: true,
 					changed: result.changed,
 					duplicate: result.duplicate,
+					stale: result.stale ?? false,
 					previousStatus: result.previousStatus,
 					status: result.status,
 					referral: participantJson(result.participant),

@@ -40,6 +40,16 @@ export class ReferralTrigger implements INodeType {
 						description: 'A participant’s personal data was erased',
 					},
 					{
+						name: 'Pipedrive Send Failed',
+						value: 'pipedrive.send_failed',
+						description: 'A participant could not be sent to Pipedrive after every retry (Retry Failed Sends tries again)',
+					},
+					{
+						name: 'Pipedrive Webhook Restored',
+						value: 'pipedrive.webhook_restored',
+						description: 'Pipedrive had deleted or banned a Pipedrive Referral Trigger webhook, and it was registered again',
+					},
+					{
 						name: 'Referral Approved',
 						value: 'referral.approved',
 						description: 'A referral held for review was approved: it goes on as if it had just arrived',

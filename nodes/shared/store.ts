@@ -2,6 +2,7 @@ import type {
 	ICredentialsDecrypted,
 	ICredentialTestFunctions,
 	IExecuteFunctions,
+	IHookFunctions,
 	ILoadOptionsFunctions,
 	INodeCredentialTestResult,
 	IPollFunctions,
@@ -17,7 +18,7 @@ import { publicUrlOf } from './publicUrl';
 // Nodes declare it as { name: 'referralStoreApi', required: true, testedBy: 'referralStoreConnectionTest' }.
 const STORE_CREDENTIAL = 'referralStoreApi';
 
-type StoreUser = IExecuteFunctions | ILoadOptionsFunctions | IPollFunctions | IWebhookFunctions;
+type StoreUser = IExecuteFunctions | IHookFunctions | ILoadOptionsFunctions | IPollFunctions | IWebhookFunctions;
 
 /**
  * The program over the credential's store. Stores are opened once per credential and kept for

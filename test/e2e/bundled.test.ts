@@ -40,7 +40,7 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 		// Retries come fast (3 s → 30 ms), but n8n gets the normal 10 s to answer a delivery.
 		sandbox = await startSandbox({ webhookTimeScale: 0.01, webhookTimeoutMs: 10_000 });
 		// What a user does after importing: pick the stage that qualifies a referral.
-		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY, workflows: bundledWithQualifyingStage(SALES_PIPELINE, QUALIFYING_STAGE) });
+		n8n = await prepareBundledN8n(sandbox, { qualifyKey: QUALIFY_KEY, workflows: bundledWithQualifyingStage(QUALIFYING_STAGE) });
 		store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		program = new ReferralProgram(store, undefined, { publicUrl: () => n8n.instance.url });
 		cookie = await setUpOwner(n8n.instance);
@@ -70,12 +70,12 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 		for (const form of [BUNDLED_PATHS.referrerForm, BUNDLED_PATHS.referredForm]) {
 			await waitFor(async () => (await openForm(n8n.instance, form)).status === 200, 60_000, `/form/${form}`);
 		}
-		// Activating the two Pipedrive workflows registered their webhooks, with basic auth.
+		// Activating the qualify workflow registered its webhooks, with basic auth: every deal and lead
+		// event, since the campaign's rule may name stages, labels or conversions at any time.
 		const webhooks = await waitFor(() => (sandbox.state.webhooks.size >= 2 ? [...sandbox.state.webhooks.values()] : undefined), 60_000, 'Pipedrive webhooks');
-		expect(webhooks).toHaveLength(2);
+		expect(webhooks.map((webhook) => `${webhook.event_object}:${webhook.event_action}`).sort()).toEqual(['deal:*', 'lead:*']);
 		for (const webhook of webhooks) {
-			// Deal won/lost need changes; a deal created in a chosen stage has entered it too, hence '*'.
-			expect(webhook).toMatchObject({ event_object: 'deal', event_action: expect.stringMatching(/^(change|\*)$/), http_auth_user: 'n8n', version: '2.0' });
+			expect(webhook).toMatchObject({ http_auth_user: 'n8n', version: '2.0' });
 			expect(webhook.subscription_url.startsWith(`${n8n.instance.url}/webhook/`)).toBe(true);
 			expect(String(webhook.http_auth_password).length).toBeGreaterThanOrEqual(32);
 		}
@@ -201,7 +201,7 @@ describe('real n8n: the bundled workflows, end to end against the Pipedrive sand
 	it('5. Pipedrive delivering the same webhook again changes nothing', async () => {
 		const campaign = await program.getCampaign({ slug: 'referral-program' });
 		const eventsBefore = await program.listEvents({ campaignId: campaign.id }, 1000, 'asc');
-		const webhook = [...sandbox.state.webhooks.values()].find((w) => String(w.name).includes('Deal Won'))!;
+		const webhook = [...sandbox.state.webhooks.values()].find((w) => w.event_object === 'deal')!;
 		const countBefore = deliveriesTo(webhook.id).length;
 		const again = sandbox.redeliverLast(webhook.id)!;
 		expect(again.payload).toMatchObject({ data: { id: run.dealId, stage_id: QUALIFYING_STAGE } });

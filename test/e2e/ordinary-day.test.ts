@@ -22,8 +22,8 @@ import { executeWorkflowNow, openForm, prepareBundledN8n, sqliteStorePath, submi
 import { setUpOwner, type RealN8n } from './helpers/real-n8n';
 
 const QUALIFY_KEY = 'ordinary-day-qualify-key-5e1b';
-const QUALIFYING_STAGE = 3; // bundledWithQualifyingStage(1, 3): Sales → "Demo Scheduled"
-const PIPEDRIVE_WORKFLOWS = ['qualifyDealStage', 'unqualifyDealLst'];
+const QUALIFYING_STAGE = 3; // bundledWithQualifyingStage(3): Sales → "Demo Scheduled"
+const PIPEDRIVE_WORKFLOWS = ['qualifyDealStage'];
 const PACE_MS = 250;
 
 interface ExecutionRow {

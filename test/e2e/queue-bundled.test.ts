@@ -22,7 +22,6 @@ import { bundledWithQualifyingStage, openForm, submitForm, waitFor } from './hel
 import { prepareRealN8n, type RealN8n } from './helpers/real-n8n';
 import { describeQueue, queueModeEnv, startRedis, type RedisServer } from './helpers/redis';
 
-const SALES_PIPELINE = 1;
 const QUALIFYING_STAGE = 3;
 const DELIVERIES = 100;
 const AT_ONCE = 20;
@@ -48,7 +47,7 @@ describeQueue('real n8n in queue mode: the bundled workflows on two workers, Pos
 				pipedrive: { apiToken: sandbox.apiToken, companyDomain: 'referral-sandbox', baseUrl: sandbox.url },
 				qualifyKey: 'queue-qualify-key-9d2e7c',
 			}),
-			workflows: bundledWithQualifyingStage(SALES_PIPELINE, QUALIFYING_STAGE) as unknown as WorkflowFile[],
+			workflows: bundledWithQualifyingStage(QUALIFYING_STAGE) as unknown as WorkflowFile[],
 		});
 		for (const name of ['a', 'b']) {
 			const folder = fs.mkdtempSync(path.join(os.tmpdir(), `n8n-e2e-worker-${name}-`));
@@ -103,7 +102,7 @@ describeQueue('real n8n in queue mode: the bundled workflows on two workers, Pos
 
 		// The stage change, as Pipedrive delivers it; then the same delivery 100 more times.
 		const webhooks = await waitFor(() => (sandbox.state.webhooks.size >= 2 ? [...sandbox.state.webhooks.values()] : undefined), 60_000, 'webhooks');
-		const stageWebhook = webhooks.find((webhook) => String(webhook.name).includes('Deal Won'))!;
+		const stageWebhook = webhooks.find((webhook) => webhook.event_object === 'deal')!;
 		sandbox.moveDealToStage(referral.pipedriveDealId!, QUALIFYING_STAGE);
 		await sandbox.waitForWebhooks();
 		const [delivery] = sandbox.deliveries({ webhookId: stageWebhook.id }).filter((d) => (d.payload as any)?.data?.stage_id === QUALIFYING_STAGE);

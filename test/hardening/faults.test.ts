@@ -35,7 +35,7 @@ const FAULTS = { rate: 0.2, kinds: ['500', '502', '503', '429', 'timeout'] as co
  * mid-delivery and the expired claims seen released within the test.
  */
 function workflows(): BundledWorkflow[] {
-	return bundledWithQualifyingStage(1, QUALIFYING_STAGE).map((workflow) => {
+	return bundledWithQualifyingStage(QUALIFYING_STAGE).map((workflow) => {
 		if (workflow.id === 'referrerSignup01') {
 			const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
 			// Referral Campaign version 2: the rules as JSON (the advanced mode), and the pool's codes on

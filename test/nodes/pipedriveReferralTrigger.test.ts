@@ -216,6 +216,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				dealId: Number(dealId),
 				labelIds: null,
 				mergedFromId: null,
+				transitionKey: `pipedrive:deal:${Number(dealId)}:stage:8`,
 				time: isoOf(v2),
 			},
 		]);
@@ -404,6 +405,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				dealId: null,
 				labelIds: [LEAD_LABEL_IDS.referral],
 				mergedFromId: null,
+				transitionKey: `pipedrive:lead:${String(leadId).toLowerCase()}:label:${LEAD_LABEL_IDS.referral.toLowerCase()}`,
 				time: isoOf(v2),
 			},
 		]);
@@ -447,6 +449,7 @@ describe('deliveries (captured from the sandbox, v2 and v1)', () => {
 				dealId,
 				labelIds: null,
 				mergedFromId: null,
+				transitionKey: `pipedrive:lead:${String(lead.id).toLowerCase()}:converted`,
 				time: isoOf(dealCreate),
 			},
 		]);

@@ -7,6 +7,7 @@ import { NodeHelpers } from 'n8n-workflow';
 
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
+import { DEFAULT_QUALIFICATION_RULE } from '../../lib/referrals/qualification-rule';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { runWorkflow, type WorkflowJson } from '../helpers/n8n';
@@ -276,6 +277,39 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 		expect(bad.error?.description).toContain('field "Hold Days"');
 		const [stored] = await storedCampaigns();
 		expect(stored.fraudSettings.maxReferralsPerReferrerPerDay).toBe(2);
+	});
+
+	it('sets the qualification rule from the Qualification fields: on create, "Update It to These Settings" and Update', async () => {
+		const ruleOf = async (id: number) => {
+			const program = new ReferralProgram(await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string }));
+			return await program.getQualificationRule(id);
+		};
+		const definition = (qualification: INodeParameters) => create({ ifExists: 'update', additionalFields: { slug: 'referral-program' }, qualification });
+		const [created] = await ok(asEditorSaves(definition({})));
+		expect(created).toMatchObject({ created: true, qualification: DEFAULT_QUALIFICATION_RULE });
+
+		// Editing the node that defines the campaign changes the rule at its next run, and says so.
+		const [edited] = await ok(asEditorSaves(definition({ dealStageIds: '8, 3', dealLostUnqualifies: false })));
+		expect(edited).toMatchObject({ created: false, changed: ['qualification'], qualificationChanged: true });
+		expect(await ruleOf(created.id as number)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false });
+		const [same] = await ok(asEditorSaves(definition({ dealStageIds: '3,8', dealLostUnqualifies: false })));
+		expect(same).toMatchObject({ changed: [], qualificationChanged: false });
+
+		// Update changes only the fields it is given.
+		const locator = { __rl: true, mode: 'slug', value: 'referral-program' };
+		const [updated] = await ok({ resource: 'campaign', operation: 'update', campaign: locator, qualification: { leadConverted: true } });
+		expect(updated).toMatchObject({ changed: ['qualification'] });
+		expect(await ruleOf(created.id as number)).toEqual({ ...DEFAULT_QUALIFICATION_RULE, dealStageIds: [3, 8], dealLostUnqualifies: false, leadConverted: true });
+
+		const bad = await run(workflowOf({ resource: 'campaign', operation: 'update', campaign: locator, qualification: { dealStageIds: 'demo' } }));
+		expect(bad.error?.message).toContain('"demo" is not a Pipedrive stage ID');
+		expect((await ruleOf(created.id as number)).dealStageIds).toEqual([3, 8]);
+	});
+
+	it('gives a campaign made by version 1 the default rule: a won deal qualifies, a lost one un-qualifies', async () => {
+		const [campaign] = await ok({ resource: 'campaign', operation: 'create', name: 'Old Program' }, 1);
+		const program = new ReferralProgram(await openStore({ backend: 'sqlite', path: storeCredential.sqlitePath as string }));
+		expect(await program.getQualificationRule(campaign.id as number)).toEqual(DEFAULT_QUALIFICATION_RULE);
 	});
 
 	it('runs a workflow saved with version 1 (JSON rules, "Use It") exactly as before', async () => {

@@ -706,6 +706,50 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', holder, LATER, until))).toBe(true);
 		});
 
+		it('keeps Pipedrive send records: queued ones are claimed once when due, listed by state, deleted on erasure', async () => {
+			const c = await newCampaign();
+			const people = await insert(['q1', 'q2', 'q3'].map((name) => personRow(c.id, `${name}@example.com`)));
+			const due = '2024-05-01T10:00:00.000Z';
+			const later = '2024-05-01T11:00:00.000Z';
+			const row = (p: Participant, nextAttemptAt: string) => ({
+				participantId: p.id,
+				campaignId: c.id,
+				state: 'queued' as const,
+				attempts: 1,
+				nextAttemptAt,
+				lastError: '503',
+				request: { settings: { target: 'deal' }, item: { campaignId: c.id } },
+			});
+			await tx(async (t) => {
+				await t.savePipedriveSend(row(people[0], due), NOW);
+				await t.savePipedriveSend(row(people[1], due), NOW);
+				await t.savePipedriveSend(row(people[2], later), NOW);
+			});
+			const [a, b] = await Promise.all([
+				tx((t) => t.claimDueSends(NOW, LATER, 10)),
+				tx((t) => t.claimDueSends(NOW, LATER, 10)),
+			]);
+			expect([...a, ...b].map((send) => send.participantId).sort()).toEqual([people[0].id, people[1].id].sort());
+			expect([...a, ...b][0]).toMatchObject({ state: 'queued', attempts: 1, lastError: '503', request: { settings: { target: 'deal' } }, nextAttemptAt: new Date(LATER).toISOString() });
+			await tx((t) => t.savePipedriveSend({ ...row(people[0], due), state: 'failed', nextAttemptAt: null, attempts: 9 }, NOW));
+			expect((await read((t) => t.listPipedriveSends({ state: 'failed', campaignId: c.id }, 10))).map((send) => send.participantId)).toEqual([people[0].id]);
+			expect(await read((t) => t.listPipedriveSends({ state: 'queued', participantIds: [people[2].id] }, 10))).toHaveLength(1);
+			expect(await read((t) => t.latestQueuedSendAt())).toBe(new Date(NOW).toISOString());
+			await tx((t) => t.deletePipedriveSend(people[2].id));
+			expect(await read((t) => t.getPipedriveSends(people.map((p) => p.id)))).toHaveLength(2);
+		});
+
+		it('finds applied idempotency keys without writing, and keeps the latest event time of a referral', async () => {
+			const c = await newCampaign();
+			const [p] = await insert([personRow(c.id, 'times@example.com')]);
+			await tx((t) => t.claimIdempotencyKey('pipedrive:deal:1:won:x', p.id, NOW));
+			expect(await read((t) => t.findIdempotencyKeys(['pipedrive:deal:1:won:x', 'pipedrive:deal:1:lost:y']))).toEqual(['pipedrive:deal:1:won:x']);
+			expect(await read((t) => t.getReferralEventTime(p.id))).toBeNull();
+			await tx((t) => t.setReferralEventTime(p.id, LATER));
+			await tx((t) => t.setReferralEventTime(p.id, NOW));
+			expect(await read((t) => t.getReferralEventTime(p.id))).toBe(new Date(LATER).toISOString());
+		});
+
 		it('keeps sync state per campaign and key, replaced on save', async () => {
 			const c = await newCampaign();
 			const other = await newCampaign();

@@ -112,6 +112,8 @@ describePostgres('PostgreSQL store', () => {
 				'idempotency_keys',
 				'leases',
 				'participants',
+				'pipedrive_sends',
+				'referral_event_times',
 				'referral_reviews',
 				'referrer_board',
 				'referrer_tallies',

@@ -49,10 +49,15 @@ import type {
 	SeriesRow,
 	SeriesSpan,
 	TallyRow,
+	PipedriveSend,
+	PipedriveSendFilter,
+	PipedriveSendRow,
 } from '../types';
 import * as dashboard from './dashboard';
 import { POSTGRES_MIGRATIONS, type PostgresMigration } from './migrations';
 import * as reviews from './reviews';
+import * as reconcile from './reconcile';
+import * as sends from './sends';
 
 export const SCHEMA_NAME_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -1005,6 +1010,42 @@ class PostgresTransaction implements StoreTransaction {
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 			[campaignId, key, JSON.stringify(state), toIso(now)],
 		);
+	}
+
+	async findIdempotencyKeys(keys: string[]): Promise<string[]> {
+		return await reconcile.findIdempotencyKeys((sql, params) => this.q(sql, params), keys);
+	}
+
+	async getReferralEventTime(participantId: number): Promise<string | null> {
+		return await reconcile.getReferralEventTime((sql, params) => this.q(sql, params), participantId);
+	}
+
+	async setReferralEventTime(participantId: number, occurredAt: string): Promise<void> {
+		await reconcile.setReferralEventTime((sql, params) => this.q(sql, params), participantId, toIso(occurredAt));
+	}
+
+	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {
+		await sends.savePipedriveSend((sql, params) => this.q(sql, params), row, toIso(now));
+	}
+
+	async latestQueuedSendAt(): Promise<string | null> {
+		return await sends.latestQueuedSendAt((sql, params) => this.q(sql, params));
+	}
+
+	async deletePipedriveSend(participantId: number): Promise<void> {
+		await sends.deletePipedriveSend((sql, params) => this.q(sql, params), participantId);
+	}
+
+	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
+		return await sends.getPipedriveSends((sql, params) => this.q(sql, params), participantIds);
+	}
+
+	async claimDueSends(now: string, leaseUntil: string, limit: number): Promise<PipedriveSend[]> {
+		return await sends.claimDueSends((sql, params) => this.q(sql, params), toIso(now), toIso(leaseUntil), toLimit(limit));
+	}
+
+	async listPipedriveSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return await sends.listPipedriveSends((sql, params) => this.q(sql, params), filter, toLimit(limit));
 	}
 
 	async lockParticipants(ids: number[]): Promise<void> {

@@ -427,6 +427,27 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.amount IS DISTINCT FROM NEW.amount
 				OR OLD.currency IS DISTINCT FROM NEW.currency OR OLD.created_at IS DISTINCT FROM NEW.created_at)
 			EXECUTE FUNCTION dashboard_follow_reward()`,
+	{
+		version: 11,
+		name: 'pipedrive sends queued for a sweep; the time of the latest Pipedrive change applied to a referral',
+		statements: [
+			`CREATE TABLE pipedrive_sends (
+				participant_id bigint PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				campaign_id bigint NOT NULL,
+				state text NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+				attempts integer NOT NULL,
+				next_attempt_at timestamptz,
+				last_error text,
+				request jsonb NOT NULL,
+				updated_at timestamptz NOT NULL
+			)`,
+			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+			// The time in Pipedrive of the latest qualification change applied to a referral: a change
+			// that happened before it (a webhook retried late, after reconciliation) is stale.
+			`CREATE TABLE referral_event_times (
+				participant_id bigint PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				occurred_at timestamptz NOT NULL
+			)`,
 		],
 	},
 ];

@@ -50,11 +50,16 @@ import type {
 	SeriesRow,
 	SeriesSpan,
 	TallyRow,
+	PipedriveSend,
+	PipedriveSendFilter,
+	PipedriveSendRow,
 } from '../types';
 import * as dashboard from './dashboard';
 import { SQLITE_MIGRATIONS, type SqliteMigration } from './migrations';
 import { AsyncMutex } from './mutex';
 import * as reviews from './reviews';
+import * as reconcile from './reconcile';
+import * as sends from './sends';
 
 /** How long a statement waits for another process's lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000;
@@ -1020,6 +1025,42 @@ class SqliteTransaction implements StoreTransaction {
 			'INSERT INTO sync_state (campaign_id, key, state, updated_at) VALUES (?, ?, ?, ?) ' +
 				'ON CONFLICT (campaign_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at',
 		).run(campaignId, key, JSON.stringify(state), toIso(now));
+	}
+
+	async findIdempotencyKeys(keys: string[]): Promise<string[]> {
+		return reconcile.findIdempotencyKeys((sql) => this.stmt(sql), keys);
+	}
+
+	async getReferralEventTime(participantId: number): Promise<string | null> {
+		return reconcile.getReferralEventTime((sql) => this.stmt(sql), participantId);
+	}
+
+	async setReferralEventTime(participantId: number, occurredAt: string): Promise<void> {
+		reconcile.setReferralEventTime((sql) => this.stmt(sql), participantId, toIso(occurredAt));
+	}
+
+	async savePipedriveSend(row: PipedriveSendRow, now: string): Promise<void> {
+		sends.savePipedriveSend((sql) => this.stmt(sql), row, toIso(now));
+	}
+
+	async latestQueuedSendAt(): Promise<string | null> {
+		return sends.latestQueuedSendAt((sql) => this.stmt(sql));
+	}
+
+	async deletePipedriveSend(participantId: number): Promise<void> {
+		sends.deletePipedriveSend((sql) => this.stmt(sql), participantId);
+	}
+
+	async getPipedriveSends(participantIds: number[]): Promise<PipedriveSend[]> {
+		return sends.getPipedriveSends((sql) => this.stmt(sql), participantIds);
+	}
+
+	async claimDueSends(now: string, leaseUntil: string, limit: number): Promise<PipedriveSend[]> {
+		return sends.claimDueSends((sql) => this.stmt(sql), toIso(now), toIso(leaseUntil), toLimit(limit));
+	}
+
+	async listPipedriveSends(filter: PipedriveSendFilter, limit: number): Promise<PipedriveSend[]> {
+		return sends.listPipedriveSends((sql) => this.stmt(sql), filter, toLimit(limit));
 	}
 
 	async lockParticipants(_ids: number[]): Promise<void> {

@@ -453,4 +453,27 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			END`,
 		],
 	},
+	{
+		version: 11,
+		name: 'pipedrive sends queued for a sweep; the time of the latest Pipedrive change applied to a referral',
+		statements: [
+			`CREATE TABLE pipedrive_sends (
+				participant_id INTEGER PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				campaign_id INTEGER NOT NULL,
+				state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'failed')),
+				attempts INTEGER NOT NULL,
+				next_attempt_at TEXT,
+				last_error TEXT,
+				request TEXT NOT NULL,
+				updated_at TEXT NOT NULL
+			) STRICT`,
+			`CREATE INDEX pipedrive_sends_due ON pipedrive_sends (next_attempt_at) WHERE state = 'queued'`,
+			// The time in Pipedrive of the latest qualification change applied to a referral: a change
+			// that happened before it (a webhook retried late, after reconciliation) is stale.
+			`CREATE TABLE referral_event_times (
+				participant_id INTEGER PRIMARY KEY REFERENCES participants (id) ON DELETE CASCADE,
+				occurred_at TEXT NOT NULL
+			) STRICT`,
+		],
+	},
 ];

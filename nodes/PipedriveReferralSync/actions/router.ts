@@ -7,12 +7,14 @@ import { programFor } from '../../shared/store';
 import * as contact from './contact';
 import * as field from './field';
 import * as participant from './participant';
+import * as referral from './referral';
 import type { Operation } from './types';
 
 const resources: Record<string, Record<string, Operation>> = {
 	contact: contact.operations,
 	field: field.operations,
 	participant: participant.operations,
+	referral: referral.operations,
 };
 
 export async function router(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {

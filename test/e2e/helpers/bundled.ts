@@ -11,15 +11,17 @@ import { sleep } from '../../../scripts/n8n/proc';
 import type { WorkflowFile } from '../fixtures/workflows';
 import { prepareRealN8n, setUpOwner, type RealN8n } from './real-n8n';
 
-/** Every bundled workflow; the qualify workflow also fires when a deal enters `stageId` of `pipelineId`. */
-export function bundledWithQualifyingStage(pipelineId: number, stageId: number): BundledWorkflow[] {
+/**
+ * Every bundled workflow, with `stageId` added to what qualifies, as a user does: in the
+ * Qualification fields of the Referral Campaign node that defines the campaign (referrer-signup).
+ * The rule is stored when that node runs, i.e. at the first sign-up.
+ */
+export function bundledWithQualifyingStage(stageId: number): BundledWorkflow[] {
 	return bundledWorkflows().map(({ file, workflow }) => {
-		if (file !== 'qualify-on-deal-stage.json') return workflow;
+		if (file !== 'referrer-signup.json') return workflow;
 		const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
-		const trigger = copy.nodes.find((node) => node.type.endsWith('.pipedriveReferralTrigger'))!;
-		trigger.parameters.events = ['dealEnteredStage', 'dealWon'];
-		trigger.parameters.pipelineId = pipelineId;
-		trigger.parameters.stageIds = [stageId];
+		const campaign = copy.nodes.find((node) => node.type.endsWith('.referralCampaign') && node.parameters.operation === 'create')!;
+		campaign.parameters.qualification = { dealStageIds: String(stageId) };
 		return copy;
 	});
 }
@@ -189,7 +191,7 @@ export async function prepareBundledN8n(
 			}),
 			...(options.extraCredentials ?? []),
 		],
-		workflows: (options.workflows ?? bundledWithQualifyingStage(1, 3)) as unknown as WorkflowFile[],
+		workflows: (options.workflows ?? bundledWithQualifyingStage(3)) as unknown as WorkflowFile[],
 	});
 }
 

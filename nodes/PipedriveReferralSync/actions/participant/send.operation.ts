@@ -4,7 +4,8 @@ import { updateDisplayOptions } from 'n8n-workflow';
 import type { PipedriveClient } from '../../../../lib/pipedrive/client';
 import type { ParticipantSource } from '../../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../../lib/referrals/program';
-import { PipedriveSender, roleLabel, type RecordRole, type SendTarget } from '../../../../lib/sync/send';
+import { roleLabel, type RecordRole, type SendTarget } from '../../../../lib/sync/send';
+import { QueueingSender } from '../../../../lib/sync/send-queue';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
 import { participantLookupFields, participantRefOf } from '../../../shared/participant';
@@ -163,7 +164,9 @@ export async function execute(
 	const recordFields = { ...settings, ...(target === 'person' ? {} : (this.getNodeParameter('recordFields', 0, {}) as IDataObject)) };
 	const options = this.getNodeParameter('options', 0, {}) as IDataObject;
 	const extras = ((options.extraFields as IDataObject | undefined)?.field as IDataObject[] | undefined) ?? [];
-	const sender = new PipedriveSender(program, client, {
+	// Pipedrive unavailable for now (5xx, timeouts, 429, the daily budget): the send is queued for
+	// the Send Queued operation and the item goes on, so no one waits for Pipedrive.
+	const sender = new QueueingSender(program, client, {
 		target,
 		sources: (this.getNodeParameter('sources', 0, ['referred']) as string[]).flatMap((s) => s.split(',')) as ParticipantSource[],
 		pipelineId: target === 'deal' ? Number(this.getNodeParameter('pipelineId', 0)) || undefined : undefined,

@@ -5,6 +5,7 @@ import { changesToMatch, slugOf } from '../../../../lib/referrals/campaign-sync'
 import type { CampaignInput, ReferralProgram } from '../../../../lib/referrals/program';
 import { forEachItem } from '../../../shared/items';
 import { campaignBasicFields, campaignJson, campaignOutput, campaignSettingFieldsV1, FROM_V2, V1_ONLY } from '../common';
+import { applyQualificationRule, qualificationProperty, readQualificationRule } from './qualification';
 import { fraudSettingsProperty, readCouponCodes, readFraudSettings, readRewardRules, requireCoupons, rewardRuleProperties } from './rules';
 
 const fail = { name: 'Fail', value: 'error', description: 'A campaign with the same slug is an error' };
@@ -63,7 +64,7 @@ const properties: INodeProperties[] = [
 		description: ifExistsDescription,
 		displayOptions: { show: FROM_V2 },
 	},
-	...updateDisplayOptions({ show: FROM_V2 }, [...rewardRuleProperties, fraudSettingsProperty]),
+	...updateDisplayOptions({ show: FROM_V2 }, [...rewardRuleProperties, fraudSettingsProperty, qualificationProperty]),
 	{
 		displayName: 'Additional Fields',
 		name: 'additionalFields',
@@ -117,6 +118,7 @@ async function createV2(
 	const rewardRules = readRewardRules(context, itemIndex);
 	const input: CampaignInput = { ...basics, ...readFraudSettings(context, itemIndex), rewardRules };
 	const codes = readCouponCodes(context, itemIndex);
+	const rule = readQualificationRule(context, itemIndex);
 	const existing = await program.findCampaign({ slug: slugOf(input) });
 	const inPool = existing ? (await program.rewards.couponPool(existing.id)).total : 0;
 	if (!existing || ifExists !== 'useExisting') {
@@ -133,5 +135,10 @@ async function createV2(
 	const result: IDataObject = { ...campaignOutput(context, campaign), created };
 	if (ifExists === 'update') result.changed = changed;
 	if (codes.length > 0 && (created || ifExists === 'update')) result.couponPool = await program.rewards.addCoupons(campaign.id, codes);
+	if (created || ifExists === 'update') {
+		const qualification = await applyQualificationRule(program, campaign.id, rule);
+		Object.assign(result, qualification);
+		if (!created && qualification.qualificationChanged) changed.push('qualification');
+	}
 	return result;
 }

@@ -5,9 +5,11 @@ import { changedSettings } from '../../../../lib/referrals/campaign-sync';
 import { invalidInput } from '../../../../lib/referrals/errors';
 import type { Campaign } from '../../../../lib/referrals/model';
 import type { CampaignUpdate, ReferralProgram } from '../../../../lib/referrals/program';
+import { parseQualificationRule } from '../../../../lib/referrals/qualification-rule';
 import { campaignLocator, campaignOf } from '../../../shared/campaign';
 import { forEachItem } from '../../../shared/items';
 import { campaignBasicFields, campaignJson, campaignOutput, campaignSettingFieldsV1, FROM_V2, V1_ONLY } from '../common';
+import { applyQualificationRule, qualificationFields, qualificationProperty } from './qualification';
 import { fraudSettingsProperty, readCouponCodes, readFraudSettings, readRewardRules, requireCoupons, rewardRuleProperties } from './rules';
 
 const nameField: INodeProperties = { displayName: 'Name', name: 'name', type: 'string', default: '' };
@@ -49,6 +51,7 @@ const properties: INodeProperties[] = [
 	...updateDisplayOptions({ show: FROM_V2 }, [
 		fraudSettingsProperty,
 		rewardRuleProperties.find((property) => property.name === 'couponCodes')!,
+		{ ...qualificationProperty, description: `${qualificationProperty.description} Only the fields added here change.` },
 	]),
 ];
 
@@ -76,8 +79,13 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 			update.rewardRules = readRewardRules(this, itemIndex);
 		}
 		const codes = readCouponCodes(this, itemIndex);
-		if (Object.keys(update).length === 0 && codes.length === 0) {
-			throw invalidInput('updateFields', 'Nothing to update: add a field under Update Fields or Fraud Protection, turn on Change Reward Rules, or add Coupon Codes');
+		const qualification = qualificationFields(this, itemIndex);
+		const rule = Object.keys(qualification).length > 0 ? parseQualificationRule({ ...(await program.getQualificationRule(campaign.id)), ...qualification }) : null;
+		if (Object.keys(update).length === 0 && codes.length === 0 && !rule) {
+			throw invalidInput(
+				'updateFields',
+				'Nothing to update: add a field under Update Fields, Fraud Protection or Qualification, turn on Change Reward Rules, or add Coupon Codes',
+			);
 		}
 		if (update.rewardRules) {
 			const { total } = await program.rewards.couponPool(campaign.id);
@@ -87,6 +95,11 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram)
 		cache.clear();
 		const result: IDataObject = { ...campaignOutput(this, updated), changed: changedSettings(campaign, updated) };
 		if (codes.length > 0) result.couponPool = await program.rewards.addCoupons(campaign.id, codes);
+		if (rule) {
+			const applied = await applyQualificationRule(program, campaign.id, rule);
+			Object.assign(result, applied);
+			if (applied.qualificationChanged) (result.changed as string[]).push('qualification');
+		}
 		return result;
 	});
 }
