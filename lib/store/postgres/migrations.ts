@@ -427,6 +427,8 @@ export const POSTGRES_MIGRATIONS: PostgresMigration[] = [
 			WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.amount IS DISTINCT FROM NEW.amount
 				OR OLD.currency IS DISTINCT FROM NEW.currency OR OLD.created_at IS DISTINCT FROM NEW.created_at)
 			EXECUTE FUNCTION dashboard_follow_reward()`,
+		],
+	},
 	{
 		version: 11,
 		name: 'pipedrive sends queued for a sweep; the time of the latest Pipedrive change applied to a referral',
