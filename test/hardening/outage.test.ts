@@ -63,7 +63,9 @@ describe('hardening: n8n down, webhooks banned, Pipedrive down', () => {
 		instance = n8n.instance;
 		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) }), undefined, { publicUrl: () => instance.url });
 		cookie = await setUpOwner(instance);
-		await waitFor(async () => (await openForm(instance, BUNDLED_PATHS.referredForm)).status === 200, 60_000, 'the forms');
+		for (const form of [BUNDLED_PATHS.referrerForm, BUNDLED_PATHS.referredForm]) {
+			await waitFor(async () => (await openForm(instance, form)).status === 200, 60_000, `the form ${form}`);
+		}
 	});
 
 	afterAll(async () => {

@@ -24,6 +24,10 @@ const ALLOWED: Array<[RegExp, string]> = [
 	[/^sql$/, 'SQL text built above from the same parts'],
 	[/^(schema|config\.schema)$/, 'the schema name, checked against ^[a-z_][a-z0-9_]{0,62}$ before use'],
 	[/^order === 'desc' \? 'DESC' : 'ASC'$/, 'a fixed keyword'],
+	[/^placeholder( \+ 1)?$/, 'a placeholder number chosen by the code ($4, $6, ...)'],
+	[/^table$/, 'a table name from a fixed list in the same expression'],
+	[/^where$/, 'a WHERE clause the code passes as a literal of placeholders and fixed columns'],
+	[/^nextSchemaVersion$/, 'an integer read from PRAGMA schema_version plus one (PRAGMA takes no parameters)'],
 ];
 
 /** The `${…}` expressions of a line, with nested braces and template literals balanced. */

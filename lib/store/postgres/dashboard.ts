@@ -16,8 +16,7 @@ const toRow = (r: Record<string, unknown>): TallyRow => ({
 
 // Deltas a fold has not reached yet (written meanwhile, or folded by a view still running) count too.
 const BOTH = (where: string) =>
-	`SELECT metric, currency, bucket, n, amount FROM dashboard_tallies WHERE ${where} ` +
-	`UNION ALL SELECT metric, currency, bucket, n, amount FROM dashboard_deltas WHERE ${where}`;
+	['dashboard_tallies', 'dashboard_deltas'].map((table) => `SELECT metric, currency, bucket, n, amount FROM ${table} WHERE ${where}`).join(' UNION ALL ');
 
 export async function dashboardSeries(q: Query, campaignId: number, metrics: string[], spans: SeriesSpan[]): Promise<SeriesRow[]> {
 	if (spans.length === 0) return [];
@@ -41,8 +40,8 @@ export async function dashboardFirstBucket(q: Query, campaignId: number): Promis
 
 export async function dashboardTotals(q: Query, campaignId: number, fromBucket: number | null, toBucket: number): Promise<TallyRow[]> {
 	const { days, edges } = splitRange(fromBucket, toBucket);
-	const edge = (i: number) =>
-		`SELECT metric, currency, n, amount FROM dashboard_tallies WHERE campaign_id = $1 AND bucket >= $${i} AND bucket < $${i + 1}`;
+	const edge = (placeholder: number) =>
+		`SELECT metric, currency, n, amount FROM dashboard_tallies WHERE campaign_id = $1 AND bucket >= $${placeholder} AND bucket < $${placeholder + 1}`;
 	const rows = await q(
 		'SELECT metric, currency, 0 AS bucket, sum(n) AS n, sum(amount)::float8 AS amount FROM (' +
 			'SELECT metric, currency, n, amount FROM dashboard_days WHERE campaign_id = $1 AND day >= $2 AND day < $3 ' +
@@ -63,7 +62,8 @@ const FOLD_LOCK_CLASS = 0x52464432; // 'RFD2'
  * transactions at once.
  */
 export async function foldDashboardTallies(q: Query, schema: string, campaignId: number): Promise<void> {
-	const [lock] = await q('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS got', [FOLD_LOCK_CLASS, `${schema}:${campaignId}`]);
+	const lockKey = `${schema}:${campaignId}`;
+	const [lock] = await q('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS got', [FOLD_LOCK_CLASS, lockKey]);
 	if (!lock.got) return;
 	await q(
 		'WITH moved AS (DELETE FROM dashboard_deltas WHERE campaign_id = $1 RETURNING metric, currency, bucket, n, amount), ' +

@@ -215,8 +215,10 @@ function editTableDefinition(db: DatabaseSync, edit: { table: string; from: stri
 			.prepare("UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = ? AND instr(sql, ?) > 0")
 			.run(edit.from, edit.to, edit.table, edit.from);
 		if (changed.changes !== 1) throw new StoreError(`the definition of table ${edit.table} does not contain ${edit.from}`);
-		const version = db.prepare('PRAGMA schema_version').get()!.schema_version as number;
-		db.exec(`PRAGMA schema_version = ${version + 1}`);
+		// PRAGMA takes no bound parameters: the new version is an integer read from SQLite itself.
+		const nextSchemaVersion = Number(db.prepare('PRAGMA schema_version').get()!.schema_version) + 1;
+		if (!Number.isSafeInteger(nextSchemaVersion)) throw new StoreError('SQLite reported no schema version');
+		db.exec(`PRAGMA schema_version = ${nextSchemaVersion}`);
 	} finally {
 		db.exec('PRAGMA writable_schema = OFF');
 		guarded.enableDefensive(true);
