@@ -36,6 +36,7 @@ import {
 	demoMailCredentialFile,
 	QUALIFY_KEY_HEADER,
 	withDemoMail,
+	withStampSecret,
 	WORKFLOWS_DIR,
 	type PipedriveSettings,
 } from './n8n/bundle';
@@ -65,6 +66,8 @@ interface DemoState {
 	/** The qualify webhook's header key, the portal secret and the owner's password, made on the first start. */
 	qualifyKey: string;
 	portalSecret: string;
+	/** Signs the forms' render-time stamps (Check Form Submission → Stamp Secret). */
+	formStampSecret: string;
 	ownerPassword: string;
 	/** The program dashboard's Basic Auth password: DASHBOARD_PASSWORD, else made on the first start. */
 	dashboardPassword: string;
@@ -227,7 +230,7 @@ async function importDemoData(n8nDir: string, state: DemoState, pipedrive: Piped
 		const dir = path.join(importDir, 'workflows');
 		fs.mkdirSync(dir, { recursive: true });
 		// Their Send Email nodes on, sending to the mail catcher (the demo only).
-		for (const { file, workflow } of changed) writeJson(path.join(dir, file), withDemoMail(workflow));
+		for (const { file, workflow } of changed) writeJson(path.join(dir, file), withStampSecret(withDemoMail(workflow), state.formStampSecret));
 		await cli(n8nDir, ['import:workflow', '--separate', `--input=${dir}`], /Successfully imported/);
 		for (const { file, workflow } of changed) {
 			if (workflow.active) await cli(n8nDir, ['publish:workflow', `--id=${workflow.id}`], /Publishing workflow/);
@@ -264,6 +267,7 @@ function readState(): DemoState {
 		packageSources: saved.packageSources,
 		qualifyKey: saved.qualifyKey ?? randomBytes(18).toString('base64url'),
 		portalSecret: saved.portalSecret ?? randomBytes(36).toString('base64url'),
+		formStampSecret: saved.formStampSecret ?? randomBytes(24).toString('base64url'),
 		ownerPassword: saved.ownerPassword ?? `Demo-${randomBytes(6).toString('hex')}`,
 		dashboardPassword: process.env.DASHBOARD_PASSWORD || saved.dashboardPassword || randomBytes(12).toString('base64url'),
 	};

@@ -8,6 +8,8 @@ import * as enrolment from './enrolment';
 import type { EnrolInput, EnrolOptions, EnrolResult } from './enrolment';
 import * as erasure from './erasure';
 import * as events from './events';
+import * as formStamp from './form-stamp';
+import type { FormCheck, StampPolicy } from './form-stamp';
 import { RewardDesk } from './issuing';
 import { DEFAULT_LINK_TEMPLATE, withResolvedLinks } from './links';
 import type { ParticipantRef } from './lookups';
@@ -31,6 +33,7 @@ import * as syncState from './sync-state';
 export type { BatchOptions, Outcome } from './batch';
 export type { CampaignInput, CampaignUpdate } from './campaigns';
 export type { EnrolInput, EnrolOptions, EnrolResult } from './enrolment';
+export type { BotReason, FormCheck, StampPolicy } from './form-stamp';
 export type { ParticipantRef } from './lookups';
 export type { ParticipantUpdate } from './participants';
 export type { QualifyInput, QualifyResult, ReferralLookup } from './qualification';
@@ -113,6 +116,13 @@ export class ReferralProgram {
 	/** Registers referred people under the referrer owning each code; first referral wins. */
 	registerReferred(campaignId: number, inputs: RegisterInput[], options: BatchOptions): Promise<Array<Outcome<RegisterResult>>> {
 		return registration.registerReferred(this.ctx, campaignId, inputs, options);
+	}
+
+	// ---- the public forms ----
+
+	/** Honeypot, signed render time and a stamp used once: is this form submission a bot's? */
+	checkFormSubmission(input: { trap: unknown; stamp: unknown }, key: string, policy: StampPolicy): Promise<FormCheck> {
+		return formStamp.checkFormSubmission(this.ctx, input, key, policy);
 	}
 
 	// ---- review of held referrals ----

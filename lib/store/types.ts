@@ -336,6 +336,8 @@ export interface StoreTransaction {
 	acquireLease(key: string, holder: string, until: string, now: string): Promise<boolean>;
 	/** Gives the lease up, if `holder` still holds it. */
 	releaseLease(key: string, holder: string): Promise<void>;
+	/** Removes up to `limit` leases whose key starts with `prefix` and that ran out by `now`; how many. */
+	deleteExpiredLeases(prefix: string, now: string, limit: number): Promise<number>;
 
 	/**
 	 * Inserts rewards by identity (campaign, beneficiary, rule, ordinal). A reward whose identity

@@ -5,6 +5,7 @@ import { searchCampaigns } from '../shared/campaign';
 import { referralPortalSecretTest } from '../shared/portal';
 import { referralStoreConnectionTest } from '../shared/store';
 import * as campaign from './actions/campaign';
+import * as form from './actions/form';
 import * as participant from './actions/participant';
 import { router } from './actions/router';
 
@@ -33,11 +34,13 @@ export class ReferralCampaign implements INodeType {
 				noDataExpression: true,
 				options: [
 					{ name: 'Campaign', value: 'campaign' },
+					{ name: 'Form Submission', value: 'form' },
 					{ name: 'Participant', value: 'participant' },
 				],
 				default: 'participant',
 			},
 			...campaign.description,
+			...form.description,
 			...participant.description,
 		],
 	};

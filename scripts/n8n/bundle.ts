@@ -136,3 +136,16 @@ export function withDemoMail(workflow: BundledWorkflow): BundledWorkflow {
 	}
 	return copy;
 }
+
+/**
+ * A bundled workflow with its form stamps signed with `secret` (the Check Form Submission nodes'
+ * Stamp Secret), as an import by the n8n CLI needs: it keeps the workflow's published ID, which
+ * alone would make the stamps forgeable.
+ */
+export function withStampSecret(workflow: BundledWorkflow, secret: string): BundledWorkflow {
+	const isCheck = (node: BundledWorkflowNode) => node.type.endsWith('.referralCampaign') && node.parameters.resource === 'form';
+	if (!workflow.nodes.some(isCheck)) return workflow;
+	const copy = JSON.parse(JSON.stringify(workflow)) as BundledWorkflow;
+	for (const node of copy.nodes) if (isCheck(node)) node.parameters.stampSecret = secret;
+	return copy;
+}

@@ -10,7 +10,9 @@ import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { BUNDLED_PATHS, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
-import { openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor, waitUntilIdle } from '../e2e/helpers/bundled';
+import { signStamp, stampKey } from '../../lib/referrals/form-stamp';
+import { sleep } from '../../scripts/n8n/proc';
+import { E2E_STAMP_SECRET, hiddenValue, openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor, waitUntilIdle } from '../e2e/helpers/bundled';
 import { setUpOwner, type RealN8n } from '../e2e/helpers/real-n8n';
 
 const QUALIFY_KEY = 'hardening-qualify-key-7c4e19b2d8';
@@ -187,6 +189,50 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			expect(await snapshot()).toBe(before);
 		});
 
+		it('a missing, malformed, forged, too quick, expired or replayed stamp gets the same page, and nothing is recorded', async () => {
+			const { html } = await openForm(n8n.instance, BUNDLED_PATHS.referredForm, `ref=${referrerCode}`);
+			const stampIndex = [...html.matchAll(/id="field-(\d+)" name="field-\d+" value="(\d{13}\.[0-9a-f]{64})"/g)].map((m) => Number(m[1]))[0];
+			expect(stampIndex).toBe(5);
+			const real = hiddenValue(html, stampIndex)!;
+			const [renderedAt, signature] = real.split('.');
+			const key = stampKey('referredSignup01', E2E_STAMP_SECRET);
+			const friend = (email: string) => ['Bot', '', email, referrerCode, ''];
+			const tries: Array<[string, string[], { open?: boolean; secondsOnPage?: number }]> = [
+				['no stamp (a script posting the fields only)', friend('bot.nostamp@example.com'), { open: false }],
+				['a malformed stamp', [...friend('bot.malformed@example.com'), 'not-a-stamp'], { open: false }],
+				['a stamp signed without the secret (the public workflow id)', [...friend('bot.forged@example.com'), signStamp(Date.now() - 5_000, stampKey('referredSignup01', ''))], { open: false }],
+				['a real stamp with its time moved back', [...friend('bot.moved@example.com'), `${Number(renderedAt) - 60_000}.${signature}`], { open: false }],
+				['a signed stamp older than 24 hours', [...friend('bot.old@example.com'), signStamp(Date.now() - 25 * 3_600_000, key)], { open: false }],
+				['a submission 0.3 s after the page was rendered', friend('bot.fast@example.com'), { secondsOnPage: 0.3 }],
+			];
+			for (const [name, fields, how] of tries) {
+				const before = await snapshot();
+				const page = await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, fields, `ref=${referrerCode}`, 60_000, true, how);
+				answers.push(page.page);
+				cases++;
+				expect({ name, status: page.status, heading: page.heading }).toEqual({ name, status: 200, heading: 'Thank you!' });
+				expect({ name, store: await snapshot() }).toEqual({ name, store: before });
+			}
+			// The page's own stamp, used by a person after 2 s: recorded; the same stamp again: a replay.
+			await sleep(Math.max(0, Number(renderedAt) + 2_500 - Date.now()));
+			const person = await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, ['Flo', '', 'flo.person@example.com', referrerCode, '', real], `ref=${referrerCode}`, 60_000, true, { open: false });
+			expect(person.heading).toBe('Thank you!');
+			expect(await program.getParticipant(campaignId, { email: 'flo.person@example.com' })).toMatchObject({ source: 'referred' });
+			const before = await snapshot();
+			const replay = await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, ['Bot', '', 'bot.replay@example.com', referrerCode, '', real], `ref=${referrerCode}`, 60_000, true, { open: false });
+			answers.push(person.page, replay.page);
+			cases += 2;
+			expect(replay).toMatchObject({ status: 200, heading: 'Thank you!' });
+			expect(await snapshot()).toBe(before);
+			// The referrer form: a script without the page gets its friendly ending page, nothing recorded.
+			const script = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Bot', '', 'bot.joiner@example.com'], '', 60_000, true, { open: false });
+			answers.push(script.page);
+			cases++;
+			expect(script).toMatchObject({ status: 200, heading: 'Please check your details' });
+			expect(script.text).toContain('Reload this page and try again');
+			expect(await snapshot()).toBe(before);
+		});
+
 		it('SQL metacharacters, quotes and emoji in names are kept verbatim, nothing else changes', async () => {
 			const names: Array<[string, string, string]> = [
 				["Robert'); DROP TABLE participants;--", 'O\'Brien "Bobby"', 'bobby.tables@example.com'],
@@ -199,8 +245,8 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 				expect(page.heading).toBe('Thank you!');
 				expect(await program.getParticipant(campaignId, { email })).toMatchObject({ firstName: first, lastName: last, source: 'referred' });
 			}
-			// Every table is still there and counts add up: 1 referrer + Bo + these 3.
-			expect((await program.getCampaignStats(campaignId)).participants).toBe(5);
+			// Every table is still there and counts add up: 1 referrer + Bo + Flo (the stamp case) + these 3.
+			expect((await program.getCampaignStats(campaignId)).participants).toBe(6);
 		});
 
 		it('a hostile or malformed code in the link records a direct signup, never an error page', async () => {

@@ -706,6 +706,26 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect(await tx((t) => t.acquireLease('pipedrive-send:bo@example.com', holder, LATER, until))).toBe(true);
 		});
 
+		it('deletes only expired leases under a prefix, at most the limit', async () => {
+			const expired = '2024-05-01T09:00:00.000Z';
+			const live = '2024-05-01T11:00:00.000Z';
+			for (const key of ['form-stamp:a', 'form-stamp:b', 'form-stamp:c']) await tx((t) => t.acquireLease(key, 'form', expired, expired));
+			await tx((t) => t.acquireLease('form-stamp:live', 'form', live, NOW));
+			// Neighbours of the prefix, bytewise and in a locale's order, stay.
+			await tx((t) => t.acquireLease('form-stamp', 'other', expired, expired));
+			await tx((t) => t.acquireLease('form-stamp;x', 'other', expired, expired));
+			await tx((t) => t.acquireLease('formstamp:x', 'other', expired, expired));
+			expect(await tx((t) => t.deleteExpiredLeases('form-stamp:', NOW, 2))).toBe(2);
+			expect(await tx((t) => t.deleteExpiredLeases('form-stamp:', NOW, 50))).toBe(1);
+			expect(await tx((t) => t.deleteExpiredLeases('form-stamp:', NOW, 50))).toBe(0);
+			// Deleted ones can be taken again; the live one and the neighbours cannot.
+			expect(await tx((t) => t.acquireLease('form-stamp:a', 'form', live, NOW))).toBe(true);
+			expect(await tx((t) => t.acquireLease('form-stamp:live', 'form', live, NOW))).toBe(false);
+			for (const key of ['form-stamp', 'form-stamp;x', 'formstamp:x']) {
+				expect(await tx((t) => t.acquireLease(key, 'form', live, '2024-05-01T08:00:00.000Z'))).toBe(false);
+			}
+		});
+
 		it('keeps Pipedrive send records: queued ones are claimed once when due, listed by state, deleted on erasure', async () => {
 			const c = await newCampaign();
 			const people = await insert(['q1', 'q2', 'q3'].map((name) => personRow(c.id, `${name}@example.com`)));

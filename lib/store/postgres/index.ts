@@ -797,6 +797,16 @@ class PostgresTransaction implements StoreTransaction {
 		await this.q('DELETE FROM leases WHERE key = $1 AND holder = $2', [key, holder]);
 	}
 
+	async deleteExpiredLeases(prefix: string, now: string, limit: number): Promise<number> {
+		// starts_with, not a key range: a database's collation may order punctuation its own way.
+		const rows = await this.q(
+			`DELETE FROM leases WHERE key IN (SELECT key FROM leases WHERE starts_with(key, $1) AND lease_until <= $2::timestamptz LIMIT $3)
+			RETURNING key`,
+			[prefix, toIso(now), limit],
+		);
+		return rows.length;
+	}
+
 	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {
 		const ts = toIso(now);
 		if (rows.length === 0) {

@@ -234,6 +234,11 @@ function toIso(value: string): string {
 	return date.toISOString();
 }
 
+/** The first string after every string that starts with `prefix` (SQLite compares keys bytewise). */
+function prefixEnd(prefix: string): string {
+	return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
+
 function toLimit(limit: number): number {
 	if (typeof limit !== 'number' || Number.isNaN(limit)) throw new TypeError('limit must be a number');
 	return Math.max(0, Math.floor(Math.min(limit, Number.MAX_SAFE_INTEGER)));
@@ -828,6 +833,13 @@ class SqliteTransaction implements StoreTransaction {
 
 	async releaseLease(key: string, holder: string): Promise<void> {
 		this.stmt('DELETE FROM leases WHERE key = ? AND holder = ?').run(key, holder);
+	}
+
+	async deleteExpiredLeases(prefix: string, now: string, limit: number): Promise<number> {
+		// A key range, not LIKE: the primary key's index finds the prefix.
+		return Number(this.stmt(
+			'DELETE FROM leases WHERE key IN (SELECT key FROM leases WHERE key >= ? AND key < ? AND lease_until <= ? LIMIT ?)',
+		).run(prefix, prefixEnd(prefix), toIso(now), limit).changes);
 	}
 
 	async insertRewards(rows: RewardInsert[], now: string): Promise<Reward[]> {

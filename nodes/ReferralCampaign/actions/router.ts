@@ -4,11 +4,13 @@ import { guardSetup } from '../../shared/errors';
 import { chosenOperation } from '../../shared/router';
 import { programFor } from '../../shared/store';
 import * as campaign from './campaign';
+import * as form from './form';
 import * as participant from './participant';
 import type { Operation } from './types';
 
 const resources: Record<string, Record<string, Operation>> = {
 	campaign: campaign.operations,
+	form: form.operations,
 	participant: participant.operations,
 };
 

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import type { Sandbox } from '../../../sandbox';
-import { bundledCredentialFiles, bundledWorkflows, type BundledWorkflow } from '../../../scripts/n8n/bundle';
+import { bundledCredentialFiles, bundledWorkflows, withStampSecret, type BundledWorkflow } from '../../../scripts/n8n/bundle';
 import type { N8nInstance } from '../../../scripts/n8n/instance';
 import { sleep } from '../../../scripts/n8n/proc';
 import type { WorkflowFile } from '../fixtures/workflows';
@@ -48,9 +48,14 @@ export function hiddenValue(html: string, index: number): string | null {
 	return match ? decodeHtml(match[1]) : null;
 }
 
+/** A person needs a moment to fill in a form: the bundled forms take quicker submissions for a bot's (Check Form Submission). */
+export const SECONDS_ON_PAGE = 2.2;
+
 /**
- * Submits a form as its page does: multipart fields `field-0..n` in the form's order, the page's
- * query string kept; then loads the ending page n8n points to.
+ * Submits a form as a person does: opens the page (which gives it its signed render-time stamp and
+ * the hidden fields' values), waits SECONDS_ON_PAGE, then posts multipart fields `field-0..n` in the
+ * form's order with the page's query string kept. `fields` overrides the page's values; hidden
+ * fields past them keep the page's (pass `{ open: false }` to post only `fields`, as a script does).
  */
 export async function submitForm(
 	instance: N8nInstance,
@@ -59,9 +64,19 @@ export async function submitForm(
 	query = '',
 	timeoutMs = 60_000,
 	settle = true,
+	how: { open?: boolean; secondsOnPage?: number } = {},
 ): Promise<FormResult> {
+	const values = [...fields];
+	if (how.open !== false) {
+		const opened = Date.now();
+		const { html } = await openForm(instance, formPath, query);
+		for (const [, index, value] of html.matchAll(/<input type="hidden" id="field-(\d+)" name="field-\d+" value="([^"]*)"/g)) {
+			if (Number(index) >= fields.length) values[Number(index)] = decodeHtml(value);
+		}
+		await sleep(Math.max(0, opened + (how.secondsOnPage ?? SECONDS_ON_PAGE) * 1000 - Date.now()));
+	}
 	const body = new FormData();
-	fields.forEach((value, index) => body.append(`field-${index}`, value));
+	values.forEach((value, index) => body.append(`field-${index}`, value ?? ''));
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
 		method: 'POST',
 		body,
@@ -163,6 +178,9 @@ export function sqliteStorePath(userFolder: string): string {
 	return path.join(userFolder, '.n8n', 'referrals.sqlite');
 }
 
+/** The bundled forms' Stamp Secret in the suites. */
+export const E2E_STAMP_SECRET = 'e2e-stamp-secret-5b0c7d21a9f34e68';
+
 /**
  * A real n8n with the package, the three bundled credentials (the store on SQLite in the user
  * folder, Pipedrive pointing at the sandbox, the qualify key) and the given workflows (by default
@@ -191,7 +209,8 @@ export async function prepareBundledN8n(
 			}),
 			...(options.extraCredentials ?? []),
 		],
-		workflows: (options.workflows ?? bundledWithQualifyingStage(3)) as unknown as WorkflowFile[],
+		// Signed as the main job signs them: the CLI import keeps the published workflow IDs.
+		workflows: (options.workflows ?? bundledWithQualifyingStage(3)).map((workflow) => withStampSecret(workflow, E2E_STAMP_SECRET)) as unknown as WorkflowFile[],
 	});
 }
 
