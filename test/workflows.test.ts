@@ -206,6 +206,12 @@ describe('bundled workflows (workflows/*.json)', () => {
 			const trap = fields.findIndex((field) => (field as { fieldLabel?: string }).fieldLabel === 'Leave this field empty');
 			expect(trap).toBeGreaterThan(0);
 			expect(form.parameters.options.customCss).toContain(`[name="field-${trap}"]`);
+			// The signed render-time stamp: made by the page's hidden field, checked first thing (its secret empty in the file).
+			const stamp = fields.find((field) => field.fieldName === 'stamp') as { fieldType?: string; fieldValue?: string } | undefined;
+			expect(stamp).toMatchObject({ fieldType: 'hiddenField', fieldValue: expect.stringContaining("$('Check Form Submission').params.stampSecret") });
+			expect(workflow.connections[form.name].main[0].map((next: { node: string }) => next.node)).toEqual(['Check Form Submission']);
+			expect(byName.get('Check Form Submission')!.parameters).toMatchObject({ resource: 'form', operation: 'check', stampSecret: '' });
+			expect(workflow.connections['Check Form Submission'].main[0].map((next: { node: string }) => next.node)).toEqual(['Looks Like a Bot?']);
 			// Every path from the form reaches a Respond to Webhook before any Pipedrive send.
 			const walk = (name: string, answered: boolean, seen: Set<string>): void => {
 				const node = byName.get(name)!;

@@ -1,16 +1,20 @@
 // A bot flood at the two public forms of the bundled workflows, in a real n8n on SQLite (loopback
 // only): `posts` form POSTs, `concurrency` at a time, mostly under one referrer's code with made-up
-// addresses (a third with the bot-trap field filled, a tenth with no code), none loading anything
-// after its POST; beside them `realSignups` people sign up on the referrer form as a browser does
-// (open the page, then post). GET /healthz is timed every 100 ms throughout. Used by
-// `npm run bench:flood` (5,000 POSTs) and, smaller, by the hardening suite.
+// addresses (a tenth with no code), none loading anything after its POST. Five kinds of bot, in
+// turn: one fills the bot trap; one posts the fields without opening the page (no stamp); two open
+// the page, wait out the 2 s a person needs and post with its stamp (they pass the checks, and the
+// campaign's velocity limit holds their referrals); one replays a stamp one of those used. Beside
+// them `realSignups` people sign up on the referrer form as a browser does (open the page, take a
+// few seconds, post). GET /healthz is timed every 100 ms throughout. Used by `npm run bench:flood`
+// (5,000 POSTs) and, smaller, by the hardening suite.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { openStore } from '../../lib/store';
 import { startSandbox } from '../../sandbox';
 import { BUNDLED_PATHS, bundledWorkflows } from '../../scripts/n8n/bundle';
-import { openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor, waitUntilIdle } from '../../test/e2e/helpers/bundled';
+import { sleep } from '../../scripts/n8n/proc';
+import { hiddenValue, openForm, prepareBundledN8n, sqliteStorePath, submitForm, waitFor, waitUntilIdle } from '../../test/e2e/helpers/bundled';
 import { setUpOwner } from '../../test/e2e/helpers/real-n8n';
 
 export interface FloodOptions {
@@ -35,6 +39,11 @@ export interface FloodResult {
 	bot_referrals_in_pipedrive: number;
 	flagged_in_pipedrive: number;
 	trap_submissions_recorded: number;
+	/** Posts without the page's stamp (scripts) and replays of a used one: recorded (0 expected). */
+	stampless_recorded: number;
+	replays_recorded: number;
+	/** Bots that opened the page and waited: their referrals meet the velocity limit. */
+	patient_bot_posts: number;
 	n8n_db_growth_mb: number;
 	velocity_limit_per_hour: number;
 	/** One held referral approved (twice): it reached Pipedrive, as one person. */
@@ -42,7 +51,13 @@ export interface FloodResult {
 	approved_referral_persons: number;
 }
 
-const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+type BotKind = 'trap' | 'script' | 'patient' | 'replay';
+const BOT_KINDS: BotKind[] = ['trap', 'script', 'patient', 'replay', 'patient'];
+/** The referred form's stamp: its sixth field. */
+const STAMP_FIELD = 5;
+/** How long a patient bot keeps the page open: past the 2 s a person needs. */
+const PATIENT_MS = 2_300;
+
 
 function percentile(values: number[], p: number): number {
 	if (values.length === 0) return 0;
@@ -102,38 +117,52 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 			}
 		})();
 
-		// The bot: multipart POSTs as the form page sends them, never loading anything after.
+		// The bots: multipart POSTs as the form page sends them, never loading anything after.
 		let next = 0;
 		let botErrors = 0;
+		let patientPosts = 0;
+		const usedStamps: string[] = [];
 		const botStarted = performance.now();
+		const post = async (ref: string, fields: string[]) => {
+			const body = new FormData();
+			fields.forEach((value, index) => body.append(`field-${index}`, value));
+			try {
+				const response = await fetch(`${url}/form/${BUNDLED_PATHS.referredForm}${ref ? `?ref=${ref}` : ''}`, {
+					method: 'POST',
+					body,
+					signal: AbortSignal.timeout(120_000),
+				});
+				await response.text();
+				if (response.status !== 200) botErrors++;
+			} catch {
+				botErrors++;
+			}
+		};
 		const bot = async () => {
 			for (let i = next++; i < options.posts; i = next++) {
-				const trap = i % 3 === 0;
+				const kind = BOT_KINDS[i % BOT_KINDS.length];
 				const ref = i % 10 === 9 ? '' : code;
-				const body = new FormData();
-				[`Bot${i}`, '', `user${i}.${Math.random().toString(36).slice(2, 8)}@example.com`, ref, trap ? 'https://cheap.example' : ''].forEach((value, index) =>
-					body.append(`field-${index}`, value),
-				);
-				try {
-					const response = await fetch(`${url}/form/${BUNDLED_PATHS.referredForm}${ref ? `?ref=${ref}` : ''}`, {
-						method: 'POST',
-						body,
-						signal: AbortSignal.timeout(120_000),
-					});
-					await response.text();
-					if (response.status !== 200) botErrors++;
-				} catch {
-					botErrors++;
+				const fields = [`Bot${i}`, '', `user${i}.${Math.random().toString(36).slice(2, 8)}@example.com`, ref, kind === 'trap' ? 'https://cheap.example' : ''];
+				if (kind === 'patient') {
+					const opened = Date.now();
+					const page = await openForm(n8n.instance, BUNDLED_PATHS.referredForm, ref ? `ref=${ref}` : '').catch(() => null);
+					const stamp = page ? hiddenValue(page.html, STAMP_FIELD) : null;
+					await sleep(Math.max(0, opened + PATIENT_MS - Date.now()));
+					if (stamp) usedStamps.push(stamp);
+					patientPosts++;
+					await post(ref, [...fields, stamp ?? '']);
+				} else if (kind === 'replay') {
+					await post(ref, [...fields, usedStamps[i % Math.max(1, usedStamps.length)] ?? '']);
+				} else {
+					await post(ref, fields);
 				}
 			}
 		};
 		// Real people, spread over the flood: open the page, take a few seconds, post.
 		const real = async (index: number) => {
-			await new Promise((resolve) => setTimeout(resolve, index * 500));
-			const page = await fetch(`${url}/form/${BUNDLED_PATHS.referrerForm}`, { headers: { 'user-agent': BROWSER_UA } });
-			await page.text();
+			await sleep(index * 500);
 			const email = `real.person${index}@example.org`;
-			const answer = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, [`Real${index}`, 'Person', email], '', 120_000, false);
+			const answer = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, [`Real${index}`, 'Person', email], '', 120_000, false, { secondsOnPage: 4 });
 			return answer.status === 200 && answer.heading === "You're in!" ? email : null;
 		};
 		const [, realEmails] = await Promise.all([
@@ -154,6 +183,8 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 			const referrer = await program.getParticipant(campaign.id, { code });
 			const referrals = await program.listParticipants(campaign.id, { referredBy: referrer.id }, { limit: 100_000 });
 			const everyone = await program.listParticipants(campaign.id, {}, { limit: 100_000 });
+			const botsOfKind = (kind: BotKind) =>
+				everyone.filter((participant) => /^Bot\d+$/.test(participant.firstName ?? '') && BOT_KINDS[Number(participant.firstName!.slice(3)) % BOT_KINDS.length] === kind);
 			const inPipedrive = (email: string | null) => Boolean(email && sandbox.state.emailIndex.get(email)?.size);
 			const recordedReal = new Set(everyone.map((participant) => participant.email));
 			const figures = {
@@ -171,7 +202,10 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 				bot_referrals_pending: referrals.filter((participant) => participant.referralStatus === 'pending').length,
 				bot_referrals_in_pipedrive: referrals.filter((participant) => inPipedrive(participant.email)).length,
 				flagged_in_pipedrive: referrals.filter((participant) => participant.referralStatus === 'flagged' && inPipedrive(participant.email)).length,
-				trap_submissions_recorded: everyone.filter((participant) => /^Bot\d+$/.test(participant.firstName ?? '') && Number(participant.firstName!.slice(3)) % 3 === 0).length,
+				trap_submissions_recorded: botsOfKind('trap').length,
+				stampless_recorded: botsOfKind('script').length,
+				replays_recorded: botsOfKind('replay').length,
+				patient_bot_posts: patientPosts,
 				n8n_db_growth_mb: Math.round(((n8nDatabaseBytes(n8n.userFolder) - dbBefore) / 1024 / 1024) * 100) / 100,
 				velocity_limit_per_hour: campaign.fraudSettings.maxReferralsPerReferrerPerHour,
 			};

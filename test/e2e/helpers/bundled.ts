@@ -34,6 +34,8 @@ export interface FormResult {
 	/** The page's heading and text, without markup. */
 	heading: string;
 	text: string;
+	/** From posting the form to the answer's last byte: the visitor's wait. */
+	answerMs: number;
 }
 
 /** Opens a form page like a browser does (GET /form/<path>?<query>). */
@@ -77,12 +79,14 @@ export async function submitForm(
 	}
 	const body = new FormData();
 	values.forEach((value, index) => body.append(`field-${index}`, value ?? ''));
+	const posted = performance.now();
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
 		method: 'POST',
 		body,
 		signal: AbortSignal.timeout(timeoutMs),
 	});
 	const answer = await response.text();
+	const answerMs = performance.now() - posted;
 	let waitingUrl: string | undefined;
 	try {
 		waitingUrl = (JSON.parse(answer) as { formWaitingUrl?: string }).formWaitingUrl;
@@ -93,7 +97,7 @@ export async function submitForm(
 	// Webhook), then send to Pipedrive: unless told not to, wait for that too, as tests check it.
 	if (!waitingUrl) {
 		if (settle) await waitUntilIdle(instance, await ownerSession(instance), timeoutMs);
-		return { status: response.status, page: answer, ...endingPageText(answer) };
+		return { status: response.status, page: answer, ...endingPageText(answer), answerMs };
 	}
 	// As the form page's script does: wait until the execution reaches its ending page, then open it.
 	const statusUrl = new URL(waitingUrl);
@@ -103,7 +107,7 @@ export async function submitForm(
 		return ['form-waiting', 'success', 'error', 'canceled', 'crashed'].includes(status);
 	}, timeoutMs, `the form's execution (${statusUrl.pathname})`);
 	const page = await (await fetch(waitingUrl, { signal: AbortSignal.timeout(timeoutMs) })).text();
-	return { status: response.status, page, ...endingPageText(page) };
+	return { status: response.status, page, ...endingPageText(page), answerMs };
 }
 
 /** The heading and message of an ending page, without markup. */
