@@ -17,7 +17,7 @@ export const description: INodeProperties[] = updateDisplayOptions({ show: { res
 		type: 'string',
 		default: '={{ $json.stamp }}',
 		description:
-			'The hidden field the form fills when n8n renders the page, with this expression as its Field Value: <code>{{ (t => t + \'.\' + (t + \'.\' + $workflow.id + \'.\' + $(\'Check Form Submission\').params.stampSecret).hash(\'sha256\'))(Date.now()) }}</code> (use this node’s name). Missing, forged, too quick or used before: a bot.',
+			'The hidden field n8n fills with a signed render time each time it shows the form: copy the bundled forms’ field <b>stamp</b> (its value names this node). Missing, forged, too quick or used before: a bot.',
 	},
 	{
 		displayName: 'Bot Trap Value',
