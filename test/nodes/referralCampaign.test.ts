@@ -7,6 +7,7 @@ import type { ICredentialDataDecryptedObject, ICredentialTestFunctions, IDataObj
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
 import { ReferralCampaign } from '../../nodes/ReferralCampaign/ReferralCampaign.node';
 import { referralStoreConnectionTest } from '../../nodes/shared/store';
+import { signStamp, stampKey } from '../../lib/referrals/form-stamp';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { loadOptions, runWorkflow, type WorkflowJson } from '../helpers/n8n';
@@ -337,6 +338,31 @@ describe('Referral Campaign node (n8n-core execution)', () => {
 			expect(unreachable.message).not.toContain('hunter2');
 			const badSchema = await test({ backend: 'postgres', host: 'localhost', database: 'x', user: 'u', schema: 'Bad-Name' });
 			expect(badSchema.message).toContain('schema "Bad-Name" must be lower-case letters');
+		});
+	});
+
+	describe('form submission', () => {
+		it('checks for bots: the item goes on with formCheck; a stamp passes once, signed with the workflow ID and the secret', async () => {
+			const key = stampKey('formWorkflow01', 'node-secret-1');
+			const good = signStamp(Date.now() - 10_000, key);
+			const result = await ok('form-check', [
+				{ Email: 'ann@example.com', stamp: good, 'Leave this field empty': '' },
+				{ Email: 'bot@example.com', stamp: good, 'Leave this field empty': '' },
+				{ Email: 'fast@example.com', stamp: signStamp(Date.now() - 2_000, key), 'Leave this field empty': '' },
+				{ Email: 'trap@example.com', stamp: signStamp(Date.now() - 10_000, key), 'Leave this field empty': 'https://spam.example' },
+				{ Email: 'forger@example.com', stamp: signStamp(Date.now() - 10_000, stampKey('formWorkflow01', '')) },
+			]);
+			const items = result.outputOf(NODE)[0];
+			expect(items.map((item) => [item.json.Email, (item.json.formCheck as { reasons: string[] }).reasons])).toEqual([
+				['ann@example.com', []],
+				['bot@example.com', ['stamp_replayed']],
+				['fast@example.com', ['too_fast']],
+				['trap@example.com', ['bot_trap_filled']],
+				['forger@example.com', ['stamp_forged']],
+			]);
+			expect(items[0].json.formCheck).toMatchObject({ bot: false, secondsOnPage: expect.any(Number) });
+			expect(items.map((item) => item.pairedItem)).toEqual([0, 1, 2, 3, 4].map((item) => ({ item })));
+			expect(await participantCount()).toBe(0);
 		});
 	});
 
