@@ -8,7 +8,8 @@
 // now, through the same transitions and idempotency keys as the webhook path
 // (lib/referrals/qualification-rule.ts). So a webhook arriving late, twice or never gives the same
 // end state. Keys applied before are skipped with one read per page: a pass over records that did
-// not change writes nothing to the store, and a pass never writes to Pipedrive.
+// not change writes nothing to the store. A pass writes to Pipedrive only to restore the Pipedrive
+// Referral Trigger's webhooks Pipedrive banned or deleted (webhook-health.ts).
 
 import type { PipedriveClient } from '../pipedrive/client';
 import { readCustomFieldValue } from '../pipedrive/fields';
@@ -17,7 +18,7 @@ import { ReferralError } from '../referrals/errors';
 import { dealTransitions, leadTransitions, type QualificationRule, type Transition } from '../referrals/qualification-rule';
 import type { ReferralLookup, ReferralProgram } from '../referrals/program';
 import { fieldsOf } from './mapping';
-import { replaceBannedTriggerWebhooks, type RestoredWebhook } from './webhook-health';
+import { restoreTriggerWebhooks, type RestoredWebhook } from './webhook-health';
 import { resolveField } from '../pipedrive/fields';
 
 export interface ReconcileSettings {
@@ -27,8 +28,8 @@ export interface ReconcileSettings {
 	/** Stop after this many records per entity (the rest waits for the next run, which resumes). */
 	maxRecords?: number;
 	pageSize?: number;
-	/** Replace the Pipedrive Referral Trigger's banned webhooks (one webhook list read per run). */
-	replaceBannedWebhooks?: boolean;
+	/** Restore the Pipedrive Referral Trigger's banned and deleted webhooks (one webhook list read per run). */
+	restoreWebhooks?: boolean;
 }
 
 export interface ReconcileChange {
@@ -66,7 +67,7 @@ export interface ReconcileSummary {
 	notReferrals: number;
 	/** Write transactions this pass made in the store (0 when nothing changed in Pipedrive). */
 	storeWrites: number;
-	/** Banned trigger webhooks registered again (see webhook-health.ts). */
+	/** Banned or deleted trigger webhooks registered again (see webhook-health.ts). */
 	webhooksRestored: RestoredWebhook[];
 	changes: ReconcileChange[];
 }
@@ -113,9 +114,10 @@ export async function reconcile(program: ReferralProgram, client: PipedriveClien
 		webhooksRestored: [],
 		changes: [],
 	};
-	if (settings.replaceBannedWebhooks) {
-		summary.webhooksRestored = await replaceBannedTriggerWebhooks(program, client, settings.campaignId);
-		summary.storeWrites += summary.webhooksRestored.length;
+	if (settings.restoreWebhooks) {
+		const health = await restoreTriggerWebhooks(program, client, settings.campaignId);
+		summary.webhooksRestored = health.restored;
+		summary.storeWrites += health.storeWrites;
 	}
 	const pageSize = Math.min(500, settings.pageSize ?? 500);
 	await pass(program, settings, summary, 'deals', async (position) => {

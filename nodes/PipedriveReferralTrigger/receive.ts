@@ -27,6 +27,7 @@ import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { isAuthorized } from './auth';
 import { itemsFor, mayConcernRule, ruleItems, type Lookups, type TriggerConfig, type TriggerEvent, type TriggerItem } from './events';
+import { recordAtDelivery } from './record';
 import { staticDataOf } from './subscriptions';
 
 type Response = ReturnType<IWebhookFunctions['getResponseObject']>;
@@ -134,6 +135,7 @@ async function campaignRuleItems(context: IWebhookFunctions, settings: TriggerSe
 	const program = await programFor(context);
 	const campaign = await program.findCampaign(campaignRefOf(settings.campaign));
 	if (!campaign) return [];
+	await recordAtDelivery(context, staticDataOf(context), program, campaign.id);
 	return await ruleItems(webhook, await program.getQualificationRule(campaign.id), settings.config.codeField, lookups);
 }
 
@@ -147,6 +149,7 @@ async function startingItems(context: IWebhookFunctions, settings: TriggerSettin
 	// A campaign that does not exist yet (the bundled one is made by the first referrer) has no referrals.
 	const campaign = await program.findCampaign(campaignRefOf(settings.campaign));
 	if (!campaign) return [];
+	await recordAtDelivery(context, staticDataOf(context), program, campaign.id);
 	const referrals = await program.referralCodesIn(campaign.id, withCode.map((item) => item.referralCode));
 	return withCode.filter((item) => referrals.has(codeOrNull(item.referralCode)!));
 }

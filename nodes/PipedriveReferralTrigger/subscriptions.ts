@@ -1,23 +1,25 @@
 // Registering, finding and removing this trigger's Pipedrive webhooks (`/v1/webhooks`).
 //
 // The node's static data holds what was registered:
-//   { webhooks: [{ id, object, action }], httpAuthUser, httpAuthPassword, subscriptionUrl }
+//   { webhooks: [{ id, object, action }], httpAuthUser, httpAuthPassword, subscriptionUrl, recordedCampaignId }
 // One webhook per entity the chosen events need (deal, lead, person), payload version "2.0",
-// basic auth with a password generated on activation.
+// basic auth with a password generated on activation. A trigger with the referral store also
+// records them there (record.ts), for the reconciliation pass to restore ones Pipedrive deletes.
 
 import type { IDataObject, IHookFunctions, INodeParameterResourceLocator } from 'n8n-workflow';
 
 import type { PipedriveClient } from '../../lib/pipedrive/client';
 import { isPipedriveApiError } from '../../lib/pipedrive/errors';
-import type { Webhook } from '../../lib/pipedrive/types';
+import type { CreateWebhookBody, Webhook } from '../../lib/pipedrive/types';
 import { ReferralError } from '../../lib/referrals/errors';
 import { campaignRefOf } from '../shared/campaign';
 import { toNodeError } from '../shared/errors';
 import { pipedriveClientFor } from '../shared/pipedrive';
 import { isBanned } from '../../lib/sync/webhook-health';
-import { programFor } from '../shared/store';
+import type { RecordedWebhook } from '../../lib/sync/trigger-webhooks';
 import { WEBHOOK_USER, generatePassword } from './auth';
 import { neededSubscriptions, type TriggerEvent } from './events';
+import { forgetWebhooks, recordPlacesOf, recordWebhooks, triggerStoreOf, underWebhooksLease, type TriggerStore } from './record';
 
 export interface StoredWebhook {
 	id: number;
@@ -30,6 +32,8 @@ export interface TriggerStaticData extends IDataObject {
 	httpAuthUser?: string;
 	httpAuthPassword?: string;
 	subscriptionUrl?: string;
+	/** The campaign under which the webhooks are recorded in the referral store. */
+	recordedCampaignId?: number;
 }
 
 export function staticDataOf(context: { getWorkflowStaticData(type: string): IDataObject }): TriggerStaticData {
@@ -121,11 +125,11 @@ function checkStartFor(context: IHookFunctions): void {
 
 /**
  * Registers the webhooks the chosen events need, with a new password. Webhooks left from before
- * with this trigger's URL are deleted first, so a change of events or lost static data never
- * leaves duplicates behind.
+ * with this trigger's URL are deleted first, so a change of events, lost static data or copies the
+ * reconciliation registered never leave duplicates behind. With the store, all of it runs under
+ * the lease the reconciliation takes to restore webhooks, and the new ones are recorded.
  */
 export async function createWebhooks(context: IHookFunctions): Promise<boolean> {
-	const data = staticDataOf(context);
 	const url = subscriptionUrl(context);
 	const needed = neededSubscriptions(chosenEvents(context));
 	if (needed.length === 0) {
@@ -136,7 +140,22 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 	const client = await pipedriveClientFor(context).catch((error) => {
 		throw toNodeError(node, error);
 	});
+	const store = await triggerStoreOf(context);
+	return await underWebhooksLease(store?.program ?? null, async () => await register(context, client, store, url, needed));
+}
+
+async function register(
+	context: IHookFunctions,
+	client: PipedriveClient,
+	store: TriggerStore | null,
+	url: string,
+	needed: Array<{ object: string; action: string }>,
+): Promise<boolean> {
+	const data = staticDataOf(context);
+	const node = context.getNode();
 	const created: StoredWebhook[] = [];
+	const recorded: RecordedWebhook[] = [];
+	let companyId: number | null = null;
 	// What this URL had registered before: gone or banned now means Pipedrive removed it (a new activation has none).
 	const before = Array.isArray(data.webhooks) && data.subscriptionUrl === url ? [...data.webhooks] : [];
 	try {
@@ -151,8 +170,8 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 		for (const { object, action } of needed) {
 			const body = {
 				subscription_url: url,
-				event_action: action,
-				event_object: object,
+				event_action: action as CreateWebhookBody['event_action'],
+				event_object: object as CreateWebhookBody['event_object'],
 				name: `n8n ${node.name}: ${object}`.slice(0, 255),
 				http_auth_user: WEBHOOK_USER,
 				http_auth_password: password,
@@ -169,12 +188,18 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 				) ?? null;
 			const webhook = await client.createWebhook(body, { findExisting });
 			created.push({ id: Number(webhook.id), object, action });
+			recorded.push({ id: Number(webhook.id), object, action, name: body.name });
+			if (typeof webhook.company_id === 'number') companyId = webhook.company_id;
 		}
 		data.webhooks = created;
 		data.httpAuthUser = WEBHOOK_USER;
 		data.httpAuthPassword = password;
 		data.subscriptionUrl = url;
-		if (lost.length > 0) await logRestored(context, lost, created);
+		const trigger = { subscriptionUrl: url, companyId, authUser: WEBHOOK_USER, authPassword: password, webhooks: recorded };
+		const recordedUnder = await recordWebhooks(context, store, url, trigger, data.recordedCampaignId);
+		if (recordedUnder === undefined) delete data.recordedCampaignId;
+		else data.recordedCampaignId = recordedUnder;
+		if (lost.length > 0) await logRestored(context, store, lost, created);
 		return true;
 	} catch (error) {
 		// Half a registration is none: remove what was created, keep nothing that could authorise.
@@ -183,6 +208,9 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
 		delete data.httpAuthUser;
 		delete data.httpAuthPassword;
 		delete data.subscriptionUrl;
+		// Nor a record the reconciliation would register again.
+		await recordWebhooks(context, store, url, null, data.recordedCampaignId);
+		delete data.recordedCampaignId;
 		throw toNodeError(node, error);
 	}
 }
@@ -192,17 +220,14 @@ export async function createWebhooks(context: IHookFunctions): Promise<boolean> 
  * log, and as a `pipedrive.webhook_restored` event the Referral Trigger can watch when the trigger
  * knows its campaign (Start Workflow For: Referrals of a Campaign). Never fails the activation.
  */
-async function logRestored(context: IHookFunctions, lost: StoredWebhook[], created: StoredWebhook[]): Promise<void> {
+async function logRestored(context: IHookFunctions, store: TriggerStore | null, lost: StoredWebhook[], created: StoredWebhook[]): Promise<void> {
 	const what = lost.map((w) => `${w.object} (webhook ${w.id})`).join(', ');
 	context.logger.warn(`Pipedrive Referral Trigger "${context.getNode().name}": Pipedrive had deleted or banned its webhooks for ${what}; registered them again`);
-	if (context.getNodeParameter('startFor', 'all') !== 'campaignReferrals') return;
+	if (!store) return;
 	try {
-		const program = await programFor(context);
-		const campaign = await program.findCampaign(campaignRefOf(context.getNodeParameter('campaign', undefined) as INodeParameterResourceLocator));
-		if (!campaign) return;
 		for (const w of lost) {
 			const copy = created.find((c) => c.object === w.object);
-			await program.logProgramEvent(campaign.id, 'pipedrive.webhook_restored', {
+			await store.program.logProgramEvent(store.campaignId, 'pipedrive.webhook_restored', {
 				replacedId: w.id,
 				webhookId: copy?.id ?? null,
 				object: w.object,
@@ -221,6 +246,16 @@ async function logRestored(context: IHookFunctions, lost: StoredWebhook[], creat
  */
 export async function deleteWebhooks(context: IHookFunctions): Promise<boolean> {
 	const data = staticDataOf(context);
+	const places = await recordPlacesOf(context, data.recordedCampaignId);
+	return await underWebhooksLease(places?.program ?? null, async () => {
+		// The record goes first: the reconciliation never registers again what is being deleted.
+		await forgetWebhooks(context, places, data.subscriptionUrl);
+		delete data.recordedCampaignId;
+		return await deleteRegistered(context, data);
+	});
+}
+
+async function deleteRegistered(context: IHookFunctions, data: TriggerStaticData): Promise<boolean> {
 	const stored = Array.isArray(data.webhooks) ? data.webhooks : [];
 	const left: StoredWebhook[] = [];
 	if (stored.length) {

@@ -5,6 +5,9 @@
  *    qualifying label and converted; the trigger's webhook is banned meanwhile (events lost). n8n
  *    started again: one reconciliation pass (the bundled reconcile workflow, Run Now) puts every
  *    referral in the right state with each reward once; a second pass applies and writes nothing.
+ *    Then, while n8n runs, Pipedrive deletes the trigger's deal webhook (its 3-day rule, emulated):
+ *    the next pass registers it again from the trigger's record, and a deal won after it is
+ *    qualified through the webhook.
  * 2. Pipedrive answering 503 to every write while referred sign-ups arrive: every visitor gets the
  *    thank-you page, the sends are queued, and after Pipedrive recovers the Send Queued sweep creates
  *    each person and deal exactly once.
@@ -14,6 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
+import { recordedTriggers } from '../../lib/sync/trigger-webhooks';
 import { DEAL_FIELD_KEYS, LEAD_LABEL_IDS, startSandbox, type Sandbox } from '../../sandbox';
 import { BUNDLED_PATHS, bundledWorkflows, type BundledWorkflow } from '../../scripts/n8n/bundle';
 import { startN8n, type N8nInstance } from '../../scripts/n8n/instance';
@@ -181,6 +185,27 @@ describe('hardening: n8n down, webhooks banned, Pipedrive down', () => {
 		report.webhooksRestored = restored.length;
 		expect(restored.length).toBeGreaterThan(0);
 		expect([...sandbox.state.webhooks.values()].every((w) => w.banned_until === null || w.banned_until <= sandbox.state.now())).toBe(true);
+
+		// While n8n runs, Pipedrive deletes the trigger's deal webhook: the next pass registers it again.
+		const [trigger] = await recordedTriggers(program, campaign.id);
+		const atUrl = () => [...sandbox.state.webhooks.values()].filter((w) => w.subscription_url === trigger.subscriptionUrl && w.event_object === 'deal');
+		const [gone] = atUrl();
+		sandbox.state.webhooks.delete(gone.id);
+		await reconcileNow();
+		const [latest] = await program.listEvents({ types: ['pipedrive.webhook_restored'] }, 1, 'desc');
+		expect(latest.payload).toMatchObject({ replacedId: gone.id, object: 'deal', reason: 'deleted' });
+		expect(atUrl()).toEqual([expect.objectContaining({ id: latest.payload.webhookId, name: gone.name, http_auth_password: gone.http_auth_password })]);
+		report.deletedWebhookRestored = true;
+		// Its deliveries are the trigger's: a referral's deal won now is qualified through the webhook.
+		const [late] = await program.registerReferred(campaign.id, [{ code, email: 'after-restore@example.com' }], { stopOnError: true });
+		if (!late.ok) throw late.error;
+		const lateDeal = Number(sandbox.createDeal({ title: 'after restore', value: 500, currency: 'EUR', custom_fields: { [DEAL_FIELD_KEYS.referralCode]: late.value.participant.code } }).id);
+		sandbox.markDealWon(lateDeal);
+		await waitFor(
+			async () => (await program.getParticipant(campaign.id, { id: late.value.participant.id })).referralStatus === 'qualified',
+			60_000,
+			'the deal won after the restore, qualified by the webhook',
+		);
 	});
 
 	it('Pipedrive refusing every write while people sign up: each gets the thank-you page, and each person and deal exists once after it recovers', async () => {

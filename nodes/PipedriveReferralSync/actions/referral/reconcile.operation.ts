@@ -52,12 +52,12 @@ const properties: INodeProperties[] = [
 				description: 'Deals (and leads) beyond this wait for the next run, which continues where this one stopped',
 			},
 			{
-				displayName: 'Replace Banned Trigger Webhooks',
+				displayName: 'Restore Trigger Webhooks',
 				name: 'replaceBannedWebhooks',
 				type: 'boolean',
 				default: true,
 				description:
-					'Whether to register again the Pipedrive Referral Trigger webhooks Pipedrive banned (10 failed deliveries in a row), logging a pipedrive.webhook_restored event; costs one read of the webhook list per run',
+					'Whether to register again the Pipedrive Referral Trigger webhooks Pipedrive banned (10 failed deliveries in a row) or deleted (3 days without a successful delivery; for triggers of this campaign), logging a pipedrive.webhook_restored event; costs one read of the webhook list per run',
 			},
 			{
 				displayName: 'Skip Until the Campaign Exists',
@@ -85,7 +85,7 @@ export async function execute(this: IExecuteFunctions, program: ReferralProgram,
 		campaignId: campaign.id,
 		codeField: String(runSettings(this, ['codeField']).codeField ?? ''),
 		maxRecords: options.maxRecords === undefined ? undefined : Number(options.maxRecords),
-		replaceBannedWebhooks: options.replaceBannedWebhooks !== false,
+		restoreWebhooks: options.replaceBannedWebhooks !== false,
 	});
 	if (this.getNodeParameter('output', 0) === 'summary') {
 		return [{ json: JSON.parse(JSON.stringify({ ...summary, changes: summary.changes.length })) as IDataObject, pairedItem: { item: 0 } }];
