@@ -148,9 +148,10 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 					const page = await openForm(n8n.instance, BUNDLED_PATHS.referredForm, ref ? `ref=${ref}` : '').catch(() => null);
 					const stamp = page ? hiddenValue(page.html, STAMP_FIELD) : null;
 					await sleep(Math.max(0, opened + PATIENT_MS - Date.now()));
-					if (stamp) usedStamps.push(stamp);
 					patientPosts++;
 					await post(ref, [...fields, stamp ?? '']);
+					// Replayed only once used: the first to arrive with a stamp is the one it lets through.
+					if (stamp) usedStamps.push(stamp);
 				} else if (kind === 'replay') {
 					await post(ref, [...fields, usedStamps[i % Math.max(1, usedStamps.length)] ?? '']);
 				} else {
