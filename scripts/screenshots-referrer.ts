@@ -2,7 +2,8 @@
  * The referrer's pages and an email for the README (docs/referrer/*.png), part of `npm run
  * screenshots`: the bundled workflows as the demo runs them (emails to the mail catcher) in a real
  * n8n; a referrer signs up, two friends sign up and one converts; then the share page and the stats
- * page at desktop and phone widths, and the welcome email as the mail catcher shows it.
+ * page at desktop and phone widths, and the welcome email as the mail catcher shows it. Then the two
+ * forms as a person uses them in the browser: filled in, and the answer shown in their place.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -73,6 +74,7 @@ export async function referrerScreenshots(): Promise<void> {
 		await shoot(devtools, stats, 'desktop', 'stats-desktop.png');
 		await shoot(devtools, stats, 'phone', 'stats-phone.png');
 		await shoot(devtools, mail.url, 'desktop', 'email-welcome.png');
+		await formScreenshots(devtools, n8n.instance.url, code);
 	} finally {
 		await browser.close();
 		await closeAllStores();
@@ -80,4 +82,28 @@ export async function referrerScreenshots(): Promise<void> {
 		await mail.close();
 		await sandbox.close();
 	}
+}
+
+/** Both forms filled in as a person does (a few seconds on the page: the bot check), and their answers. */
+async function formScreenshots(devtools: Devtools, n8nUrl: string, code: string): Promise<void> {
+	const fill = async (values: string[]) =>
+		await devtools.evaluate(
+			`(${JSON.stringify(values)}).forEach((value, index) => { const input = document.getElementById('field-' + index); input.value = value; input.dispatchEvent(new Event('input', { bubbles: true })); })`,
+		);
+	const submitAndShoot = async (file: string) => {
+		await sleep(2_500);
+		await devtools.click('#submit-btn');
+		await waitFor(async () => !(await devtools.evaluate<boolean>('Boolean(document.getElementById("submit-btn"))')), 30_000, 'the answer in place of the form');
+		await sleep(300);
+		const target = path.join(OUT_DIR, file);
+		fs.writeFileSync(target, await devtools.screenshot(null, true));
+		process.stdout.write(`${path.relative(REPO_ROOT, target)}\n`);
+	};
+	await shoot(devtools, `${n8nUrl}/form/${BUNDLED_PATHS.referrerForm}`, 'desktop', 'form-referrer-desktop.png');
+	await shoot(devtools, `${n8nUrl}/form/${BUNDLED_PATHS.referrerForm}`, 'phone', 'form-referrer-phone.png');
+	await fill(['Dee', 'Park', 'dee.park@example.com']);
+	await submitAndShoot('form-referrer-answer-phone.png');
+	await shoot(devtools, `${n8nUrl}/form/${BUNDLED_PATHS.referredForm}?ref=${code}`, 'phone', 'form-referred-phone.png');
+	await fill(['Eli', 'Friend', 'eli.friend@example.com']);
+	await submitAndShoot('form-referred-answer-phone.png');
 }

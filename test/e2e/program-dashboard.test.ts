@@ -171,4 +171,18 @@ describe('real n8n + Chromium: the program dashboard', () => {
 		expect(forged.status).toBe(403);
 		expect((await program.rewards.get(Number(form.subject))).reward.status).toBe('due');
 	});
+
+	it('5. the review queue: a held referral approved in the browser goes on once, and leaves the queue', async () => {
+		const held = await program.listHeldReferrals(campaign.id, { limit: 10 });
+		expect(held.map((h) => h.review.reasons)).toEqual([['disposable_email'], ['disposable_email']]);
+		const id = held[0].participant.id;
+		await openAuthenticated('?campaign=referral-program&period=30');
+		expect(await browser.devtools.evaluate<number>(`document.querySelectorAll('#review-table tr[data-referral]').length`)).toBe(2);
+		await browser.devtools.click(`#review-table tr[data-referral="${id}"] button[data-action="referral.approve"]`);
+		for (let i = 0; i < 100 && !(await text('#notice')); i++) await new Promise((r) => setTimeout(r, 100));
+		expect(await text('#notice')).toBe(`Referral #${id} approved.`);
+		expect(await program.getParticipant(campaign.id, { id })).toMatchObject({ referralStatus: 'pending' });
+		expect((await program.listEvents({ campaignId: campaign.id, types: ['referral.approved'] }, 100, 'asc')).map((e) => e.participantId)).toEqual([id]);
+		expect(await browser.devtools.evaluate<number>(`document.querySelectorAll('#review-table tr[data-referral]').length`)).toBe(1);
+	});
 });

@@ -14,6 +14,7 @@ import type { ReferralStore } from '../../lib/store/types';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { launchChromium, type Browser } from '../../scripts/chromium';
 import { BUNDLED_PATHS, bundledWorkflows, QUALIFY_KEY_HEADER } from '../../scripts/n8n/bundle';
+import { sleep } from '../../scripts/n8n/proc';
 import { prepareBundledN8n, sqliteStorePath, submitForm, waitFor } from './helpers/bundled';
 import { postWebhook, type RealN8n } from './helpers/real-n8n';
 
@@ -157,5 +158,49 @@ describe('real n8n + Chromium: the referrer’s share page and stats page', () =
 		// In the browser too: the 404 page, not an n8n error.
 		await browser.devtools.open(bad[0][1]);
 		expect(await browser.devtools.evaluate<string>('document.querySelector("h2").textContent')).toBe('This link does not work');
+	});
+
+	it('4. in the browser, a person who takes a few seconds is signed up on either form; a click within the first second, or the page sent again, records nothing', async () => {
+		const { devtools } = browser;
+		const fill = async (values: string[]) =>
+			await devtools.evaluate(
+				`(${JSON.stringify(values)}).forEach((value, index) => { const input = document.getElementById('field-' + index); input.value = value; input.dispatchEvent(new Event('input', { bubbles: true })); })`,
+			);
+		const answerHeading = async () => {
+			await waitFor(async () => (await devtools.evaluate<string>('document.querySelector("h1")?.textContent ?? ""')).match(/You're in!|Thank you!|Please check/), 30_000, 'the answer in place of the form');
+			return await devtools.evaluate<string>('document.querySelector("h1").textContent');
+		};
+		const countOf = async () => (await program.getCampaignStats(run.campaignId!)).participants;
+		const before = await countOf();
+
+		// Too quick: a script filling the page and clicking at once gets the same friendly answer, nothing recorded.
+		await devtools.open(`${n8n.instance.url}/form/${BUNDLED_PATHS.referrerForm}`);
+		await fill(['Quick', '', 'quick.clicker@example.com']);
+		await devtools.click('#submit-btn');
+		expect(await answerHeading()).toBe('Please check your details');
+		expect(await countOf()).toBe(before);
+
+		// A person: the page, a few seconds of typing, the button.
+		await devtools.open(`${n8n.instance.url}/form/${BUNDLED_PATHS.referrerForm}`);
+		await fill(['Gus', 'Hill', 'gus.hill@example.com']);
+		const stamp = await devtools.evaluate<string>(`document.querySelector('input[type=hidden]').value`);
+		expect(stamp).toMatch(/^\d{13}\.[0-9a-f]{64}$/);
+		await sleep(2_500);
+		await devtools.click('#submit-btn');
+		expect(await answerHeading()).toBe("You're in!");
+		const gus = await program.getParticipant(run.campaignId!, { email: 'gus.hill@example.com' });
+
+		// The referred form through Gus's link, as his friend does.
+		await devtools.open(`${n8n.instance.url}/form/${BUNDLED_PATHS.referredForm}?ref=${gus.code}`);
+		await fill(['Ida', 'Friend', 'ida.friend@example.com']);
+		await sleep(2_500);
+		await devtools.click('#submit-btn');
+		expect(await answerHeading()).toBe('Thank you!');
+		expect(await program.getParticipant(run.campaignId!, { email: 'ida.friend@example.com' })).toMatchObject({ source: 'referred', referredBy: gus.id });
+
+		// The same page's stamp sent again by a script: the thank-you page, nothing recorded.
+		const replay = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Gus', 'Again', 'gus.again@example.com', '', stamp], '', 60_000, true, { open: false });
+		expect(replay.heading).toBe('Please check your details');
+		expect(await countOf()).toBe(before + 2);
 	});
 });

@@ -1,7 +1,8 @@
 // A program to look at on the dashboard, seeded through the program API with a moving clock: three
 // referrers (one linked to Pipedrive), friends over the last 40 days (the first two 10 minutes either
 // side of today's local midnight), some in Pipedrive, most qualified, rewards waiting for approval,
-// one issued, one cancelled, and three coupons in the pool. Used by the real-n8n suite and the screenshots.
+// one issued, one cancelled, three coupons in the pool, and two referrals from a disposable-address
+// domain held for review. Used by the real-n8n suite and the screenshots.
 import { localDate } from '../../../lib/dashboard/time';
 import type { Campaign } from '../../../lib/referrals/model';
 import type { ReferralProgram } from '../../../lib/referrals/program';
@@ -18,7 +19,12 @@ export async function seedDashboardProgram(
 	const offset = new Intl.DateTimeFormat('en', { timeZone: options.zone, timeZoneName: 'longOffset' }).formatToParts(now).find((p) => p.type === 'timeZoneName')!.value.replace('GMT', '') || '+00:00';
 	const midnight = Date.parse(`${localDate(options.zone, now)}T00:00:00${offset}`);
 	const campaign = await program.createCampaign(
-		{ name: 'Referral Program', slug: 'referral-program', rewardRules: { perReferral: { reward: { kind: 'amount', amount: 25, currency: 'EUR' } }, approval: true } },
+		{
+			name: 'Referral Program',
+			slug: 'referral-program',
+			rewardRules: { perReferral: { reward: { kind: 'amount', amount: 25, currency: 'EUR' } }, approval: true },
+			disposableEmailAction: 'flag',
+		},
 		'https://x.test/?ref={{code}}',
 	);
 	await program.rewards.addCoupons(campaign.id, ['SPRING-1', 'SPRING-2', 'SPRING-3']);
@@ -43,6 +49,11 @@ export async function seedDashboardProgram(
 			at(Math.min(clock.now.getTime() + 26 * 3_600_000, now - 1000));
 			await program.qualify({ id: friend.id }, { action: 'qualify' });
 		}
+	}
+	for (const [i, email] of ['quick.signup@mailinator.com', 'another.try@mailinator.com'].entries()) {
+		at(now - (2 - i) * 3_600_000);
+		const [outcome] = await program.registerReferred(campaign.id, [{ code: referrers[1].code, email, firstName: `Held${i + 1}` }], { stopOnError: true });
+		if (!outcome.ok) throw outcome.error;
 	}
 	clock.now = new Date();
 	const pending = (await program.rewards.list({ campaignId: campaign.id, status: ['pending_approval'] }, { limit: 1000 })).map((v) => v.reward.id);
