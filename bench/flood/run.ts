@@ -45,6 +45,9 @@ export interface FloodResult {
 	/** Bots that opened the page and waited: their referrals meet the velocity limit. */
 	patient_bot_posts: number;
 	n8n_db_growth_mb: number;
+	/** Execution rows left in n8n's database, and its free (reusable) space, after the flood. */
+	n8n_execution_rows: number;
+	n8n_db_free_mb: number;
 	velocity_limit_per_hour: number;
 	/** One held referral approved (twice): it reached Pipedrive, as one person. */
 	approved_referral_sent: boolean;
@@ -58,11 +61,27 @@ const STAMP_FIELD = 5;
 /** How long a patient bot keeps the page open: past the 2 s a person needs. */
 const PATIENT_MS = 2_300;
 
-
 function percentile(values: number[], p: number): number {
 	if (values.length === 0) return 0;
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/**
+ * What n8n's database holds after the flood: execution rows (n8n deletes successful runs that are
+ * not saved; it soft-deletes first), and the free pages SQLite reuses before it grows the file again.
+ */
+async function n8nDatabaseContents(userFolder: string): Promise<{ executionRows: number; freeMb: number }> {
+	const { DatabaseSync } = await import('node:sqlite');
+	const db = new DatabaseSync(path.join(userFolder, '.n8n', 'database.sqlite'), { readOnly: true });
+	try {
+		const rows = Number((db.prepare('SELECT count(*) AS n FROM execution_entity').get() as { n: number }).n);
+		const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
+		const free = Number((db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count);
+		return { executionRows: rows, freeMb: Math.round(((free * pageSize) / 1024 / 1024) * 100) / 100 };
+	} finally {
+		db.close();
+	}
 }
 
 /** n8n's own SQLite database with its write-ahead log, in bytes. */
@@ -177,6 +196,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 		log(`flood: ${options.posts} POSTs in ${botSeconds.toFixed(1)} s`);
 
 		const waiting = await countWaitingExecutions(url, cookie);
+		const n8nContents = await n8nDatabaseContents(n8n.userFolder);
 		const store = await openStore({ backend: 'sqlite', path: sqliteStorePath(n8n.userFolder) });
 		try {
 			const program = new ReferralProgram(store);
@@ -208,6 +228,8 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 				replays_recorded: botsOfKind('replay').length,
 				patient_bot_posts: patientPosts,
 				n8n_db_growth_mb: Math.round(((n8nDatabaseBytes(n8n.userFolder) - dbBefore) / 1024 / 1024) * 100) / 100,
+				n8n_execution_rows: n8nContents.executionRows,
+				n8n_db_free_mb: n8nContents.freeMb,
 				velocity_limit_per_hour: campaign.fraudSettings.maxReferralsPerReferrerPerHour,
 			};
 			// A reviewer approves one held referral: the Referral Approved trigger (polled every minute) sends it.
