@@ -109,10 +109,10 @@ async function registerInTransaction(
 		// First referral wins, whichever spelling of the address the person types this time.
 		if (people.find(email) || toCreate.has(identity)) continue;
 		const sameDevice = item.input.signupDevice !== null && item.input.signupDevice === referrerDevices.get(referrer?.id ?? 0);
-		const screened = screen(campaign, item.input, referrer, {
+		const screened = screen(campaign, item.input, referrer, sameDevice, {
 			hour: referralsThisHour.get(referrer?.id ?? 0) ?? 0,
 			day: referralsToday.get(referrer?.id ?? 0) ?? 0,
-		}, sameDevice);
+		});
 		if (screened instanceof ReferralError) {
 			failItem(outcomes, item.index, screened, options);
 			continue;
@@ -205,8 +205,8 @@ function screen(
 	campaign: Campaign,
 	input: ValidRegister,
 	referrer: Participant | undefined,
-	recent: { hour: number; day: number },
 	sameDevice: boolean,
+	recent: { hour: number; day: number },
 ): ReferralError | FlagReason[] {
 	if (campaign.status !== 'active') return campaignInactive(campaign, 'accepts no new referrals');
 	if (!referrer) {
