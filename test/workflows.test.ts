@@ -228,6 +228,28 @@ describe('bundled workflows (workflows/*.json)', () => {
 		}
 	});
 
+	it('hand the visitor’s IP and browser from the form’s headers to every node that records them; the bundled campaign holds same-device referrals', () => {
+		for (const file of ['referrer-signup.json', 'referred-signup.json']) {
+			const { workflow } = workflows.find((entry) => entry.file === file)!;
+			const form = workflow.nodes.find((node) => node.type === 'n8n-nodes-base.formTrigger')!;
+			expect({ file, showHeaders: form.parameters.options.showHeaders }).toEqual({ file, showHeaders: true });
+			const recording = workflow.nodes.filter((node) => ['enrol', 'registerReferred'].includes(node.parameters.operation));
+			expect(recording.length).toBeGreaterThan(0);
+			for (const node of recording) {
+				expect({ file, node: node.name, fields: node.parameters.additionalFields }).toEqual({
+					file,
+					node: node.name,
+					fields: expect.objectContaining({
+						clientIp: expect.stringMatching(/^=\{\{ .*headers\?\.\['x-forwarded-for'\] \}\}$/),
+						userAgent: expect.stringMatching(/^=\{\{ .*headers\?\.\['user-agent'\] \}\}$/),
+					}),
+				});
+			}
+		}
+		const { workflow } = workflows.find((entry) => entry.file === 'referrer-signup.json')!;
+		expect(workflow.nodes.find((node) => node.parameters.operation === 'create')!.parameters.fraudSettings).toMatchObject({ sameDeviceAction: 'flag' });
+	});
+
 	it('serve the program dashboard only behind Basic Auth: GET renders, POST applies a button, both as HTML that no page may frame', () => {
 		const { workflow } = workflows.find(({ file }) => file === 'program-dashboard.json')!;
 		const byName = new Map(workflow.nodes.map((node) => [node.name, node]));

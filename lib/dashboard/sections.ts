@@ -171,6 +171,7 @@ const FLAG_REASON_TEXT: Record<FlagReason, string> = {
 	hourly_limit: "past the referrer's hourly limit",
 	daily_limit: "past the referrer's daily limit",
 	disposable_email: 'disposable email address',
+	same_device: "same IP address and browser as the referrer's sign-up",
 };
 
 /** Referrals a fraud rule held: neither sent to Pipedrive nor rewarded until someone decides. */

@@ -21,6 +21,7 @@ export interface CampaignInput {
 	maxReferralsPerReferrerPerHour?: unknown;
 	velocityAction?: unknown;
 	disposableEmailAction?: unknown;
+	sameDeviceAction?: unknown;
 	/** Reward rules, as JSON text or an object (see RewardRules). */
 	rewardRules?: unknown;
 }
@@ -33,6 +34,7 @@ const FRAUD_KEYS = [
 	'maxReferralsPerReferrerPerHour',
 	'velocityAction',
 	'disposableEmailAction',
+	'sameDeviceAction',
 ] as const satisfies ReadonlyArray<keyof FraudSettings>;
 
 /** The fraud settings a campaign input names (absent ones undefined: defaults or current values apply). */

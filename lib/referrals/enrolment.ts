@@ -1,6 +1,7 @@
 import type { ParticipantPatch, StoreTransaction } from '../store/types';
 import { appendInChunks, failItem, runBatch, type BatchOptions, type Outcome, type Pending } from './batch';
 import type { ProgramContext } from './context';
+import { deviceFingerprint, insertedDevices } from './device';
 import { emailIdentity, normalizeEmail } from './email';
 import { insertWithFreshCodes } from './fresh-codes';
 import { campaignInactive, differs, parsePipedriveId, requireCampaign } from './lookups';
@@ -25,6 +26,9 @@ export interface EnrolInput {
 	metadata?: unknown;
 	/** The Pipedrive person the participant is (contact sync); linked when given. */
 	pipedrivePersonId?: unknown;
+	/** The sign-up request's client IP (or X-Forwarded-For) and user agent: kept as a fingerprint on creation. */
+	clientIp?: unknown;
+	userAgent?: unknown;
 }
 
 export interface EnrolResult {
@@ -41,6 +45,7 @@ interface ValidEnrol {
 	source: ParticipantSource;
 	metadata: Record<string, unknown>;
 	pipedrivePersonId: number | null;
+	signupDevice: string | null;
 }
 
 /**
@@ -95,6 +100,7 @@ async function enrolInTransaction(
 		people.add(participant);
 		toCreate.delete(identity);
 	}
+	await tx.setSignupDevices(insertedDevices(created.inserted, (identity) => toCreate.get(identity)?.input.signupDevice));
 
 	for (const item of items) {
 		if (outcomes.has(item.index)) continue;
@@ -135,6 +141,7 @@ function validateEnrol(input: EnrolInput): ValidEnrol {
 		source: input.source === undefined ? 'direct' : parseSource(input.source),
 		metadata: parseMetadata(input.metadata),
 		pipedrivePersonId: parsePipedriveId(input.pipedrivePersonId, 'pipedrivePersonId'),
+		signupDevice: deviceFingerprint(input.clientIp, input.userAgent),
 	};
 }
 

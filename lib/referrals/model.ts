@@ -33,6 +33,8 @@ export interface FraudSettings {
 	velocityAction: Exclude<FraudAction, 'allow'>;
 	/** What happens to a referral from a disposable (throwaway) email domain. */
 	disposableEmailAction: FraudAction;
+	/** What happens to a referral signed up from the referrer's sign-up device (same IP and user agent). */
+	sameDeviceAction: FraudAction;
 }
 
 /**
@@ -43,6 +45,7 @@ export const LEGACY_FRAUD_DEFAULTS: Omit<FraudSettings, 'blockedEmailDomains' | 
 	maxReferralsPerReferrerPerHour: 0,
 	velocityAction: 'block',
 	disposableEmailAction: 'allow',
+	sameDeviceAction: 'allow',
 };
 
 export function withFraudDefaults(stored: Partial<FraudSettings>): FraudSettings {
@@ -50,7 +53,7 @@ export function withFraudDefaults(stored: Partial<FraudSettings>): FraudSettings
 }
 
 /** Why a fraud rule held a referral for review. */
-export const FLAG_REASONS = ['hourly_limit', 'daily_limit', 'disposable_email'] as const;
+export const FLAG_REASONS = ['hourly_limit', 'daily_limit', 'disposable_email', 'same_device'] as const;
 export type FlagReason = (typeof FLAG_REASONS)[number];
 
 /** A referral held for review: why, and what the review decided. */

@@ -2,6 +2,7 @@ import type { StoreTransaction } from '../store/types';
 import { appendInChunks, chunks, failItem, runBatch, unique, type BatchOptions, type Outcome, type Pending } from './batch';
 import { normalizeCode } from './codes';
 import type { ProgramContext } from './context';
+import { deviceFingerprint, insertedDevices } from './device';
 import { emailDomain, emailIdentity, normalizeEmail } from './email';
 import { ReferralError } from './errors';
 import { insertWithFreshCodes } from './fresh-codes';
@@ -18,6 +19,9 @@ export interface RegisterInput {
 	firstName?: unknown;
 	lastName?: unknown;
 	metadata?: unknown;
+	/** The sign-up request's client IP (or X-Forwarded-For) and user agent, for the same-device rule. */
+	clientIp?: unknown;
+	userAgent?: unknown;
 }
 
 export interface RegisterResult {
@@ -37,6 +41,7 @@ interface ValidRegister {
 	firstName: string | null;
 	lastName: string | null;
 	metadata: Record<string, unknown>;
+	signupDevice: string | null;
 }
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -87,6 +92,10 @@ async function registerInTransaction(
 		for (const [id, count] of await tx.countReferralsSince(ids, new Date(at - DAY_MS).toISOString())) referralsToday.set(id, count);
 		for (const [id, count] of await tx.countReferralsSince(ids, new Date(at - HOUR_MS).toISOString())) referralsThisHour.set(id, count);
 	}
+	const referrerDevices =
+		fraud.sameDeviceAction !== 'allow' && items.some((item) => item.input.signupDevice !== null)
+			? await tx.signupDevices([...referrersByCode.values()].map((referrer) => referrer.id))
+			: new Map<number, string>();
 
 	const toCreate = new Map<string, { item: Pending<ValidRegister>; referrer: Participant; reasons: FlagReason[] }>();
 	for (const item of items) {
@@ -99,7 +108,8 @@ async function registerInTransaction(
 		}
 		// First referral wins, whichever spelling of the address the person types this time.
 		if (people.find(email) || toCreate.has(identity)) continue;
-		const screened = screen(campaign, item.input, referrer, {
+		const sameDevice = item.input.signupDevice !== null && item.input.signupDevice === referrerDevices.get(referrer?.id ?? 0);
+		const screened = screen(campaign, item.input, referrer, sameDevice, {
 			hour: referralsThisHour.get(referrer?.id ?? 0) ?? 0,
 			day: referralsToday.get(referrer?.id ?? 0) ?? 0,
 		});
@@ -130,6 +140,7 @@ async function registerInTransaction(
 		people.add(participant);
 		toCreate.delete(identity);
 	}
+	await tx.setSignupDevices(insertedDevices(created.inserted, (identity) => toCreate.get(identity)?.item.input.signupDevice));
 
 	const referrersById = new Map<number, Participant>();
 	for (const referrer of referrersByCode.values()) referrersById.set(referrer.id, referrer);
@@ -194,6 +205,7 @@ function screen(
 	campaign: Campaign,
 	input: ValidRegister,
 	referrer: Participant | undefined,
+	sameDevice: boolean,
 	recent: { hour: number; day: number },
 ): ReferralError | FlagReason[] {
 	if (campaign.status !== 'active') return campaignInactive(campaign, 'accepts no new referrals');
@@ -216,6 +228,16 @@ function screen(
 			return new ReferralError('fraud_blocked', `${domain} is a disposable email service; campaign "${campaign.name}" refuses it`, 'email');
 		}
 		reasons.push('disposable_email');
+	}
+	if (fraud.sameDeviceAction !== 'allow' && sameDevice) {
+		if (fraud.sameDeviceAction === 'block') {
+			return new ReferralError(
+				'fraud_blocked',
+				`This referral comes from the IP address and browser the referrer with code "${referrer.code}" signed up from; campaign "${campaign.name}" refuses it`,
+				'clientIp',
+			);
+		}
+		reasons.push('same_device');
 	}
 	const limits = [
 		{ reason: 'hourly_limit' as const, limit: fraud.maxReferralsPerReferrerPerHour, count: recent.hour, period: 'an hour' },
@@ -244,6 +266,7 @@ function validateRegister(input: RegisterInput): ValidRegister {
 		firstName: parseName(input.firstName, 'firstName'),
 		lastName: parseName(input.lastName, 'lastName'),
 		metadata: parseMetadata(input.metadata),
+		signupDevice: deviceFingerprint(input.clientIp, input.userAgent),
 	};
 }
 

@@ -146,12 +146,14 @@ export function parseFraudSettings(input: FraudSettingsInput): FraudSettings {
 	const hourly = parseLimit(input.maxReferralsPerReferrerPerHour, 'maxReferralsPerReferrerPerHour', 'hour');
 	const velocityAction = parseFraudAction(input.velocityAction, 'velocityAction', ['flag', 'block']) as FraudSettings['velocityAction'];
 	const disposableEmailAction = parseFraudAction(input.disposableEmailAction, 'disposableEmailAction', FRAUD_ACTIONS);
+	const sameDeviceAction = parseFraudAction(input.sameDeviceAction, 'sameDeviceAction', FRAUD_ACTIONS);
 	return {
 		blockedEmailDomains: [...domains].sort(),
 		maxReferralsPerReferrerPerDay: max,
 		maxReferralsPerReferrerPerHour: hourly,
 		velocityAction,
 		disposableEmailAction,
+		sameDeviceAction,
 	};
 }
 
@@ -164,7 +166,7 @@ function parseLimit(value: unknown, field: string, period: string): number {
 }
 
 /** A missing action keeps what campaigns did before the rule existed. */
-function parseFraudAction(value: unknown, field: 'velocityAction' | 'disposableEmailAction', allowed: readonly FraudAction[]): FraudAction {
+function parseFraudAction(value: unknown, field: 'velocityAction' | 'disposableEmailAction' | 'sameDeviceAction', allowed: readonly FraudAction[]): FraudAction {
 	if (value === undefined || value === null) return LEGACY_FRAUD_DEFAULTS[field];
 	if (typeof value !== 'string' || !allowed.includes(value as FraudAction)) {
 		throw invalidInput(field, `The ${field} must be one of ${allowed.join(', ')}`);

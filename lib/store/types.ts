@@ -295,7 +295,14 @@ export interface StoreTransaction {
 	/** Referrals registered since `since` per referrer id (referrers with none are absent). */
 	countReferralsSince(referrerIds: number[], since: string): Promise<Map<number, number>>;
 	/**
-	 * Removes personal data (email and its identity, names, metadata) and stamps erasedAt; code, source, statuses,
+	 * Records participants' sign-up device fingerprints (lib/referrals/device.ts): personal data,
+	 * kept apart from Participant and cleared on erasure.
+	 */
+	setSignupDevices(devices: Map<number, string>): Promise<void>;
+	/** The sign-up device fingerprints of these participants (those without one are absent). */
+	signupDevices(ids: number[]): Promise<Map<number, string>>;
+	/**
+	 * Removes personal data (email and its identity, names, metadata, sign-up device) and stamps erasedAt; code, source, statuses,
 	 * Pipedrive ids and the referral links to other participants stay so counts stay right.
 	 * Returns the erased participant, or null when there is no such participant.
 	 */

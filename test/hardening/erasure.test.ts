@@ -1,6 +1,6 @@
 /**
  * Erasure, read back from the raw tables of both backends: after a participant is deleted, no row
- * of any table holds their email or names (event payloads and metadata included; on PostgreSQL no
+ * of any table holds their email, names or sign-up device (event payloads and metadata included; on PostgreSQL no
  * row version left on the table's pages either; SQLite's file bytes: test/store/sqlite-files), while the
  * referrer's counts, the rewards their referral earned and everyone else stay exactly as they were.
  */
@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
+import { deviceFingerprint } from '../../lib/referrals/device';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import type { ReferralStore } from '../../lib/store/types';
@@ -16,6 +17,9 @@ import { createTestDatabase, describePostgres, PG_HOST, PG_PASSWORD, PG_PORT, PG
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const BO = { email: 'bo.private@example.com', firstName: 'Bonifacius', lastName: 'Verysecretname' };
+/** Bo's sign-up device: the store keeps only its fingerprint, personal data too. */
+const BO_DEVICE = { clientIp: '203.0.113.77', userAgent: 'BoBrowser/1.0' };
+const BO_FINGERPRINT = deviceFingerprint(BO_DEVICE.clientIp, BO_DEVICE.userAgent)!;
 
 /** Runs the scenario on a store; `dump` returns every row of every table as text. */
 async function erasureScenario(store: ReferralStore, dump: () => Promise<string>): Promise<void> {
@@ -30,7 +34,7 @@ async function erasureScenario(store: ReferralStore, dump: () => Promise<string>
 	const registered = await program.registerReferred(
 		campaign.id,
 		[
-			{ code, ...BO, metadata: { note: `call ${BO.firstName} at ${BO.email}` } },
+			{ code, ...BO, ...BO_DEVICE, metadata: { note: `call ${BO.firstName} at ${BO.email}` } },
 			{ code, email: 'cy@example.com', firstName: 'Cy' },
 		],
 		{ stopOnError: true },
@@ -40,7 +44,9 @@ async function erasureScenario(store: ReferralStore, dump: () => Promise<string>
 		return outcome.value.participant;
 	});
 	await program.qualify({ code: bo.code }, { action: 'qualify', saleValue: 100, currency: 'EUR', idempotencyKey: 'order-1' });
-	expect(await dump()).toContain(BO.email);
+	const before = await dump();
+	expect(before).toContain(BO.email);
+	expect(before).toContain(BO_FINGERPRINT);
 
 	const statsBefore = await program.getCampaignStats(campaign.id);
 	const rewardsBefore = await program.rewards.list({ campaignId: campaign.id }, { limit: 100 });
@@ -51,7 +57,7 @@ async function erasureScenario(store: ReferralStore, dump: () => Promise<string>
 	expect(erased).toMatchObject({ id: bo.id, email: null, firstName: null, lastName: null, metadata: {}, erasedAt: expect.any(String) });
 
 	const raw = await dump();
-	for (const personal of [BO.email, BO.firstName, BO.lastName, 'bo.private']) expect({ personal, found: raw.includes(personal) }).toEqual({ personal, found: false });
+	for (const personal of [BO.email, BO.firstName, BO.lastName, 'bo.private', BO_FINGERPRINT]) expect({ personal, found: raw.includes(personal) }).toEqual({ personal, found: false });
 
 	const statsAfter = await program.getCampaignStats(campaign.id);
 	expect(statsAfter.participants).toBe(statsBefore.participants);

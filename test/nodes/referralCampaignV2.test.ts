@@ -174,16 +174,42 @@ describe('Referral Campaign node, version 2 (n8n-core execution)', () => {
 			maxReferralsPerReferrerPerHour: 0,
 			velocityAction: 'block',
 			disposableEmailAction: 'allow',
+			sameDeviceAction: 'allow',
 		});
 	});
 
 	it('sets the hourly limit, holding past a limit and holding disposable addresses as fields', async () => {
 		const [campaign] = await ok(
 			create({
-				fraudSettings: { maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' },
+				fraudSettings: { maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag', sameDeviceAction: 'block' },
 			}),
 		);
-		expect(campaign.fraudSettings).toMatchObject({ maxReferralsPerReferrerPerHour: 4, velocityAction: 'flag', disposableEmailAction: 'flag' });
+		expect(campaign.fraudSettings).toMatchObject({
+			maxReferralsPerReferrerPerHour: 4,
+			velocityAction: 'flag',
+			disposableEmailAction: 'flag',
+			sameDeviceAction: 'block',
+		});
+		const field = description.properties.find((property) => property.name === 'fraudSettings')!;
+		expect((field.options as Array<{ name: string; default: unknown }>).find((option) => option.name === 'sameDeviceAction')).toMatchObject({ default: 'flag' });
+	});
+
+	it('holds a referral from the referrer’s sign-up IP and browser, given as fields or mapped automatically', async () => {
+		const [campaign] = await ok(create({ fraudSettings: { sameDeviceAction: 'flag' } }));
+		const target = { __rl: true, mode: 'id', value: String(campaign.id) };
+		const device = { clientIp: '203.0.113.7, 10.0.0.1', userAgent: 'Mozilla/5.0 Firefox/133.0' };
+		const [referrer] = await ok({ resource: 'participant', operation: 'enrol', campaign: target, email: 'ann@acme.com', additionalFields: device });
+		const register = (email: string, additionalFields: INodeParameters) =>
+			ok({ resource: 'participant', operation: 'registerReferred', campaign: target, code: referrer.code as string, email, additionalFields });
+		expect((await register('b1@x.com', device))[0]).toMatchObject({ referralStatus: 'flagged' });
+		expect((await register('b2@x.com', { ...device, clientIp: '198.51.100.4' }))[0]).toMatchObject({ referralStatus: 'pending' });
+		expect((await register('b3@x.com', { userAgent: device.userAgent }))[0]).toMatchObject({ referralStatus: 'pending' });
+
+		const mapped = await run(workflowOf({ resource: 'participant', operation: 'registerReferred', campaign: target, inputMode: 'autoMap' }), [
+			{ code: referrer.code, email: 'b4@x.com', clientIp: '203.0.113.7', userAgent: device.userAgent },
+		]);
+		expect(mapped.json(NODE)[0]).toMatchObject({ email: 'b4@x.com', referralStatus: 'flagged' });
+		expect(JSON.stringify(mapped.json(NODE))).not.toMatch(/203\.0\.113|signupDevice/);
 	});
 
 	it.each<[string, INodeParameters, string]>([

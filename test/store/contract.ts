@@ -606,6 +606,20 @@ export function describeStoreContract(getFactory: () => ContractFactory): void {
 			expect((await read((t) => t.countReferralsSince([r1.id], '2024-06-01T00:00:00.000Z'))).size).toBe(0);
 		});
 
+		it('keeps sign-up devices out of the participant, reads them by id, and forgets one on erasure', async () => {
+			const c = await newCampaign();
+			const [withDevice, without] = await insert([personRow(c.id, `dev-1-${uid()}@example.com`), personRow(c.id, `dev-2-${uid()}@example.com`)]);
+			const device = 'a'.repeat(64);
+			await tx((t) => t.setSignupDevices(new Map([[withDevice.id, device]])));
+			await tx((t) => t.setSignupDevices(new Map()));
+			expect(await read((t) => t.getParticipant(withDevice.id))).toEqual(withDevice);
+			const devices = await read((t) => t.signupDevices([withDevice.id, without.id, 987654]));
+			expect([...devices.entries()]).toEqual([[withDevice.id, device]]);
+			expect((await read((t) => t.signupDevices([]))).size).toBe(0);
+			await tx((t) => t.eraseParticipant(withDevice.id, LATER));
+			expect((await read((t) => t.signupDevices([withDevice.id]))).size).toBe(0);
+		});
+
 		it('lockParticipants serialises concurrent read-modify-write transactions', async () => {
 			const c = await newCampaign();
 			const [p] = await insert([personRow(c.id, `lock-${uid()}@example.com`, { metadata: { n: 0 } })]);

@@ -1,6 +1,6 @@
 /**
  * What the SQLite store leaves in its files, read as bytes (not through SQL): after an erasure no
- * byte of `referrals.sqlite`, `-wal` or `-shm` holds the person's email, names or metadata, also
+ * byte of `referrals.sqlite`, `-wal` or `-shm` holds the person's email, names, metadata or sign-up device, also
  * for a file written by an older version; after the store is closed the main file alone is a
  * complete copy. An n8n process closes its stores on exit (test/e2e checks that with a real n8n).
  */
@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { deviceFingerprint } from '../../lib/referrals/device';
 import type { Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
@@ -16,7 +17,9 @@ import { SQLITE_MIGRATIONS } from '../../lib/store/sqlite/migrations';
 import { DatabaseSync } from 'node:sqlite';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
-const SECRETS = ['dee.secret@example.org', 'Deirdre', 'Quillfeather', 'Deirdra', 'plan-xyz-4471', 'Dublin-7'];
+const DEE_DEVICE = { clientIp: '198.51.100.23', userAgent: 'DeeBrowser/2.0' };
+const DEE_FINGERPRINT = deviceFingerprint(DEE_DEVICE.clientIp, DEE_DEVICE.userAgent)!;
+const SECRETS = ['dee.secret@example.org', 'Deirdre', 'Quillfeather', 'Deirdra', 'plan-xyz-4471', 'Dublin-7', DEE_FINGERPRINT];
 const FILES = ['referrals.sqlite', 'referrals.sqlite-wal', 'referrals.sqlite-shm'];
 
 let folder: string;
@@ -48,7 +51,7 @@ async function personWithHistory(program: ReferralProgram): Promise<{ referrer: 
 	if (!ann.ok) throw ann.error;
 	const [dee] = await program.registerReferred(
 		campaign.id,
-		[{ code: ann.value.participant.code, email: 'dee.secret@example.org', firstName: 'Deirdra', metadata: { city: 'Dublin-7' } }],
+		[{ code: ann.value.participant.code, email: 'dee.secret@example.org', firstName: 'Deirdra', metadata: { city: 'Dublin-7' }, ...DEE_DEVICE }],
 		{ stopOnError: true },
 	);
 	if (!dee.ok) throw dee.error;
@@ -68,6 +71,7 @@ describe('SQLite store files', () => {
 		const program = new ReferralProgram(store);
 		const { dee } = await personWithHistory(program);
 		expect(Object.keys(secretsIn(folder))).not.toEqual([]); // the check can fail: the data is there before
+		expect(Object.values(secretsIn(folder, [DEE_FINGERPRINT])).flat()).toContain(DEE_FINGERPRINT);
 
 		await program.eraseParticipant(dee.campaignId, { id: dee.id });
 		expect(secretsIn(folder)).toEqual({});

@@ -1093,9 +1093,28 @@ class PostgresTransaction implements StoreTransaction {
 		return counts;
 	}
 
+	async setSignupDevices(devices: Map<number, string>): Promise<void> {
+		if (devices.size === 0) return;
+		await this.q(
+			'UPDATE participants AS p SET signup_device = t.device FROM unnest($1::bigint[], $2::text[]) AS t(id, device) WHERE p.id = t.id',
+			[[...devices.keys()], [...devices.values()]],
+		);
+	}
+
+	async signupDevices(ids: number[]): Promise<Map<number, string>> {
+		const devices = new Map<number, string>();
+		if (ids.length === 0) return devices;
+		const rows = await this.q(
+			'SELECT id, signup_device FROM participants WHERE id = ANY($1::bigint[]) AND signup_device IS NOT NULL',
+			[ids],
+		);
+		for (const r of rows) devices.set(r.id as number, r.signup_device as string);
+		return devices;
+	}
+
 	async eraseParticipant(id: number, now: string): Promise<Participant | null> {
 		const rows = await this.q(
-			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}'::jsonb, " +
+			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}'::jsonb, signup_device = NULL, " +
 				'erased_at = coalesce(erased_at, $2::timestamptz), updated_at = $2::timestamptz ' +
 				`WHERE id = $1 RETURNING ${PARTICIPANT_COLUMNS}`,
 			[id, toIso(now)],

@@ -1106,10 +1106,26 @@ class SqliteTransaction implements StoreTransaction {
 		return counts;
 	}
 
+	async setSignupDevices(devices: Map<number, string>): Promise<void> {
+		if (devices.size === 0) return;
+		const update = this.stmt('UPDATE participants SET signup_device = ? WHERE id = ?');
+		for (const [id, device] of devices) update.run(device, id);
+	}
+
+	async signupDevices(ids: number[]): Promise<Map<number, string>> {
+		const devices = new Map<number, string>();
+		if (ids.length === 0) return devices;
+		const rows = this.stmt(
+			'SELECT id, signup_device FROM participants WHERE id IN (SELECT value FROM json_each(?)) AND signup_device IS NOT NULL',
+		).all(JSON.stringify(ids));
+		for (const r of rows) devices.set(r.id as number, r.signup_device as string);
+		return devices;
+	}
+
 	async eraseParticipant(id: number, now: string): Promise<Participant | null> {
 		const ts = toIso(now);
 		const r = this.stmt(
-			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}', " +
+			"UPDATE participants SET email = NULL, email_identity = NULL, first_name = NULL, last_name = NULL, metadata = '{}', signup_device = NULL, " +
 				`erased_at = coalesce(erased_at, ?), updated_at = ? WHERE id = ? RETURNING ${PARTICIPANT_COLUMNS}`,
 		).get(ts, ts, id);
 		return r === undefined ? null : rowToParticipant(r);

@@ -476,4 +476,9 @@ export const SQLITE_MIGRATIONS: SqliteMigration[] = [
 			) STRICT`,
 		],
 	},
+	{
+		version: 12,
+		name: 'the sign-up device of a participant (a fingerprint of IP and user agent) for the same-device fraud rule',
+		statements: [`ALTER TABLE participants ADD COLUMN signup_device TEXT`],
+	},
 ];

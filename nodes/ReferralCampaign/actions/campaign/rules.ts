@@ -285,6 +285,7 @@ const FRAUD_LABELS: Record<string, string> = {
 	maxReferralsPerReferrerPerHour: 'Fraud Protection → Hourly Referral Limit per Referrer',
 	velocityAction: 'Fraud Protection → Past a Limit',
 	disposableEmailAction: 'Fraud Protection → Disposable Email Addresses',
+	sameDeviceAction: 'Fraud Protection → Same Device as Referrer',
 };
 
 const FRAUD_ACTION_OPTIONS = [
@@ -349,6 +350,15 @@ export const fraudSettingsProperty: INodeProperties = {
 			default: 'flag',
 			description: 'What happens to a referral past the hourly or daily limit',
 		},
+		{
+			displayName: 'Same Device as Referrer',
+			name: 'sameDeviceAction',
+			type: 'options',
+			options: FRAUD_ACTION_OPTIONS,
+			default: 'flag',
+			description:
+				'Friends signing up with the same IP address and browser (user agent) as the referrer did. Needs Client IP and User Agent on Enrol and Register Referred; without an IP it does not apply.',
+		},
 	],
 };
 
@@ -378,7 +388,7 @@ export function readFraudSettings(context: IExecuteFunctions, itemIndex: number)
 		const entries = ((fraud.blockedEmailDomains as IDataObject).domain ?? []) as IDataObject[];
 		out.blockedEmailDomains = entries.map((entry) => String(entry.domain ?? ''));
 	}
-	for (const key of ['maxReferralsPerReferrerPerDay', 'maxReferralsPerReferrerPerHour', 'velocityAction', 'disposableEmailAction'] as const) {
+	for (const key of ['maxReferralsPerReferrerPerDay', 'maxReferralsPerReferrerPerHour', 'velocityAction', 'disposableEmailAction', 'sameDeviceAction'] as const) {
 		if (fraud[key] !== undefined) out[key] = fraud[key];
 	}
 	try {

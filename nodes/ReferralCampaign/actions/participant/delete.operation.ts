@@ -12,7 +12,7 @@ const properties: INodeProperties[] = [
 	...participantLookupFields({ by: 'email', value: '' }),
 	{
 		displayName:
-			'Deleting erases the person: email, names and metadata are removed for good. An anonymous row stays so referral counts and rewards stay right.',
+			'Deleting erases the person: email, names, metadata and sign-up device are removed for good. An anonymous row stays so referral counts and rewards stay right.',
 		name: 'erasureNotice',
 		type: 'notice',
 		default: '',

@@ -5,9 +5,9 @@ import type { EnrolInput, EnrolResult, ReferralProgram } from '../../../../lib/r
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
 import { participantJson } from '../../../shared/json';
-import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
+import { clientIpField, DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields, userAgentField } from './fields';
 
-const MAPPED_KEYS = ['email', 'firstName', 'lastName', 'source', 'metadata'] as const;
+const MAPPED_KEYS = ['email', 'firstName', 'lastName', 'source', 'metadata', 'clientIp', 'userAgent'] as const;
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
@@ -29,6 +29,7 @@ const properties: INodeProperties[] = [
 		placeholder: 'Add Field',
 		default: {},
 		options: [
+			clientIpField,
 			...nameFields,
 			metadataField,
 			{
@@ -44,6 +45,7 @@ const properties: INodeProperties[] = [
 				default: 'direct',
 				description: 'How the person joined; kept from the first enrolment',
 			},
+			userAgentField,
 		],
 	},
 ];
@@ -67,7 +69,7 @@ const options: INodeProperties = {
 };
 
 export const description = [
-	inputModeField('enrol', 'email, firstName, lastName, source and metadata'),
+	inputModeField('enrol', 'email, firstName, lastName, source, metadata, clientIp and userAgent'),
 	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['enrol'] } }, [...properties, options]),
 ];
 

@@ -24,6 +24,30 @@ export const metadataField: INodeProperties = {
 };
 
 /**
+ * The sign-up request's device, for Fraud Protection → Same Device as Referrer: kept only as a
+ * fingerprint (a hash of both), never as such.
+ */
+export const clientIpField: INodeProperties = {
+	displayName: 'Client IP',
+	name: 'clientIp',
+	type: 'string',
+	default: '',
+	placeholder: "{{ $json.headers['x-forwarded-for'] }}",
+	description:
+		'The visitor’s IP address, for the same-device fraud rule. From a Form Trigger with Options → Show Headers on and n8n behind a reverse proxy: its x-forwarded-for header (the first address is taken). Without an IP the rule does not apply.',
+};
+
+export const userAgentField: INodeProperties = {
+	displayName: 'User Agent',
+	name: 'userAgent',
+	type: 'string',
+	default: '',
+	placeholder: "{{ $json.headers['user-agent'] }}",
+	description:
+		'The visitor’s browser, for the same-device fraud rule. From a Form Trigger with Options → Show Headers on: its user-agent header. Compared together with the Client IP, never alone.',
+};
+
+/**
  * How the person's fields reach the node. Mapping automatically reads them from each item's JSON
  * without evaluating expressions, which is many times faster for thousands of items (as with the
  * Postgres node's "Map Automatically").

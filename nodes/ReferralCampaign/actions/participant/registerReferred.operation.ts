@@ -5,9 +5,9 @@ import type { ReferralProgram, RegisterInput, RegisterResult } from '../../../..
 import { campaignLocator } from '../../../shared/campaign';
 import { runCampaignBatch } from '../batch';
 import { participantJson, referrerJson } from '../../../shared/json';
-import { DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields } from './fields';
+import { clientIpField, DEFINE_BELOW, inputModeField, mappedInput, metadataField, nameFields, userAgentField } from './fields';
 
-const MAPPED_KEYS = ['code', 'email', 'firstName', 'lastName', 'metadata'] as const;
+const MAPPED_KEYS = ['code', 'email', 'firstName', 'lastName', 'metadata', 'clientIp', 'userAgent'] as const;
 
 const properties: INodeProperties[] = [
 	campaignLocator(),
@@ -38,12 +38,12 @@ const properties: INodeProperties[] = [
 		type: 'collection',
 		placeholder: 'Add Field',
 		default: {},
-		options: [...nameFields, metadataField],
+		options: [clientIpField, ...nameFields, metadataField, userAgentField],
 	},
 ];
 
 export const description = [
-	inputModeField('registerReferred', 'code, email, firstName, lastName and metadata'),
+	inputModeField('registerReferred', 'code, email, firstName, lastName, metadata, clientIp and userAgent'),
 	...updateDisplayOptions({ show: { resource: ['participant'], operation: ['registerReferred'] } }, properties),
 ];
 
