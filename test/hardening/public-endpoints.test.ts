@@ -233,6 +233,23 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			expect(await snapshot()).toBe(before);
 		});
 
+		it('a friend signing up from the referrer’s device (the same IP behind the proxy, the same browser) is held for review', async () => {
+			const device = { 'x-forwarded-for': '203.0.113.7, 10.0.0.2', 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0' };
+			const joined = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Hal', 'Lone', 'hal.lone@example.com'], '', 60_000, true, { headers: device });
+			const halCode = /ref=(\S+)/.exec(joined.text)![1];
+			const other = await referred(['Ina', '', 'ina.other@example.com', halCode], `ref=${halCode}`);
+			const same = await submitForm(n8n.instance, BUNDLED_PATHS.referredForm, ['Hal', 'Again', 'hal.again@example.com', halCode], `ref=${halCode}`, 60_000, true, {
+				headers: { ...device, 'x-forwarded-for': '203.0.113.7' },
+			});
+			answers.push(joined.page, other.page, same.page);
+			cases += 2;
+			expect([other.heading, same.heading]).toEqual(['Thank you!', 'Thank you!']);
+			expect(await program.getParticipant(campaignId, { email: 'ina.other@example.com' })).toMatchObject({ referralStatus: 'pending' });
+			expect(await program.getParticipant(campaignId, { email: 'hal.again@example.com' })).toMatchObject({ referralStatus: 'flagged' });
+			const held = await program.listHeldReferrals(campaignId, { limit: 10 });
+			expect(held.find((h) => h.participant.email === 'hal.again@example.com')?.review.reasons).toEqual(['same_device']);
+		});
+
 		it('SQL metacharacters, quotes and emoji in names are kept verbatim, nothing else changes', async () => {
 			const names: Array<[string, string, string]> = [
 				["Robert'); DROP TABLE participants;--", 'O\'Brien "Bobby"', 'bobby.tables@example.com'],
@@ -245,8 +262,8 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 				expect(page.heading).toBe('Thank you!');
 				expect(await program.getParticipant(campaignId, { email })).toMatchObject({ firstName: first, lastName: last, source: 'referred' });
 			}
-			// Every table is still there and counts add up: 1 referrer + Bo + Flo (the stamp case) + these 3.
-			expect((await program.getCampaignStats(campaignId)).participants).toBe(6);
+			// Every table is still there and counts add up: 1 referrer + Bo + Flo (the stamp case) + Hal, Ina and Hal again (the device case) + these 3.
+			expect((await program.getCampaignStats(campaignId)).participants).toBe(9);
 		});
 
 		it('a hostile or malformed code in the link records a direct signup, never an error page', async () => {

@@ -66,7 +66,7 @@ export async function submitForm(
 	query = '',
 	timeoutMs = 60_000,
 	settle = true,
-	how: { open?: boolean; secondsOnPage?: number } = {},
+	how: { open?: boolean; secondsOnPage?: number; headers?: Record<string, string> } = {},
 ): Promise<FormResult> {
 	const values = [...fields];
 	if (how.open !== false) {
@@ -83,6 +83,7 @@ export async function submitForm(
 	const response = await fetch(`${instance.url}/form/${formPath}${query ? `?${query}` : ''}`, {
 		method: 'POST',
 		body,
+		headers: how.headers,
 		signal: AbortSignal.timeout(timeoutMs),
 	});
 	const answer = await response.text();
