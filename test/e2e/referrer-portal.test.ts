@@ -167,7 +167,7 @@ describe('real n8n + Chromium: the referrer’s share page and stats page', () =
 				`(${JSON.stringify(values)}).forEach((value, index) => { const input = document.getElementById('field-' + index); input.value = value; input.dispatchEvent(new Event('input', { bubbles: true })); })`,
 			);
 		const answerHeading = async () => {
-			await waitFor(async () => (await devtools.evaluate<string>('document.querySelector("h1")?.textContent ?? ""')).match(/You're in!|Thank you!|Please check/), 30_000, 'the answer in place of the form');
+			await waitFor(async () => /You're in!|Thank you!|Please check/.test(await devtools.evaluate<string>('document.querySelector("h1")?.textContent ?? ""')), 30_000, 'the answer in place of the form');
 			return await devtools.evaluate<string>('document.querySelector("h1").textContent');
 		};
 		const countOf = async () => (await program.getCampaignStats(run.campaignId!)).participants;
