@@ -47,6 +47,8 @@ export interface FloodResult {
 	n8n_db_growth_mb: number;
 	/** Execution rows left in n8n's database, and its free (reusable) space, after the flood. */
 	n8n_execution_rows: number;
+	/** Of those, marked deleted (successful runs not saved): n8n's pruning removes them an hour later. */
+	n8n_execution_rows_soft_deleted: number;
 	n8n_db_free_mb: number;
 	velocity_limit_per_hour: number;
 	/** One held referral approved (twice): it reached Pipedrive, as one person. */
@@ -71,14 +73,15 @@ function percentile(values: number[], p: number): number {
  * What n8n's database holds after the flood: execution rows (n8n deletes successful runs that are
  * not saved; it soft-deletes first), and the free pages SQLite reuses before it grows the file again.
  */
-async function n8nDatabaseContents(userFolder: string): Promise<{ executionRows: number; freeMb: number }> {
+async function n8nDatabaseContents(userFolder: string): Promise<{ executionRows: number; softDeletedRows: number; freeMb: number }> {
 	const { DatabaseSync } = await import('node:sqlite');
 	const db = new DatabaseSync(path.join(userFolder, '.n8n', 'database.sqlite'), { readOnly: true });
 	try {
 		const rows = Number((db.prepare('SELECT count(*) AS n FROM execution_entity').get() as { n: number }).n);
+		const softDeleted = Number((db.prepare('SELECT count(*) AS n FROM execution_entity WHERE "deletedAt" IS NOT NULL').get() as { n: number }).n);
 		const pageSize = Number((db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size);
 		const free = Number((db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count);
-		return { executionRows: rows, freeMb: Math.round(((free * pageSize) / 1024 / 1024) * 100) / 100 };
+		return { executionRows: rows, softDeletedRows: softDeleted, freeMb: Math.round(((free * pageSize) / 1024 / 1024) * 100) / 100 };
 	} finally {
 		db.close();
 	}
@@ -229,6 +232,7 @@ export async function runFlood(options: FloodOptions, log: (line: string) => voi
 				patient_bot_posts: patientPosts,
 				n8n_db_growth_mb: Math.round(((n8nDatabaseBytes(n8n.userFolder) - dbBefore) / 1024 / 1024) * 100) / 100,
 				n8n_execution_rows: n8nContents.executionRows,
+				n8n_execution_rows_soft_deleted: n8nContents.softDeletedRows,
 				n8n_db_free_mb: n8nContents.freeMb,
 				velocity_limit_per_hour: campaign.fraudSettings.maxReferralsPerReferrerPerHour,
 			};
