@@ -1,16 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PipedriveClient } from '../../lib/pipedrive/client';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { reconcile } from '../../lib/sync';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { DEAL_FIELD_KEYS, LEAD_LABEL_IDS } from '../../sandbox/seed';
-import { createHttpRequest } from '../helpers/pipedrive-http';
+import { sandboxClient } from '../helpers/sandbox-client';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const RULES = { perReferral: { every: 1, reward: { kind: 'amount', amount: 25, currency: 'EUR' } } };
@@ -43,15 +41,7 @@ describe('reconciling deals and leads with Pipedrive', () => {
 		rmSync(folder, { recursive: true, force: true });
 	});
 
-	const client = () =>
-		new PipedriveClient({
-			request: createHttpRequest({ apiToken: sandbox.apiToken }),
-			baseUrl: sandbox.url,
-			sleep: (ms) => sleep(ms),
-			retryBaseMs: 5,
-			retryMaxMs: 20,
-			timeoutMs: 2000,
-		});
+	const client = () => sandboxClient(sandbox);
 	const run = () => reconcile(program, client(), { campaignId: campaign.id, codeField: 'Referral code' });
 
 	async function friends(count: number): Promise<Participant[]> {

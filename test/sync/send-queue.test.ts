@@ -1,15 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
-import { PipedriveClient } from '../../lib/pipedrive/client';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { QueueingSender, sweepQueuedSends, type SendQueueSettings, type SendSettings } from '../../lib/sync';
 import { startSandbox, type Sandbox } from '../../sandbox';
-import { createHttpRequest } from '../helpers/pipedrive-http';
+import { sandboxClient } from '../helpers/sandbox-client';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const OUTAGE = { rate: 1, kinds: ['503' as const], methods: ['POST', 'PATCH', 'PUT', 'DELETE'] };
@@ -49,15 +47,7 @@ describe('Pipedrive send queue against the sandbox', () => {
 		rmSync(folder, { recursive: true, force: true });
 	});
 
-	const client = () =>
-		new PipedriveClient({
-			request: createHttpRequest({ apiToken: sandbox.apiToken }),
-			baseUrl: sandbox.url,
-			sleep: (ms) => sleep(ms),
-			retryBaseMs: 5,
-			retryMaxMs: 20,
-			timeoutMs: 2000,
-		});
+	const client = () => sandboxClient(sandbox);
 
 	async function friends(count: number): Promise<Participant[]> {
 		const [enrolled] = await program.enrol(campaign.id, [{ email: 'ann@example.com' }], { stopOnError: true });

@@ -2,18 +2,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { portalLinks } from '../../lib/portal/links';
 import { verifyToken } from '../../lib/portal/tokens';
-import { PipedriveClient } from '../../lib/pipedrive/client';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { syncContacts } from '../../lib/sync';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { PERSON_FIELD_KEYS } from '../../sandbox/seed';
-import { createHttpRequest } from '../helpers/pipedrive-http';
+import { sandboxClient } from '../helpers/sandbox-client';
 
 const SECRET = 'sync-test-portal-secret-0123456789abcdefgh';
 
@@ -41,8 +39,7 @@ describe('Sync Contacts: the stats-page link in a person field', () => {
 		rmSync(folder, { recursive: true, force: true });
 	});
 
-	const client = () =>
-		new PipedriveClient({ request: createHttpRequest({ apiToken: sandbox.apiToken }), baseUrl: sandbox.url, sleep: (ms) => sleep(ms), retryBaseMs: 5, retryMaxMs: 20, timeoutMs: 2000 });
+	const client = () => sandboxClient(sandbox);
 	const settings = { pagesBaseUrl: 'https://n8n.example.com/webhook', sharePath: 'referrals/share', statsPath: 'referrals/stats', expiresAfterDays: 0 };
 	const statsLink = (participant: Participant) => portalLinks(SECRET, campaign, participant, settings, new Date()).statsUrl;
 	// The sandbox has no "stats link" field: its "Referral link" text field stands in for it.

@@ -1,17 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import { PipedriveClient } from '../../lib/pipedrive/client';
 import { AccountListsCache } from '../../lib/pipedrive/fields';
-import { createHttpRequest } from '../helpers/pipedrive-http';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
 import { MetricsWriter, PipedriveSender, syncContacts, type SendSettings } from '../../lib/sync';
 import { startSandbox, type Sandbox } from '../../sandbox';
 import { DEAL_FIELD_KEYS, PERSON_FIELD_KEYS } from '../../sandbox/seed';
+import { sandboxClient } from '../helpers/sandbox-client';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const REFERRALS_PIPELINE = 2;
@@ -45,15 +44,7 @@ describe('Pipedrive sync against the sandbox', () => {
 	});
 
 	function client(accountLists?: { cache: AccountListsCache; scope: string }): PipedriveClient {
-		return new PipedriveClient({
-			accountLists,
-			request: createHttpRequest({ apiToken: sandbox.apiToken }),
-			baseUrl: sandbox.url,
-			sleep: (ms) => sleep(ms),
-			retryBaseMs: 5,
-			retryMaxMs: 20,
-			timeoutMs: 2000,
-		});
+		return sandboxClient(sandbox, { accountLists });
 	}
 
 	async function referral(referrerEmail: string, friendEmail: string): Promise<{ referrer: Participant; friend: Participant }> {

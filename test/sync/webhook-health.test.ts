@@ -9,13 +9,11 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { ICredentialDataDecryptedObject, IDataObject, INodeParameters } from 'n8n-workflow';
 
 import { PipedriveReferralApi } from '../../credentials/PipedriveReferralApi.credentials';
 import { ReferralStoreApi } from '../../credentials/ReferralStoreApi.credentials';
-import { PipedriveClient } from '../../lib/pipedrive/client';
 import type { Campaign } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
 import { closeAllStores, openStore } from '../../lib/store';
@@ -24,7 +22,7 @@ import { recordedTriggers, saveRecordedTrigger } from '../../lib/sync/trigger-we
 import { PipedriveReferralTrigger } from '../../nodes/PipedriveReferralTrigger/PipedriveReferralTrigger.node';
 import { DEAL_FIELD_KEYS, DROPPED_DELETED_3_DAYS, type Sandbox, startSandbox } from '../../sandbox';
 import { runWebhook, runWebhookMethods } from '../helpers/n8n';
-import { createHttpRequest } from '../helpers/pipedrive-http';
+import { sandboxClient } from '../helpers/sandbox-client';
 
 const TIME_SCALE = 0.001;
 const THREE_DAYS_SCALED = 3 * 24 * 60 * 60 * 1000 * TIME_SCALE;
@@ -104,15 +102,7 @@ function trigger(path: string, parameters: INodeParameters = {}) {
 
 const basic = (password: string) => `Basic ${Buffer.from(`n8n:${password}`).toString('base64')}`;
 
-const client = () =>
-	new PipedriveClient({
-		request: createHttpRequest({ apiToken: sandbox.apiToken }),
-		baseUrl: sandbox.url,
-		sleep: (ms) => sleep(ms),
-		retryBaseMs: 5,
-		retryMaxMs: 20,
-		timeoutMs: 2000,
-	});
+const client = () => sandboxClient(sandbox);
 const pass = (on = program) => reconcile(on, client(), { campaignId: campaign.id, codeField: 'Referral code', restoreWebhooks: true });
 const writes = () => sandbox.requests().filter((r) => r.method !== 'GET').length;
 const listed = () => [...sandbox.state.webhooks.values()];
