@@ -1,46 +1,30 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
-import { closeAllStores, openStore } from '../../lib/store';
 import { reconcile } from '../../lib/sync';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { DEAL_FIELD_KEYS, LEAD_LABEL_IDS } from '../../sandbox/seed';
 import { sandboxClient } from '../helpers/sandbox-client';
+import { useSandboxAndStore } from '../helpers/sandbox-store';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const RULES = { perReferral: { every: 1, reward: { kind: 'amount', amount: 25, currency: 'EUR' } } };
 
 describe('reconciling deals and leads with Pipedrive', () => {
 	let sandbox: Sandbox;
-	let folder: string;
 	let program: ReferralProgram;
 	let campaign: Campaign;
 	let referrer: Participant;
 
-	beforeAll(async () => {
-		sandbox = await startSandbox({ rateLimit: 0 });
-	});
-	afterAll(async () => {
-		await sandbox.close();
+	useSandboxAndStore('reconcile-', (env) => {
+		sandbox = env.sandbox;
+		if (env.program) program = env.program;
 	});
 	beforeEach(async () => {
-		sandbox.reset();
-		folder = mkdtempSync(join(tmpdir(), 'reconcile-'));
-		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: join(folder, 'r.sqlite') }));
 		campaign = await program.createCampaign({ name: 'Friends 2026', rewardRules: RULES }, TEMPLATE);
 		const [enrolled] = await program.enrol(campaign.id, [{ email: 'ann@example.com' }], { stopOnError: true });
 		if (!enrolled.ok) throw enrolled.error;
 		referrer = enrolled.value.participant;
 	});
-	afterEach(async () => {
-		expect(sandbox.violations()).toEqual([]);
-		await closeAllStores();
-		rmSync(folder, { recursive: true, force: true });
-	});
-
 	const client = () => sandboxClient(sandbox);
 	const run = () => reconcile(program, client(), { campaignId: campaign.id, codeField: 'Referral code' });
 

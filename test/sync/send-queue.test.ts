@@ -1,13 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
-import { closeAllStores, openStore } from '../../lib/store';
 import { QueueingSender, sweepQueuedSends, type SendQueueSettings, type SendSettings } from '../../lib/sync';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { sandboxClient } from '../helpers/sandbox-client';
+import { useSandboxAndStore } from '../helpers/sandbox-store';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const OUTAGE = { rate: 1, kinds: ['503' as const], methods: ['POST', 'PATCH', 'PUT', 'DELETE'] };
@@ -24,29 +20,16 @@ const settings: SendSettings = {
 
 describe('Pipedrive send queue against the sandbox', () => {
 	let sandbox: Sandbox;
-	let folder: string;
 	let program: ReferralProgram;
 	let campaign: Campaign;
 
-	beforeAll(async () => {
-		sandbox = await startSandbox({ rateLimit: 0 });
-	});
-	afterAll(async () => {
-		await sandbox.close();
+	useSandboxAndStore('send-queue-', (env) => {
+		sandbox = env.sandbox;
+		if (env.program) program = env.program;
 	});
 	beforeEach(async () => {
-		sandbox.reset();
-		sandbox.setFaults(null);
-		folder = mkdtempSync(join(tmpdir(), 'send-queue-'));
-		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: join(folder, 'r.sqlite') }));
 		campaign = await program.createCampaign({ name: 'Friends 2026' }, TEMPLATE);
 	});
-	afterEach(async () => {
-		expect(sandbox.violations()).toEqual([]);
-		await closeAllStores();
-		rmSync(folder, { recursive: true, force: true });
-	});
-
 	const client = () => sandboxClient(sandbox);
 
 	async function friends(count: number): Promise<Participant[]> {

@@ -1,44 +1,29 @@
 /** Sync Contacts writing each person's signed stats-page link into a mapped person field. */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 
 import { portalLinks } from '../../lib/portal/links';
 import { verifyToken } from '../../lib/portal/tokens';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
-import { closeAllStores, openStore } from '../../lib/store';
 import { syncContacts } from '../../lib/sync';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { PERSON_FIELD_KEYS } from '../../sandbox/seed';
 import { sandboxClient } from '../helpers/sandbox-client';
+import { useSandboxAndStore } from '../helpers/sandbox-store';
 
 const SECRET = 'sync-test-portal-secret-0123456789abcdefgh';
 
 describe('Sync Contacts: the stats-page link in a person field', () => {
 	let sandbox: Sandbox;
-	let folder: string;
 	let program: ReferralProgram;
 	let campaign: Campaign;
 
-	beforeAll(async () => {
-		sandbox = await startSandbox({ rateLimit: 0 });
-	});
-	afterAll(async () => {
-		await sandbox.close();
+	useSandboxAndStore('sync-stats-', (env) => {
+		sandbox = env.sandbox;
+		if (env.program) program = env.program;
 	});
 	beforeEach(async () => {
-		sandbox.reset();
-		folder = mkdtempSync(join(tmpdir(), 'sync-stats-'));
-		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: join(folder, 'r.sqlite') }));
 		campaign = await program.createCampaign({ name: 'Friends' }, 'https://n8n.example.com/form/refer?ref={{code}}');
 	});
-	afterEach(async () => {
-		expect(sandbox.violations()).toEqual([]);
-		await closeAllStores();
-		rmSync(folder, { recursive: true, force: true });
-	});
-
 	const client = () => sandboxClient(sandbox);
 	const settings = { pagesBaseUrl: 'https://n8n.example.com/webhook', sharePath: 'referrals/share', statsPath: 'referrals/stats', expiresAfterDays: 0 };
 	const statsLink = (participant: Participant) => portalLinks(SECRET, campaign, participant, settings, new Date()).statsUrl;

@@ -1,46 +1,27 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
 import { PipedriveClient } from '../../lib/pipedrive/client';
 import { AccountListsCache } from '../../lib/pipedrive/fields';
 import type { Campaign, Participant } from '../../lib/referrals/model';
 import { ReferralProgram } from '../../lib/referrals/program';
-import { closeAllStores, openStore } from '../../lib/store';
 import { MetricsWriter, PipedriveSender, syncContacts, type SendSettings } from '../../lib/sync';
-import { startSandbox, type Sandbox } from '../../sandbox';
+import type { Sandbox } from '../../sandbox';
 import { DEAL_FIELD_KEYS, PERSON_FIELD_KEYS } from '../../sandbox/seed';
 import { sandboxClient } from '../helpers/sandbox-client';
+import { useSandboxAndStore } from '../helpers/sandbox-store';
 
 const TEMPLATE = 'https://n8n.example.com/form/refer?ref={{code}}';
 const REFERRALS_PIPELINE = 2;
 
 describe('Pipedrive sync against the sandbox', () => {
 	let sandbox: Sandbox;
-	let folder: string;
 	let program: ReferralProgram;
 	let campaign: Campaign;
 
-	beforeAll(async () => {
-		sandbox = await startSandbox({ rateLimit: 0 });
+	useSandboxAndStore('sync-', (env) => {
+		sandbox = env.sandbox;
+		if (env.program) program = env.program;
 	});
-
-	afterAll(async () => {
-		await sandbox.close();
-	});
-
 	beforeEach(async () => {
-		sandbox.reset();
-		sandbox.setFaults(null);
-		folder = mkdtempSync(join(tmpdir(), 'sync-'));
-		program = new ReferralProgram(await openStore({ backend: 'sqlite', path: join(folder, 'r.sqlite') }));
 		campaign = await program.createCampaign({ name: 'Friends 2026' }, TEMPLATE);
-	});
-
-	afterEach(async () => {
-		expect(sandbox.violations()).toEqual([]);
-		await closeAllStores();
-		rmSync(folder, { recursive: true, force: true });
 	});
 
 	function client(accountLists?: { cache: AccountListsCache; scope: string }): PipedriveClient {
