@@ -68,13 +68,14 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 	}
 
 	/** The whole store as JSON: every change to it also appends an event, and rewards and people are compared as well. */
-	async function snapshot(): Promise<string> {
+	async function snapshot(): Promise<unknown> {
 		cookie ||= await setUpOwner(n8n.instance);
 		await waitUntilIdle(n8n.instance, cookie);
 		const events = await program.listEvents({}, 100_000, 'asc');
 		const people = await program.listParticipants(campaignId, { includeErased: true }, { limit: 100_000 });
 		const rewards = await program.rewards.list({}, { limit: 100_000 });
-		return JSON.stringify({ events, people, rewards });
+		// Compared as objects, so a failure shows which record changed rather than two long strings.
+		return JSON.parse(JSON.stringify({ events, people, rewards }));
 	}
 
 	async function qualify(body: string | object, headers: Record<string, string> = { [QUALIFY_KEY_HEADER]: QUALIFY_KEY }, contentType = 'application/json') {
@@ -129,7 +130,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			expect(answer.status).toBe(status);
 			if (expected instanceof RegExp) expect(JSON.stringify(answer.body)).toMatch(expected);
 			else expect(answer.body).toEqual(expected);
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 		});
 
 		it('a body that is not JSON is refused by n8n itself (422), before any workflow runs', async () => {
@@ -140,7 +141,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 				expect(answer.status).toBe(422);
 				expect(answer.body).toMatchObject({ message: 'Failed to parse request body' });
 			}
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 		});
 
 		it('without its header key, or with a wrong one, it is refused (403) and nothing runs', async () => {
@@ -150,7 +151,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 				cases++;
 				expect(answer.status).toBe(403);
 			}
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 			expect(await program.getParticipant(campaignId, { code: referralCode })).toMatchObject({ referralStatus: 'pending' });
 		});
 	});
@@ -175,7 +176,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			answers.push(page.page);
 			cases++;
 			expect(page).toMatchObject({ status: 200, heading: 'Thank you!' });
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 		});
 
 		it('a filled bot-trap field gets the same page on either form, and nothing is recorded', async () => {
@@ -186,7 +187,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			cases += 2;
 			expect(friend).toMatchObject({ status: 200, heading: 'Thank you!' });
 			expect(referrer).toMatchObject({ status: 200, heading: 'Please check your details' });
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 		});
 
 		it('a missing, malformed, forged, too quick, expired or replayed stamp gets the same page, and nothing is recorded', async () => {
@@ -223,14 +224,14 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 			answers.push(person.page, replay.page);
 			cases += 2;
 			expect(replay).toMatchObject({ status: 200, heading: 'Thank you!' });
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 			// The referrer form: a script without the page gets its friendly ending page, nothing recorded.
 			const script = await submitForm(n8n.instance, BUNDLED_PATHS.referrerForm, ['Bot', '', 'bot.joiner@example.com'], '', 60_000, true, { open: false });
 			answers.push(script.page);
 			cases++;
 			expect(script).toMatchObject({ status: 200, heading: 'Please check your details' });
 			expect(script.text).toContain('Reload this page and try again');
-			expect(await snapshot()).toBe(before);
+			expect(await snapshot()).toEqual(before);
 		});
 
 		it('a friend signing up from the referrer’s device (the same IP behind the proxy, the same browser) is held for review', async () => {
@@ -288,7 +289,7 @@ describe('hardening: the public forms and the qualify webhook in a real n8n', ()
 				expect(page.heading).toBe('Please check your details');
 				expect(page.text).toContain(message);
 				expect(page.page).not.toMatch(/at [\w.]+ \(|node_modules|\.ts:\d+/);
-				expect(await snapshot()).toBe(before);
+				expect(await snapshot()).toEqual(before);
 			}
 		});
 
