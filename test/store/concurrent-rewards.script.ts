@@ -1,4 +1,4 @@
-// Child process of the multi-process reward tests (contract.ts):
+// Child process of the multi-process reward tests (contract/rewards.ts, contract/coupons.ts):
 //   node --import tsx concurrent-rewards.script.ts '<StoreConfig JSON>' claim <campaignId> <batch>
 //   node --import tsx concurrent-rewards.script.ts '<StoreConfig JSON>' coupons <campaignId> <batch> <child> <children> <passes>
 // Loads everything, prints "ready" and waits for a line on stdin, so that every child starts at the
