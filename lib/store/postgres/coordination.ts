@@ -13,8 +13,8 @@ export async function claimIdempotencyKey(q: Query, key: string, participantId: 
 export async function acquireLease(q: Query, key: string, holder: string, until: string, now: string): Promise<boolean> {
 	const rows = await q(
 		`INSERT INTO leases (key, holder, lease_until) VALUES ($1, $2, $3::timestamptz)
-		ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
-		WHERE leases.lease_until <= $4::timestamptz RETURNING key`,
+			ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+			WHERE leases.lease_until <= $4::timestamptz RETURNING key`,
 		[key, holder, toIso(until), toIso(now)],
 	);
 	return rows.length === 1;
@@ -28,7 +28,7 @@ export async function deleteExpiredLeases(q: Query, prefix: string, now: string,
 	// starts_with, not a key range: a database's collation may order punctuation its own way.
 	const rows = await q(
 		`DELETE FROM leases WHERE key IN (SELECT key FROM leases WHERE starts_with(key, $1) AND lease_until <= $2::timestamptz LIMIT $3)
-		RETURNING key`,
+			RETURNING key`,
 		[prefix, toIso(now), limit],
 	);
 	return rows.length;

@@ -1,9 +1,12 @@
 // The PostgreSQL backend, over a `pg.Pool`, for n8n queue mode and many workers.
 //
 // Every table lives in the configured schema: each pooled connection starts with
-// `-c search_path=<schema>`, so the SQL text below is static and fully parameterised. Writers on
+// `-c search_path=<schema>`, so the SQL text is static and fully parameterised. Writers on
 // the same rows are serialised by row locks (`lockParticipants`, unique indexes); writers of the
 // event log are serialised by a transaction-level advisory lock so ids become visible in order.
+//
+// The SQL lives in one module per use case (campaigns.ts, participants.ts, rewards.ts, ...); the
+// transaction class below hands them its query function.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 
@@ -188,7 +191,7 @@ class PostgresTransaction implements StoreTransaction {
 		return (await this.client.query(sql, params)).rows;
 	};
 
-	/** What a call with nothing to send returns, once the transaction is known to be still open. */
+	/** What a call with nothing to do returns; like a statement, it refuses once the transaction has ended. */
 	private nothingToDo<T>(result: T): T {
 		if (!this.ctx.active) throw new TransactionStateError('this transaction has already ended');
 		return result;

@@ -211,6 +211,21 @@ export async function releaseExpiredClaims(q: Query, now: string): Promise<Rewar
 	return rows.map(rowToReward).sort(byDueAtThenId);
 }
 
+/** The codes worth adding: trimmed, empty ones dropped. */
+export function couponCodes(codes: string[]): string[] {
+	const clean: string[] = [];
+	for (const raw of codes) {
+		const code = typeof raw === 'string' ? raw.trim() : '';
+		if (code !== '') clean.push(code);
+	}
+	return clean;
+}
+
+/** Adds couponCodes() of an upload; returns how many were new. */
+export async function addCoupons(q: Query, campaignId: number, codes: string[], ts: string): Promise<number> {
+	return (await q(INSERT_COUPONS_SQL, [campaignId, codes, ts])).length;
+}
+
 export async function takeCoupon(q: Query, campaignId: number, rewardId: number, now: string): Promise<string | null> {
 	const ts = toIso(now);
 	// The reward's row lock serialises takers for the same reward; the next statement then sees
@@ -230,18 +245,4 @@ export async function couponPool(q: Query, campaignId: number): Promise<{ total:
 		[campaignId],
 	);
 	return { total: rows[0].total as number, available: rows[0].available as number };
-}
-
-/** The codes worth adding: trimmed, empty ones dropped. */
-export function couponCodes(codes: string[]): string[] {
-	const clean: string[] = [];
-	for (const raw of codes) {
-		const code = typeof raw === 'string' ? raw.trim() : '';
-		if (code !== '') clean.push(code);
-	}
-	return clean;
-}
-
-export async function addCoupons(q: Query, campaignId: number, clean: string[], ts: string): Promise<number> {
-	return (await q(INSERT_COUPONS_SQL, [campaignId, clean, ts])).length;
 }

@@ -17,8 +17,8 @@ export function claimIdempotencyKey(prepare: Prepare, key: string, participantId
 export function acquireLease(prepare: Prepare, key: string, holder: string, until: string, now: string): boolean {
 	const r = prepare(
 		`INSERT INTO leases (key, holder, lease_until) VALUES (?, ?, ?)
-		ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
-		WHERE leases.lease_until <= ? RETURNING key`,
+			ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until
+			WHERE leases.lease_until <= ? RETURNING key`,
 	).get(key, holder, toIso(until), toIso(now));
 	return r !== undefined;
 }

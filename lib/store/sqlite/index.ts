@@ -4,6 +4,9 @@
 // COMMIT, so statements of two transactions never interleave on the shared connection. Between
 // processes (several n8n instances on one file), write transactions start with BEGIN IMMEDIATE and
 // wait up to `busy_timeout` for the write lock; WAL lets readers run alongside the writer.
+//
+// The SQL lives in one module per use case (campaigns.ts, participants.ts, rewards.ts, ...); the
+// transaction class below hands them its statement cache.
 
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { resolve } from 'node:path';
