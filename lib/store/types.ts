@@ -18,7 +18,7 @@ import type {
 
 // The store is row-level and rule-free: what may be written is decided in lib/referrals, which
 // calls these methods inside one transaction per unit of work. Both backends implement the same
-// interface and pass the same contract suite (test/store/contract.ts).
+// interface and pass the same contract suite (test/store/contract/).
 
 export type StoreConfig = SqliteStoreConfig | PostgresStoreConfig;
 
