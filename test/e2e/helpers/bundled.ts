@@ -70,8 +70,10 @@ export async function submitForm(
 ): Promise<FormResult> {
 	const values = [...fields];
 	if (how.open !== false) {
-		const opened = Date.now();
 		const { html } = await openForm(instance, formPath, query);
+		// The time on the page counts from when it arrived, as for a person: n8n stamped it while
+		// rendering, and a busy n8n can take longer than the margin over 2 s to answer the GET.
+		const opened = Date.now();
 		for (const [, index, value] of html.matchAll(/<input type="hidden" id="field-(\d+)" name="field-\d+" value="([^"]*)"/g)) {
 			if (Number(index) >= fields.length) values[Number(index)] = decodeHtml(value);
 		}
