@@ -30,6 +30,19 @@ export function bundled(...names: string[]): BundledWorkflow[] {
 	});
 }
 
+/**
+ * The referrer-signup workflow with the campaign's referral limits off: the side-by-side run signs
+ * up hundreds of friends under ten referrers within minutes, which the bundled limits (10 an hour,
+ * 25 a day per referrer) would hold for review. flood.test.ts proves the limits.
+ */
+export function referrerSignupWithoutLimits(): BundledWorkflow {
+	const copy = JSON.parse(JSON.stringify(bundled('referrer-signup')[0])) as BundledWorkflow;
+	const campaign = copy.nodes.find((node) => node.name === 'Referral Campaign')!;
+	const fraud = campaign.parameters.fraudSettings as Record<string, unknown>;
+	campaign.parameters.fraudSettings = { ...fraud, maxReferralsPerReferrerPerHour: 0, maxReferralsPerReferrerPerDay: 0 };
+	return copy;
+}
+
 /** The smallest webhook workflow n8n can answer with: the floor every figure is compared to. */
 export function baselineWorkflow(): BundledWorkflow {
 	return {
