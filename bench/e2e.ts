@@ -258,7 +258,6 @@ interface Side {
 	sandbox: Sandbox;
 	formPath: string;
 	emailDomain: string;
-	signupWorkflowId: string;
 	qualifyWorkflowId: string;
 	/** Referral codes of the referrers the signups name. */
 	referrerCodes: string[];
@@ -419,7 +418,6 @@ async function sideBySideRun(): Promise<Record<string, unknown>> {
 				sandbox: ours,
 				formPath: BUNDLED_PATHS.referredForm,
 				emailDomain: '@ours.example',
-				signupWorkflowId: 'referredSignup01',
 				qualifyWorkflowId: 'qualifyDealStage',
 				referrerCodes: ourCodes,
 				// The bundled forms keep no successful execution: done when every friend is a person with a
@@ -451,7 +449,6 @@ async function sideBySideRun(): Promise<Record<string, unknown>> {
 				sandbox: peer,
 				formPath: PEER_PATHS.form,
 				emailDomain: '@peer.example',
-				signupWorkflowId: 'peerReferredSgup',
 				qualifyWorkflowId: 'peerQualifyDeal1',
 				referrerCodes: peerCodes,
 				signupsDone: async () => await waitForExecutions(n8n!.instance, cookie, 'peerReferredSgup', 2 * SIGNUPS, { timeoutMs: 600_000, waitingIsDone: true }),
